@@ -1,0 +1,51 @@
+import type { CommsCredential, CredentialType } from "../domain.js";
+
+/** Body of `POST /v1/PushNotifications/Credentials`. `content` values are base64. */
+export interface CreateCredentialBody {
+  credentialType: CredentialType;
+  appName: string;
+  isDefault?: boolean;
+  content: { certificate: string; privateKey: string } | { privateKey: string };
+}
+
+/** A `202 Accepted` answer to a Comms write. */
+export interface Accepted {
+  resourceId: string;
+  resourceLocation: string;
+}
+
+export interface CommsListFilter {
+  appName?: string;
+  credentialType?: CredentialType;
+  isDefault?: boolean;
+  /** ISO date-time: created after. */
+  startDate?: string;
+  /** ISO date-time: created before. */
+  endDate?: string;
+}
+
+/** Counters a caller (or the benchmark) can read. */
+export interface CommsStats {
+  requests: number;
+  retries: number;
+  byKind: Record<string, number>;
+}
+
+/**
+ * The Comms Push Notifications Credentials API. Implementations retry 429/503 (honouring
+ * `Retry-After`) and idempotent requests on transient failures; a create whose outcome is unknown
+ * throws `UnknownOutcomeError` and is never re-sent by the client itself.
+ */
+export interface CommsClient {
+  /** Every page. */
+  list(filter?: CommsListFilter): Promise<CommsCredential[]>;
+  /** null on 404 (not there, or not visible yet). */
+  fetch(id: string): Promise<CommsCredential | null>;
+  /** GET an absolute `resourceLocation` as returned by a write; null on 404. */
+  fetchLocation(location: string): Promise<CommsCredential | null>;
+  create(body: CreateCredentialBody): Promise<Accepted>;
+  setDefault(id: string, isDefault: boolean): Promise<Accepted>;
+  delete(id: string): Promise<Accepted>;
+  readonly stats: CommsStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+/**
+ * Typed errors carrying an exit code. Commands throw them; only the entry point (cli.ts) exits.
+ * Exit codes are part of the product contract (SPEC "Exit codes").
+ */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  changes: 2,
+  usage: 64,
+  interrupted: 130,
+} as const;
+
+export class Cr2commsError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad invocation: unknown flag, missing required setting, unreadable/invalid mapping file. */
+export class UsageError extends Cr2commsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.usage, options);
+  }
+}
+
+/** The run cannot (fully) proceed: blocking problems, failed items. The report is still written. */
+export class BlockedError extends Cr2commsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+  }
+}
+
+/** 401 from either API. */
+export class AuthError extends Cr2commsError {
+  constructor(accountSid: string, api: string, options?: { cause?: unknown }) {
+    super(`authentication failed for account ${accountSid} (${api} API answered 401)`, EXIT.failure, options);
+  }
+}
+
+/** An HTTP API answered with an error status after retries (or a non-retryable one). */
+export class ApiError extends Cr2commsError {
+  readonly status: number;
+  readonly code: number | undefined;
+  readonly api: string;
+  constructor(api: string, status: number, code: number | undefined, message: string, options?: { cause?: unknown }) {
+    super(`${api} API error ${status}${code !== undefined ? ` (code ${code})` : ""}: ${message}`, EXIT.failure, options);
+    this.status = status;
+    this.code = code;
+    this.api = api;
+  }
+}
+
+/**
+ * A write whose outcome is unknown: the request may or may not have been carried out
+ * (timeout, connection reset/dropped, 5xx after the body was sent). Never blindly re-send a create.
+ */
+export class UnknownOutcomeError extends Cr2commsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+  }
+}
+
+/** Ctrl-C: in-flight work was finished and recorded. */
+export class InterruptedError extends Cr2commsError {
+  constructor(message = "interrupted") {
+    super(message, EXIT.interrupted);
+  }
+}
+
+/** Not an error: a non-zero exit code that carries a result (plan --detailed-exitcode, status drift). */
+export class ExitWith extends Cr2commsError {
+  constructor(exitCode: number, message = "") {
+    super(message, exitCode);
+  }
+}

@@ -1,0 +1,78 @@
+import type { CredentialType, SecretFingerprint } from "../domain.js";
+
+/**
+ * One line of `reports/ledger.jsonl`. Append-only; each event is flushed (fsync) before the
+ * next step. `v` is the event schema version.
+ */
+export type LedgerEvent =
+  | (LedgerBase & {
+      event: "attempt";
+      attemptId: string;
+      appName: string;
+      credentialType: CredentialType;
+      isDefault: boolean;
+      /** ISO time just before the create request was sent; reconciliation lists from here. */
+      startedAt: string;
+      secret?: SecretFingerprint;
+    })
+  | (LedgerBase & {
+      event: "accepted";
+      attemptId: string;
+      commsCredentialId: string;
+      resourceLocation?: string;
+      /** true when the credential was found by reconciliation rather than by a 202 answer. */
+      reconciled?: boolean;
+    })
+  | (LedgerBase & { event: "confirmed"; commsCredentialId: string })
+  | (LedgerBase & { event: "unconfirmed"; commsCredentialId: string; reason: string })
+  | (LedgerBase & { event: "failed"; attemptId?: string; error: string; status?: number })
+  /** The attempt did not create anything (reconciliation found nothing); safe to try again. */
+  | (LedgerBase & { event: "abandoned"; attemptId: string; reason: string })
+  | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
+  | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string });
+
+interface LedgerBase {
+  v: 1;
+  /** ISO time the event was written. */
+  ts: string;
+  legacySid: string;
+  /** Run id (one per apply/rollback invocation). */
+  runId?: string;
+}
+
+export type LedgerEventInput = LedgerEvent extends infer E ? (E extends LedgerEvent ? Omit<E, "v" | "ts"> : never) : never;
+
+/** What the ledger knows about one legacy sid after replaying every event. */
+export interface LedgerEntry {
+  legacySid: string;
+  appName?: string;
+  credentialType?: CredentialType;
+  /** The Comms credential this tool created for the sid (latest), if any is known. */
+  commsCredentialId?: string;
+  resourceLocation?: string;
+  /**
+   * - `pending`: an attempt with no recorded outcome (crash / lost answer) — reconcile before creating.
+   * - `accepted`: 202 seen (or adopted), not yet confirmed visible.
+   * - `confirmed`: seen in Comms.
+   * - `failed`: the last attempt failed without creating anything.
+   * - `deleted`: deleted by rollback.
+   */
+  state: "pending" | "accepted" | "confirmed" | "unconfirmed" | "failed" | "deleted";
+  /** The last attempt, kept for reconciliation. */
+  lastAttempt?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType };
+  secret?: SecretFingerprint;
+  isDefault?: boolean;
+  /** Every Comms id this tool ever created for the sid (a recreate adds one). */
+  createdIds: string[];
+  /** Run ids that touched this sid. */
+  runIds: string[];
+}
+
+/** umzug-style storage: append, and replay into entries. */
+export interface Ledger {
+  append(event: LedgerEventInput): Promise<void>;
+  /** All events in order. */
+  events(): Promise<LedgerEvent[]>;
+  /** Replayed state per legacy sid. */
+  entries(): Promise<Map<string, LedgerEntry>>;
+}

@@ -1,0 +1,48 @@
+/**
+ * Every number that shapes traffic to Twilio lives here, with where it comes from.
+ */
+
+/** Legacy list page size. Twilio's docs say 1000 is the maximum, its current OpenAPI says 100; 100 is safe under both. */
+export const LEGACY_PAGE_SIZE = 100;
+
+/** Comms list page size. The docs give 1..1000 (default 50); large pages mean fewer round trips. */
+export const COMMS_PAGE_SIZE = 1000;
+
+/** Comms limits (Push Notifications docs): an account holds at most 10 Apps, an App at most 10 Credentials. */
+export const MAX_APPS_PER_ACCOUNT = 10;
+export const MAX_CREDENTIALS_PER_APP = 10;
+
+/**
+ * Default number of requests in flight. Twilio does not publish the per-account concurrency limit
+ * (error 20429 says only "too many concurrent requests"); 4 leaves room for other clients of the
+ * same account and already saturates a 10 Apps × 10 Credentials migration (see `npm run bench`).
+ */
+export const DEFAULT_CONCURRENCY = 4;
+export const MAX_CONCURRENCY = 32;
+
+/** Retries for retryable answers (429, 503, and for idempotent requests 5xx / network errors). */
+export const RETRY_MAX_ATTEMPTS = 6;
+/** Exponential backoff with full jitter: base × 2^attempt, capped. */
+export const RETRY_BASE_DELAY_MS = 200;
+export const RETRY_MAX_DELAY_MS = 10_000;
+/** A `Retry-After` larger than this is treated as a failure rather than slept on. */
+export const RETRY_AFTER_MAX_MS = 60_000;
+
+/** Per-request timeouts (undici headers/body timeouts). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** A 202 is acceptance, not completion: poll until visible, with backoff, up to this long. */
+export const CONFIRM_TIMEOUT_MS = 30_000;
+export const CONFIRM_INITIAL_DELAY_MS = 100;
+export const CONFIRM_MAX_DELAY_MS = 2_000;
+
+/**
+ * After an unknown create outcome, how long to keep listing Comms for the credential before
+ * concluding it was not created (covers delayed visibility after a 202).
+ */
+export const RECONCILE_WINDOW_MS = 10_000;
+/** `startDate` for reconciliation lists is the attempt start minus this, to tolerate clock skew. */
+export const RECONCILE_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Certificates expiring within this many days get a warning. */
+export const CERT_EXPIRY_WARNING_DAYS = 30;

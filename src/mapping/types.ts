@@ -1,0 +1,29 @@
+import type { CredentialType } from "../domain.js";
+
+/** Secret references as written in the mapping file: `file:<path>`, `env:<VAR>` or `prompt`. */
+export interface MappingSecrets {
+  certificate?: string;
+  privateKey?: string;
+  p12?: string;
+  passphrase?: string;
+  serviceAccount?: string;
+}
+
+export interface MappingEntry {
+  sid: string;
+  appName?: string;
+  isDefault?: boolean;
+  /** Explicit override of the type derived from the legacy `sandbox` flag (APN family only). */
+  credentialType?: CredentialType;
+  skip?: boolean;
+  secrets?: MappingSecrets;
+  /** 0-based position in the file, for error messages. */
+  index: number;
+}
+
+export interface Mapping {
+  version: 1;
+  credentials: MappingEntry[];
+  /** Absolute path of the file it was loaded from; `file:` references are relative to its folder. */
+  path: string;
+}

@@ -1,0 +1,85 @@
+import type { CommsCredential, LegacyCredential, SecretFingerprint, Target } from "../domain.js";
+import type { LedgerEntry } from "../ledger/types.js";
+
+export type PlanAction =
+  | "create"
+  | "already-migrated"
+  | "update-default"
+  | "drop"
+  | "unmapped"
+  | "skip"
+  | "blocked";
+
+export const PLAN_ACTIONS: readonly PlanAction[] = [
+  "create",
+  "already-migrated",
+  "update-default",
+  "drop",
+  "unmapped",
+  "skip",
+  "blocked",
+];
+
+/** Everything `observe()` read, handed to the pure planner. */
+export interface Snapshot {
+  accountSid: string;
+  legacy: LegacyCredential[];
+  comms: CommsCredential[];
+  ledger: Map<string, LedgerEntry>;
+  observedAt: string;
+}
+
+/** One plan item per legacy credential (exactly one). */
+export interface PlanItem {
+  legacySid: string;
+  friendlyName: string | null;
+  legacyType: string;
+  sandbox: boolean | null;
+  action: PlanAction;
+  target?: Target;
+  /** The Comms credential this item refers to, when known (already-migrated, update-default). */
+  commsCredentialId?: string;
+  /**
+   * For `create`: the ledger has an attempt with no recorded outcome, so the writer reconciles
+   * against the live Comms list (`appName`, `credentialType`, `startDate`) before creating.
+   */
+  reconcileFrom?: { attemptId: string; startedAt: string };
+  /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
+  recreate?: boolean;
+  warnings: string[];
+  problems: string[];
+  secret?: SecretFingerprint;
+}
+
+export interface Plan {
+  schemaVersion: 1;
+  generatedAt: string;
+  accountSid: string;
+  mappingPath: string;
+  /** Problems not tied to one legacy credential (unknown or duplicate sids in the mapping). */
+  problems: string[];
+  warnings: string[];
+  items: PlanItem[];
+  /**
+   * SHA-256 over what was observed (legacy sids/types/sandbox, Comms ids/defaults, ledger states,
+   * secret fingerprints). `apply --plan` refuses a saved plan whose fingerprint no longer matches.
+   */
+  observedFingerprint: string;
+}
+
+/** Count of items per action. */
+export function summarize(items: readonly { action: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[item.action] = (out[item.action] ?? 0) + 1;
+  return out;
+}
+
+/** True when the plan has blocking problems (exit 1). */
+export function isBlocked(plan: Plan): boolean {
+  return plan.problems.length > 0 || plan.items.some((i) => i.action === "blocked");
+}
+
+/** True when applying the plan would write to Comms. */
+export function hasChanges(plan: Plan): boolean {
+  return plan.items.some((i) => i.action === "create" || i.action === "update-default");
+}
