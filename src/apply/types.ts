@@ -1,0 +1,31 @@
+import type { PlanItem } from "../plan/types.js";
+
+/** Per-item outcome in an applied (or rollback) report. */
+export type ItemStatus = "planned" | "confirmed" | "accepted-unconfirmed" | "failed" | "skipped";
+
+export interface AppliedItem extends PlanItem {
+  status: ItemStatus;
+  /** The API's error message (or ours) when `status` is `failed`. */
+  error?: string;
+  /** Wall-clock facts for the report (never asserted by tests). */
+  timings?: { startedAt: string; finishedAt: string; ms: number };
+  /** Create requests sent for this item (0 when adopted by reconciliation). */
+  attempts?: number;
+}
+
+/** What `apply` (or `rollback`) did. Reports render it; they never compute. */
+export interface ApplyResult {
+  kind: "apply" | "rollback";
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  accountSid: string;
+  mappingPath?: string;
+  items: AppliedItem[];
+  problems: string[];
+  warnings: string[];
+  /** Ctrl-C stopped the run after in-flight work was recorded. */
+  interrupted: boolean;
+  /** HTTP requests sent to Comms during the run, by kind (for the report and the benchmark). */
+  requests?: Record<string, number>;
+}
