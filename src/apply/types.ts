@@ -1,9 +1,13 @@
-import type { PlanItem } from "../plan/types.js";
+import type { PlanAction, PlanItem } from "../plan/types.js";
+
+/** What `rollback` does with one credential the ledger says this tool created. */
+export type RollbackAction = "delete" | "refused" | "already-gone";
 
 /** Per-item outcome in an applied (or rollback) report. */
 export type ItemStatus = "planned" | "confirmed" | "accepted-unconfirmed" | "failed" | "skipped";
 
-export interface AppliedItem extends PlanItem {
+export interface AppliedItem extends Omit<PlanItem, "action"> {
+  action: PlanAction | RollbackAction;
   status: ItemStatus;
   /** The API's error message (or ours) when `status` is `failed`. */
   error?: string;
