@@ -1,0 +1,2 @@
+export * from "./retry.js";
+export { NetworkError, stripUrl } from "./errors.js";
