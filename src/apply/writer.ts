@@ -1,0 +1,311 @@
+import { randomUUID } from "node:crypto";
+import pLimit from "p-limit";
+import type { CommsClient } from "../comms/types.js";
+import type { CommsCredential, SecretResult } from "../domain.js";
+import { ApiError, UnknownOutcomeError } from "../errors.js";
+import type { Ledger } from "../ledger/types.js";
+import { RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
+import { silentLogger, type Logger } from "../log.js";
+import type { Plan, PlanItem } from "../plan/types.js";
+import { encodeContent } from "../secrets/index.js";
+import { Confirmer, type ConfirmerOptions } from "./confirm.js";
+import type { AppliedItem, ApplyResult } from "./types.js";
+
+/** A create whose outcome stays unknown after reconciliation is sent again at most this often. */
+export const CREATE_MAX_SENDS = 3;
+
+export interface ApplyDeps {
+  comms: CommsClient;
+  ledger: Ledger;
+  /** Resolved secrets for the plan's `create` items. */
+  secrets: ReadonlyMap<string, SecretResult>;
+  concurrency: number;
+  runId?: string;
+  logger?: Logger;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  /** Aborting stops new items from starting; in-flight ones finish and are recorded. */
+  signal?: AbortSignal;
+  /** Called once per item when it reaches its final status. */
+  onItem?: (item: AppliedItem) => void;
+  confirm?: ConfirmerOptions;
+  reconcileWindowMs?: number;
+}
+
+/**
+ * Carries out a plan. One item's failure never stops the others. Every step is journalled in the
+ * ledger before the next one starts, so a crash at any point can be reconciled by a rerun.
+ *
+ * Creates are serialised per (appName, credentialType): when a create's answer is lost, the only
+ * unclaimed new credential of that kind in Comms is unambiguously its own.
+ */
+export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const log = deps.logger ?? silentLogger;
+  const runId = deps.runId ?? randomUUID();
+  const startedAt = now().toISOString();
+  const confirmer = new Confirmer(deps.comms, { sleep, now: () => now().getTime(), ...deps.confirm });
+  const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
+
+  // Every Comms id any ledger entry (or this run) has claimed; adoption only takes unclaimed ids.
+  const entries = await deps.ledger.entries();
+  const claimed = new Set<string>();
+  for (const entry of entries.values()) for (const id of entry.createdIds) claimed.add(id);
+
+  const writeLimit = pLimit(Math.max(1, deps.concurrency));
+  const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
+  const serialised = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    let limit = keyLimits.get(key);
+    if (!limit) keyLimits.set(key, (limit = pLimit(1)));
+    return limit(() => writeLimit(fn));
+  };
+
+  const ctx: ItemContext = { deps, now, sleep, log, runId, confirmer, claimed, serialised, reconcileWindowMs };
+
+  const results = await Promise.all(
+    plan.items.map(async (item): Promise<AppliedItem> => {
+      const t0 = now();
+      let result: AppliedItem;
+      try {
+        result = await runItem(item, ctx);
+      } catch (err) {
+        // Defensive: runItem records its own failures; anything reaching here is a bug or the ledger failing.
+        result = failed(item, (err as Error).message);
+      }
+      const t1 = now();
+      if (result.status !== "skipped" && !(result.status === "planned")) {
+        result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
+      }
+      deps.onItem?.(result);
+      return result;
+    }),
+  );
+
+  return {
+    kind: "apply",
+    runId,
+    startedAt,
+    finishedAt: now().toISOString(),
+    accountSid: plan.accountSid,
+    mappingPath: plan.mappingPath,
+    items: results,
+    problems: [...plan.problems],
+    warnings: [...plan.warnings],
+    interrupted: deps.signal?.aborted ?? false,
+    requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+  };
+}
+
+interface ItemContext {
+  deps: ApplyDeps;
+  now: () => Date;
+  sleep: (ms: number) => Promise<void>;
+  log: Logger;
+  runId: string;
+  confirmer: Confirmer;
+  claimed: Set<string>;
+  serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  reconcileWindowMs: number;
+}
+
+async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
+  switch (item.action) {
+    case "drop":
+    case "unmapped":
+    case "skip":
+      return { ...item, status: "skipped" };
+    case "blocked":
+      return { ...item, status: "failed", error: item.problems.join("; ") || "blocked" };
+    case "already-migrated":
+      return alreadyMigrated(item, ctx);
+    case "update-default":
+      return updateDefault(item, ctx);
+    case "create":
+      if (ctx.deps.signal?.aborted) return notStarted(item);
+      return create(item, ctx);
+  }
+}
+
+function failed(item: PlanItem, error: string, extra: Partial<AppliedItem> = {}): AppliedItem {
+  return { ...item, ...extra, status: "failed", error };
+}
+
+function notStarted(item: PlanItem): AppliedItem {
+  return { ...item, status: "planned", warnings: [...item.warnings, "not started: the run was interrupted"] };
+}
+
+async function alreadyMigrated(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
+  const id = item.commsCredentialId;
+  if (!id) return failed(item, "already-migrated item without a Comms credential id");
+  ctx.claimed.add(id);
+  const entry = (await ctx.deps.ledger.entries()).get(item.legacySid);
+  if (item.reconcileFrom && entry?.commsCredentialId !== id) {
+    await ctx.deps.ledger.append({
+      event: "accepted",
+      legacySid: item.legacySid,
+      attemptId: item.reconcileFrom.attemptId,
+      commsCredentialId: id,
+      reconciled: true,
+      runId: ctx.runId,
+    });
+  }
+  if (entry?.state !== "confirmed" || entry.commsCredentialId !== id) {
+    await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: id, runId: ctx.runId });
+  }
+  return { ...item, status: "confirmed", attempts: 0 };
+}
+
+async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
+  const id = item.commsCredentialId;
+  if (!id || !item.target) return failed(item, "update-default item without a Comms credential id");
+  if (ctx.deps.signal?.aborted) return notStarted(item);
+  try {
+    await ctx.serialised(`${item.target.appName}|${item.target.credentialType}`, () => ctx.deps.comms.setDefault(id, true));
+  } catch (err) {
+    const message = describe(err);
+    await ctx.deps.ledger.append({ event: "failed", legacySid: item.legacySid, error: message, ...statusOf(err), runId: ctx.runId });
+    return failed(item, message);
+  }
+  const seen = await ctx.confirmer.waitFor(item.target.appName, id, { accept: (c) => c.isDefault });
+  if (!seen) {
+    return { ...item, status: "accepted-unconfirmed", warnings: [...item.warnings, "the default change was accepted but not yet visible"] };
+  }
+  await ctx.deps.ledger.append({ event: "default-set", legacySid: item.legacySid, commsCredentialId: id, isDefault: true, runId: ctx.runId });
+  return { ...item, status: "confirmed" };
+}
+
+async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
+  const target = item.target;
+  if (!target) return failed(item, "create item without a target");
+  const secret = ctx.deps.secrets.get(item.legacySid)?.secret;
+  if (!secret) return failed(item, "no validated secret for this credential");
+  const sid = item.legacySid;
+  const ledger = ctx.deps.ledger;
+  const warnings = [...item.warnings];
+
+  // 1. A previous run's 202 whose credential was not visible yet: wait for it before anything else.
+  if (item.commsCredentialId) {
+    const seen = await ctx.confirmer.waitFor(target.appName, item.commsCredentialId);
+    if (seen) {
+      ctx.claimed.add(seen.id);
+      await ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: seen.id, runId: ctx.runId });
+      return { ...item, warnings: [...warnings, `confirmed ${seen.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
+    }
+  }
+
+  const key = `${target.appName}|${target.credentialType}`;
+  return ctx.serialised(key, async () => {
+    // 2. An earlier attempt with no recorded outcome: look for what it may have created first.
+    if (item.reconcileFrom) {
+      const found = await reconcile(target.appName, target.credentialType, item.reconcileFrom.startedAt, ctx);
+      if (found) return adopt(item, found, item.reconcileFrom.attemptId, warnings, 0, ctx);
+      await ledger.append({ event: "abandoned", legacySid: sid, attemptId: item.reconcileFrom.attemptId, reason: "nothing found in Comms for the earlier attempt", runId: ctx.runId });
+    }
+
+    let sends = 0;
+    for (;;) {
+      if (ctx.deps.signal?.aborted && sends > 0) return failed(item, "interrupted while the create's outcome was unknown", { warnings });
+      const attemptId = randomUUID();
+      const startedAt = ctx.now().toISOString();
+      await ledger.append({
+        event: "attempt",
+        legacySid: sid,
+        attemptId,
+        appName: target.appName,
+        credentialType: target.credentialType,
+        isDefault: target.isDefault,
+        startedAt,
+        secret: secret.fingerprint,
+        runId: ctx.runId,
+      });
+      sends++;
+      try {
+        const accepted = await ctx.deps.comms.create({
+          credentialType: target.credentialType,
+          appName: target.appName,
+          isDefault: target.isDefault,
+          content: encodeContent(secret),
+        });
+        ctx.claimed.add(accepted.resourceId);
+        await ledger.append({
+          event: "accepted",
+          legacySid: sid,
+          attemptId,
+          commsCredentialId: accepted.resourceId,
+          resourceLocation: accepted.resourceLocation,
+          runId: ctx.runId,
+        });
+        return confirmCreate(item, accepted.resourceId, accepted.resourceLocation, warnings, sends, ctx);
+      } catch (err) {
+        if (!(err instanceof UnknownOutcomeError)) {
+          const message = describe(err);
+          await ledger.append({ event: "failed", legacySid: sid, attemptId, error: message, ...statusOf(err), runId: ctx.runId });
+          return failed(item, message, { warnings, attempts: sends });
+        }
+        ctx.log.warn({ sid, attemptId }, "create outcome unknown; reconciling against Comms before any retry");
+        const found = await reconcile(target.appName, target.credentialType, startedAt, ctx);
+        if (found) return adopt(item, found, attemptId, [...warnings, `the create's answer was lost; found ${found.id} in Comms and adopted it`], sends, ctx);
+        await ledger.append({ event: "abandoned", legacySid: sid, attemptId, reason: `outcome unknown (${err.message}); not found in Comms`, runId: ctx.runId });
+        if (sends >= CREATE_MAX_SENDS) {
+          return failed(item, `create outcome unknown after ${sends} attempts (${err.message}); nothing was found in Comms`, { warnings, attempts: sends });
+        }
+      }
+    }
+  });
+}
+
+/** The earliest unclaimed credential of this kind created since the attempt, polled for the visibility window. */
+async function reconcile(appName: string, credentialType: CommsCredential["credentialType"], startedAt: string, ctx: ItemContext): Promise<CommsCredential | null> {
+  const since = new Date(Date.parse(startedAt) - RECONCILE_CLOCK_SKEW_MS).toISOString();
+  const deadline = ctx.now().getTime() + ctx.reconcileWindowMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      const candidates = (await ctx.deps.comms.list({ appName, credentialType, startDate: since }))
+        .filter((c) => !ctx.claimed.has(c.id) && c.appName === appName && c.credentialType === credentialType)
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+      const first = candidates[0];
+      if (first) {
+        ctx.claimed.add(first.id);
+        return first;
+      }
+    } catch (err) {
+      ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
+    }
+    if (ctx.now().getTime() >= deadline) return null;
+    await ctx.sleep(delay);
+    delay = Math.min(delay * 2, 2_000);
+  }
+}
+
+async function adopt(item: PlanItem, found: CommsCredential, attemptId: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
+  await ctx.deps.ledger.append({ event: "accepted", legacySid: item.legacySid, attemptId, commsCredentialId: found.id, reconciled: true, runId: ctx.runId });
+  await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: found.id, runId: ctx.runId });
+  return { ...item, commsCredentialId: found.id, warnings, status: "confirmed", attempts: sends };
+}
+
+async function confirmCreate(item: PlanItem, id: string, location: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
+  const target = item.target!;
+  const seen = await ctx.confirmer.waitFor(target.appName, id, { location });
+  if (seen) {
+    await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: id, runId: ctx.runId });
+    return { ...item, commsCredentialId: id, warnings, status: "confirmed", attempts: sends };
+  }
+  await ctx.deps.ledger.append({ event: "unconfirmed", legacySid: item.legacySid, commsCredentialId: id, reason: "not visible before the confirmation timeout", runId: ctx.runId });
+  return {
+    ...item,
+    commsCredentialId: id,
+    warnings: [...warnings, "accepted (202) but not visible before the confirmation timeout; a rerun confirms it"],
+    status: "accepted-unconfirmed",
+    attempts: sends,
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function statusOf(err: unknown): { status?: number } {
+  return err instanceof ApiError ? { status: err.status } : {};
+}

@@ -1,0 +1,51 @@
+import { writeFileSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { serializePlanFile } from "../../plan/index.js";
+import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
+import { planMarkdown, planReport, writeReport } from "../../report/index.js";
+import type { GlobalArgs } from "../config.js";
+import { observeAndPlan } from "../pipeline.js";
+import { formatCounts, print, printJson } from "../output.js";
+import { openRuntime } from "../runtime.js";
+
+export interface PlanArgs extends GlobalArgs {
+  out?: string;
+  detailedExitcode?: boolean;
+}
+
+/** `cr2comms plan`: the dry run. Reads everything, writes a report, changes nothing in Twilio. */
+export async function planCommand(args: PlanArgs, now: () => Date = () => new Date()): Promise<number> {
+  const rt = await openRuntime(args);
+  try {
+    const { plan } = await observeAndPlan(rt, { now, interactive: Boolean(process.stdin.isTTY), env: process.env });
+    const paths = await writeReport(rt.settings.reportsDir, "plan", planReport(plan), planMarkdown(plan), now());
+    let planFile: string | undefined;
+    if (args.out) {
+      planFile = resolve(args.out);
+      mkdirSync(dirname(planFile), { recursive: true });
+      writeFileSync(planFile, serializePlanFile(plan));
+    }
+    if (rt.settings.json) {
+      printJson({ ...planReport(plan), reportPaths: paths, ...(planFile ? { planFile } : {}) });
+    } else {
+      printPlanSummary(plan);
+      print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
+      if (planFile) print(`Plan saved to ${planFile} (apply it with: cr2comms apply --plan ${planFile})`);
+    }
+    if (isBlocked(plan)) return 1;
+    if (args.detailedExitcode && hasChanges(plan)) return 2;
+    return 0;
+  } finally {
+    await rt.close();
+  }
+}
+
+export function printPlanSummary(plan: Plan): void {
+  print(`Plan for ${plan.accountSid}: ${formatCounts(summarize(plan.items), PLAN_ACTIONS)}`);
+  for (const p of plan.problems) print(`  problem: ${p}`);
+  for (const item of plan.items) {
+    if (item.action === "blocked") print(`  blocked ${item.legacySid}: ${item.problems.join("; ")}`);
+  }
+  if (isBlocked(plan)) print("Blocking problems found: fix them and run plan again (the other credentials are planned as shown).");
+  else if (!hasChanges(plan)) print("Nothing to change: Comms already matches the mapping.");
+}

@@ -1,0 +1,41 @@
+import { dirname } from "node:path";
+import type { SecretResult } from "../domain.js";
+import { loadMapping } from "../mapping/index.js";
+import { observe } from "../observe/observe.js";
+import { plan as makePlan, secretsNeeded } from "../plan/index.js";
+import type { Plan, Snapshot } from "../plan/types.js";
+import { promptHidden, resolveEntrySecrets } from "../secrets/index.js";
+import type { Runtime } from "./runtime.js";
+
+export interface Planned {
+  plan: Plan;
+  snapshot: Snapshot;
+  secrets: Map<string, SecretResult>;
+}
+
+/** observe → resolve the secrets the plan needs → plan. Shared by `plan` and `apply`. */
+export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; interactive: boolean; env: NodeJS.ProcessEnv }): Promise<Planned> {
+  const mapping = loadMapping(rt.settings.mappingPath);
+  const snapshot = await observe({
+    accountSid: rt.credentials.accountSid,
+    legacy: rt.legacy,
+    comms: rt.comms,
+    ledger: rt.ledger,
+    now: opts.now,
+  });
+  rt.logger.debug({ legacy: snapshot.legacy.length, comms: snapshot.comms.length }, "observed");
+  const secrets = new Map<string, SecretResult>();
+  // One at a time: a `prompt` reference asks on the terminal.
+  for (const { entry, target } of secretsNeeded(snapshot, mapping)) {
+    const ctx = {
+      mappingDir: dirname(mapping.path),
+      env: opts.env,
+      now: opts.now(),
+      interactive: opts.interactive,
+      prompt: promptHidden,
+    };
+    secrets.set(entry.sid, await resolveEntrySecrets(entry, target, ctx));
+  }
+  const plan = makePlan(snapshot, mapping, secrets, { now: opts.now() });
+  return { plan, snapshot, secrets };
+}

@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createCommsClient } from "../comms/index.js";
+import type { CommsClient } from "../comms/types.js";
+import { SAMPLE_SEED, startEmulator, type Emulator, type Seed } from "../emulator/index.js";
+import { FileLedger } from "../ledger/ledger.js";
+import { createLegacyReader } from "../legacy/index.js";
+import { createLogger, type Logger } from "../log.js";
+import type { LegacySource } from "../observe/observe.js";
+import { resolveCredentials, resolveSettings, type Credentials, type GlobalArgs, type Settings } from "./config.js";
+
+/** Everything a command needs to talk to Twilio (or the embedded emulator). */
+export interface Runtime {
+  settings: Settings;
+  credentials: Credentials;
+  logger: Logger;
+  legacy: LegacySource;
+  comms: CommsClient;
+  ledger: FileLedger;
+  emulator?: Emulator;
+  close(): Promise<void>;
+}
+
+/** Where `--emulator` keeps the Comms side between runs, so plan → apply → rerun behaves like one account. */
+export function emulatorStatePath(settings: Settings): string {
+  return join(settings.reportsDir, "emulator-state.json");
+}
+
+export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  let settings = resolveSettings(args, env);
+  const logger = createLogger(settings.logLevel);
+  let emulator: Emulator | undefined;
+  let credentials: Credentials;
+  if (settings.emulator) {
+    const statePath = emulatorStatePath(settings);
+    const seed: Seed = existsSync(statePath)
+      ? { ...SAMPLE_SEED, commsCredentials: (JSON.parse(readFileSync(statePath, "utf8")) as { commsCredentials: Seed["commsCredentials"] }).commsCredentials }
+      : SAMPLE_SEED;
+    emulator = await startEmulator({ port: 0, seed });
+    settings = { ...settings, conversationsUrl: emulator.url, commsUrl: emulator.url };
+    credentials = { accountSid: emulator.accountSid, username: emulator.accountSid, password: emulator.authToken, kind: "auth-token" };
+    logger.info({ url: emulator.url, state: statePath }, "using the embedded emulator (sample data; no Twilio account is contacted)");
+  } else {
+    credentials = resolveCredentials(args, env);
+  }
+  const legacy = createLegacyReader({
+    accountSid: credentials.accountSid,
+    username: credentials.username,
+    password: credentials.password,
+    baseUrl: settings.conversationsUrl,
+    logger,
+  });
+  const comms = createCommsClient({
+    baseUrl: settings.commsUrl,
+    apiVersion: settings.commsApiVersion,
+    accountSid: credentials.accountSid,
+    username: credentials.username,
+    password: credentials.password,
+    logger,
+  });
+  const ledger = new FileLedger(settings.ledgerPath);
+  const em = emulator;
+  return {
+    settings,
+    credentials,
+    logger,
+    legacy,
+    comms,
+    ledger,
+    ...(em ? { emulator: em } : {}),
+    async close() {
+      await comms.close();
+      if (em) {
+        const statePath = emulatorStatePath(settings);
+        mkdirSync(dirname(statePath), { recursive: true });
+        const commsCredentials = em.state.commsCredentials().map((c) => ({
+          id: c.id,
+          appName: c.appName,
+          credentialType: c.credentialType,
+          isDefault: c.isDefault,
+          createdAt: c.createdAt,
+        }));
+        writeFileSync(statePath, JSON.stringify({ commsCredentials }, null, 2) + "\n");
+        await em.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import pLimit from "p-limit";
+import type { AppliedItem, ApplyResult } from "../apply/types.js";
+import type { CommsClient } from "../comms/types.js";
+import type { CommsCredential } from "../domain.js";
+import type { Ledger, LedgerEntry } from "../ledger/types.js";
+import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS } from "../limits.js";
+
+export interface RollbackCandidate {
+  legacySid: string;
+  commsCredentialId: string;
+  appName: string;
+  credentialType: CommsCredential["credentialType"];
+}
+
+export interface RollbackPlan {
+  deletes: RollbackCandidate[];
+  /** Per App: deleting these would remove its last credential (and the App and its device registrations). */
+  refused: { appName: string; candidates: RollbackCandidate[] }[];
+  /** The ledger's credential is already gone from Comms. */
+  gone: RollbackCandidate[];
+  /** Ledger entries rollback cannot act on (an attempt with an unknown outcome). */
+  warnings: string[];
+}
+
+/**
+ * Pure: what rollback would delete. Only ids the ledger says cr2comms created are ever candidates.
+ * `onlyIds` narrows to the credentials of one apply report.
+ */
+export function planRollback(
+  entries: ReadonlyMap<string, LedgerEntry>,
+  comms: readonly CommsCredential[],
+  opts: { onlyIds?: ReadonlySet<string>; allowAppDeletion: boolean },
+): RollbackPlan {
+  const live = new Map(comms.map((c) => [c.id, c]));
+  const candidates: RollbackCandidate[] = [];
+  const gone: RollbackCandidate[] = [];
+  const warnings: string[] = [];
+  for (const entry of [...entries.values()].sort((a, b) => a.legacySid.localeCompare(b.legacySid))) {
+    if (entry.state === "pending") {
+      warnings.push(`${entry.legacySid}: an attempt has no recorded outcome; run apply (or status) first so it is reconciled`);
+    }
+    const id = entry.commsCredentialId;
+    if (!id || !["confirmed", "accepted", "unconfirmed"].includes(entry.state)) continue;
+    if (opts.onlyIds && !opts.onlyIds.has(id)) continue;
+    const current = live.get(id);
+    const candidate: RollbackCandidate = {
+      legacySid: entry.legacySid,
+      commsCredentialId: id,
+      appName: current?.appName ?? entry.appName ?? "",
+      credentialType: current?.credentialType ?? entry.credentialType ?? "APN",
+    };
+    if (current) candidates.push(candidate);
+    else gone.push(candidate);
+  }
+  const byApp = new Map<string, RollbackCandidate[]>();
+  for (const c of candidates) byApp.set(c.appName, [...(byApp.get(c.appName) ?? []), c]);
+  const deletes: RollbackCandidate[] = [];
+  const refused: RollbackPlan["refused"] = [];
+  for (const [appName, list] of byApp) {
+    const remaining = comms.filter((c) => c.appName === appName).length - list.length;
+    if (remaining <= 0 && !opts.allowAppDeletion) refused.push({ appName, candidates: list });
+    else deletes.push(...list);
+  }
+  return { deletes, refused, gone, warnings };
+}
+
+export interface RollbackDeps {
+  comms: CommsClient;
+  ledger: Ledger;
+  concurrency: number;
+  runId: string;
+  accountSid: string;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  confirmTimeoutMs?: number;
+  onItem?: (item: AppliedItem) => void;
+}
+
+/** Deletes what the plan says, journals each deletion, and returns a report-ready result. */
+export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<ApplyResult> {
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const startedAt = now().toISOString();
+  const limit = pLimit(Math.max(1, deps.concurrency));
+  const item = (c: RollbackCandidate, action: AppliedItem["action"]): AppliedItem => ({
+    legacySid: c.legacySid,
+    friendlyName: null,
+    legacyType: c.credentialType === "FCM" ? "fcm" : "apn",
+    sandbox: c.credentialType === "APN_SANDBOX" ? true : c.credentialType === "APN" ? false : null,
+    action,
+    target: { appName: c.appName, credentialType: c.credentialType, isDefault: false },
+    commsCredentialId: c.commsCredentialId,
+    warnings: [],
+    problems: [],
+    status: "planned",
+  });
+
+  const deleted = await Promise.all(
+    plan.deletes.map((c) =>
+      limit(async (): Promise<AppliedItem> => {
+        const t0 = now();
+        const result = item(c, "delete");
+        try {
+          await deps.comms.delete(c.commsCredentialId);
+          const goneNow = await waitGone(deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS });
+          await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
+          result.status = goneNow ? "confirmed" : "accepted-unconfirmed";
+          if (!goneNow) result.warnings.push("the delete was accepted (202) but the credential was still visible at the timeout");
+        } catch (err) {
+          result.status = "failed";
+          result.error = (err as Error).message;
+        }
+        const t1 = now();
+        result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
+        deps.onItem?.(result);
+        return result;
+      }),
+    ),
+  );
+  const refused = plan.refused.flatMap((r) =>
+    r.candidates.map((c) => {
+      const i = item(c, "refused");
+      i.status = "skipped";
+      i.problems.push(
+        `not deleted: it would remove the last credential of App ${r.appName}, which deletes the App and its device registrations (pass --allow-app-deletion to allow)`,
+      );
+      return i;
+    }),
+  );
+  const gone = plan.gone.map((c) => {
+    const i = item(c, "already-gone");
+    i.status = "skipped";
+    i.warnings.push("already gone from Comms");
+    return i;
+  });
+  for (const g of plan.gone) {
+    await deps.ledger.append({ event: "deleted", legacySid: g.legacySid, commsCredentialId: g.commsCredentialId, reason: "already gone from Comms at rollback", runId: deps.runId });
+  }
+  return {
+    kind: "rollback",
+    runId: deps.runId,
+    startedAt,
+    finishedAt: now().toISOString(),
+    accountSid: deps.accountSid,
+    items: [...deleted, ...refused, ...gone],
+    problems: plan.refused.map((r) => `refused to delete the last credential(s) of App ${r.appName} without --allow-app-deletion`),
+    warnings: [...plan.warnings],
+    interrupted: false,
+    requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+  };
+}
+
+async function waitGone(
+  comms: CommsClient,
+  id: string,
+  opts: { sleep: (ms: number) => Promise<void>; now: () => Date; timeoutMs: number },
+): Promise<boolean> {
+  const deadline = opts.now().getTime() + opts.timeoutMs;
+  let delay = CONFIRM_INITIAL_DELAY_MS;
+  for (;;) {
+    if ((await comms.fetch(id)) === null) return true;
+    if (opts.now().getTime() >= deadline) return false;
+    await opts.sleep(delay);
+    delay = Math.min(delay * 2, CONFIRM_MAX_DELAY_MS);
+  }
+}

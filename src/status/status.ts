@@ -1,0 +1,75 @@
+import type { CommsCredential } from "../domain.js";
+import type { LedgerEntry } from "../ledger/types.js";
+
+export type StatusKind =
+  | "in-sync"
+  | "missing"
+  | "default-changed"
+  | "unconfirmed"
+  | "pending"
+  | "failed"
+  | "rolled-back";
+
+/** Kinds that mean the ledger and Comms disagree (exit 2). */
+export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending"];
+
+export interface StatusRow {
+  legacySid: string;
+  kind: StatusKind;
+  appName?: string;
+  credentialType?: string;
+  commsCredentialId?: string;
+  detail: string;
+}
+
+export interface StatusResult {
+  rows: StatusRow[];
+  /** Comms credentials no ledger entry claims: listed, never touched. */
+  foreign: CommsCredential[];
+  drift: boolean;
+  summary: Record<string, number>;
+}
+
+/** Pure: the ledger's view against the live Comms list. */
+export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: readonly CommsCredential[]): StatusResult {
+  const live = new Map(comms.map((c) => [c.id, c]));
+  const claimed = new Set<string>();
+  const rows: StatusRow[] = [];
+  for (const entry of [...entries.values()].sort((a, b) => a.legacySid.localeCompare(b.legacySid))) {
+    for (const id of entry.createdIds) claimed.add(id);
+    const base = {
+      legacySid: entry.legacySid,
+      ...(entry.appName ? { appName: entry.appName } : {}),
+      ...(entry.credentialType ? { credentialType: entry.credentialType } : {}),
+      ...(entry.commsCredentialId ? { commsCredentialId: entry.commsCredentialId } : {}),
+    };
+    const id = entry.commsCredentialId;
+    const current = id ? live.get(id) : undefined;
+    switch (entry.state) {
+      case "confirmed":
+        if (!current) rows.push({ ...base, kind: "missing", detail: `${id} was deleted in Comms outside cr2comms; apply recreates it` });
+        else if (entry.isDefault && !current.isDefault) rows.push({ ...base, kind: "default-changed", detail: "cr2comms made it the default; it no longer is" });
+        else rows.push({ ...base, kind: "in-sync", detail: "confirmed and present" });
+        break;
+      case "accepted":
+      case "unconfirmed":
+        if (current) rows.push({ ...base, kind: "unconfirmed", detail: "present in Comms but not yet confirmed in the ledger; apply records it" });
+        else rows.push({ ...base, kind: "unconfirmed", detail: "accepted (202) but not visible in Comms; apply waits for it or recreates it" });
+        break;
+      case "pending":
+        rows.push({ ...base, kind: "pending", detail: "an attempt has no recorded outcome (interrupted run); apply reconciles it" });
+        break;
+      case "failed":
+        rows.push({ ...base, kind: "failed", detail: "the last attempt failed; nothing was created" });
+        break;
+      case "deleted":
+        rows.push({ ...base, kind: "rolled-back", detail: "deleted by cr2comms rollback" });
+        break;
+    }
+  }
+  const foreign = comms.filter((c) => !claimed.has(c.id));
+  const summary: Record<string, number> = {};
+  for (const r of rows) summary[r.kind] = (summary[r.kind] ?? 0) + 1;
+  if (foreign.length) summary["not-created-by-cr2comms"] = foreign.length;
+  return { rows, foreign, drift: rows.some((r) => DRIFT_KINDS.includes(r.kind)), summary };
+}
