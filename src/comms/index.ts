@@ -1,0 +1,3 @@
+export { createCommsClient, toCommsCredential, DEFAULT_COMMS_URL, type CommsClientConfig, type CommsRequestKind } from "./client.js";
+export { parseErrorBody, type ParsedErrorBody } from "./errors.js";
+export type { Accepted, CommsClient, CommsListFilter, CommsStats, CreateCredentialBody } from "./types.js";
