@@ -1,0 +1,67 @@
+import { spawn } from "node:child_process";
+import { cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Emulator } from "../../src/emulator/index.js";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The built binary: `npm test` compiles before vitest runs. */
+export const CLI = join(ROOT, "dist", "cli.js");
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a user would, with a clean environment (no real Twilio credentials). */
+export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; onSpawn?: (kill: (s: NodeJS.Signals) => void, stderr: { on: (e: "data", f: (b: Buffer) => void) => void }) => void } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    opts.onSpawn?.((s) => child.kill(s), child.stderr);
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Environment pointing the CLI at an emulator started by the test. */
+export function emulatorEnv(emu: Emulator, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TWILIO_ACCOUNT_SID: emu.accountSid,
+    TWILIO_AUTH_TOKEN: emu.authToken,
+    CR2COMMS_CONVERSATIONS_URL: emu.url,
+    CR2COMMS_COMMS_URL: emu.url,
+    ...extra,
+  };
+}
+
+/**
+ * A scratch folder holding a copy of the demo mapping and its fake secrets, plus a reports dir.
+ * Tests edit their copy freely.
+ */
+export function workspace(): { dir: string; mapping: string; reports: string } {
+  const dir = mkdtempSync(join(tmpdir(), "cr2comms-e2e-"));
+  cpSync(join(ROOT, "mappings", "examples"), join(dir, "mappings", "examples"), { recursive: true });
+  cpSync(join(ROOT, "mappings", "demo.yaml"), join(dir, "mappings", "demo.yaml"));
+  return { dir, mapping: join(dir, "mappings", "demo.yaml"), reports: join(dir, "reports") };
+}
+
+export const DEMO_ENV = { LIMONADE_DEV_P12_PASSPHRASE: "fake-demo-passphrase" };
+
+export function parseJson<T = any>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`stdout is not JSON:\n${text.slice(0, 2000)}`);
+  }
+}
