@@ -1,0 +1,345 @@
+import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, SecretResult, Target } from "../domain.js";
+import type { LedgerEntry } from "../ledger/types.js";
+import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
+import type { Mapping, MappingEntry } from "../mapping/types.js";
+import { mapCredential } from "./mapper.js";
+import { fingerprintObservation } from "./planfile.js";
+import type { Plan, PlanItem, Snapshot } from "./types.js";
+
+/** Inputs the pure planner would otherwise take from the environment. */
+export interface PlanOptions {
+  now: Date;
+}
+
+/** A plan item while it is being decided, with what later passes need. */
+interface Draft {
+  item: PlanItem;
+  entry?: MappingEntry;
+  /** The item was (or, before it was blocked, would have been) a `create`: it needs a valid secret. */
+  creates: boolean;
+}
+
+/**
+ * Ledger states whose Comms id, when still listed, means the sid is already migrated.
+ * `failed` is included: a failed re-create attempt leaves the earlier id, and if that credential
+ * is listed after all, creating another would be a duplicate.
+ */
+const HOLDS_CREDENTIAL: ReadonlySet<LedgerEntry["state"]> = new Set(["confirmed", "accepted", "unconfirmed", "failed"]);
+
+function liveCredential(entry: LedgerEntry | undefined, commsById: ReadonlyMap<string, CommsCredential>): CommsCredential | undefined {
+  if (!entry?.commsCredentialId || !HOLDS_CREDENTIAL.has(entry.state)) return undefined;
+  return commsById.get(entry.commsCredentialId);
+}
+
+function secretFingerprint(result: SecretResult | undefined): SecretFingerprint | undefined {
+  return result?.secret?.fingerprint ?? result?.fingerprint;
+}
+
+function entriesBySid(mapping: Mapping): Map<string, MappingEntry[]> {
+  const bySid = new Map<string, MappingEntry[]>();
+  for (const e of mapping.credentials) {
+    const list = bySid.get(e.sid);
+    if (list) list.push(e);
+    else bySid.set(e.sid, [e]);
+  }
+  return bySid;
+}
+
+/**
+ * The mapping entries whose secrets the plan needs: mapped, not skipped, apn/fcm, present in the
+ * account, listed once, mappable, and not already migrated to a credential that is still in Comms.
+ * `target` is the type the secret is validated against.
+ */
+export function secretsNeeded(snapshot: Snapshot, mapping: Mapping): { entry: MappingEntry; target: CredentialType }[] {
+  const legacyBySid = new Map(snapshot.legacy.map((c) => [c.sid, c]));
+  const commsById = new Map(snapshot.comms.map((c) => [c.id, c]));
+  const bySid = entriesBySid(mapping);
+  const out: { entry: MappingEntry; target: CredentialType }[] = [];
+  for (const entry of mapping.credentials) {
+    if (entry.skip || bySid.get(entry.sid)?.length !== 1) continue;
+    const legacy = legacyBySid.get(entry.sid);
+    if (!legacy || (legacy.type !== "apn" && legacy.type !== "fcm")) continue;
+    const { target } = mapCredential(legacy, entry);
+    if (!target || liveCredential(snapshot.ledger.get(entry.sid), commsById)) continue;
+    out.push({ entry, target: target.credentialType });
+  }
+  return out;
+}
+
+/**
+ * The pure planner: one item per legacy credential, in snapshot order, each with the action
+ * `apply` will take, plus global problems (unknown or duplicate sids in the mapping).
+ */
+export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<string, SecretResult>, opts: PlanOptions): Plan {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const legacySids = new Set(snapshot.legacy.map((c) => c.sid));
+  const bySid = entriesBySid(mapping);
+
+  for (const e of mapping.credentials) {
+    if (legacySids.has(e.sid)) continue;
+    const msg = `mapping entry #${e.index}: ${e.sid} does not exist in account ${snapshot.accountSid}`;
+    if (e.skip) warnings.push(`${msg} (skip: true, ignored)`);
+    else problems.push(msg);
+  }
+  for (const [sid, list] of bySid) {
+    if (list.length > 1) problems.push(`${sid} is listed ${list.length} times in the mapping (entries #${list.map((e) => e.index).join(", #")})`);
+  }
+
+  const commsById = new Map(snapshot.comms.map((c) => [c.id, c]));
+  // Ids the ledger knows this tool created; a pending attempt may only adopt an id outside this set.
+  const knownIds = new Set<string>();
+  for (const e of snapshot.ledger.values()) for (const id of e.createdIds) knownIds.add(id);
+  const claimed = new Set(knownIds);
+
+  const drafts = snapshot.legacy.map((legacy) =>
+    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed),
+  );
+
+  blockDefaultConflicts(drafts);
+  for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
+  enforceLimits(drafts, snapshot.comms);
+  warnUnknownCredentials(drafts, snapshot.comms, knownIds);
+
+  return {
+    schemaVersion: 1,
+    generatedAt: opts.now.toISOString(),
+    accountSid: snapshot.accountSid,
+    mappingPath: mapping.path,
+    problems,
+    warnings,
+    items: drafts.map((d) => d.item),
+    observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
+  };
+}
+
+function block(item: PlanItem, problem: string): void {
+  item.action = "blocked";
+  item.problems.push(problem);
+}
+
+/** The per-credential decision, from the mapping, the ledger and the live Comms list. */
+function decide(
+  legacy: LegacyCredential,
+  entries: MappingEntry[],
+  ledger: LedgerEntry | undefined,
+  secret: SecretResult | undefined,
+  commsById: ReadonlyMap<string, CommsCredential>,
+  comms: readonly CommsCredential[],
+  claimed: Set<string>,
+): Draft {
+  const sid = legacy.sid;
+  const item: PlanItem = {
+    legacySid: sid,
+    friendlyName: legacy.friendlyName,
+    legacyType: legacy.type,
+    sandbox: legacy.sandbox,
+    action: "unmapped",
+    warnings: [],
+    problems: [],
+  };
+  const entry = entries[0];
+
+  if (legacy.type === "gcm") {
+    item.action = "drop";
+    item.warnings.push(`${sid} is a gcm credential: GCM was shut down by Google and Comms has no equivalent; it is dropped`);
+    return { item, entry, creates: false };
+  }
+  if (!entry) {
+    item.warnings.push(`${sid} is not in the mapping; it is not migrated`);
+    return { item, creates: false };
+  }
+  if (entry.skip && entries.length === 1) {
+    item.action = "skip";
+    return { item, entry, creates: false };
+  }
+  if (legacy.type !== "apn" && legacy.type !== "fcm") {
+    item.warnings.push(`${sid} has legacy type "${legacy.type}", which cr2comms does not know; it is not migrated`);
+    if (entries.length > 1) block(item, `${sid} is listed ${entries.length} times in the mapping`);
+    else block(item, `${sid} is mapped, but its legacy type "${legacy.type}" cannot be migrated`);
+    return { item, entry, creates: false };
+  }
+  if (entries.length > 1) {
+    block(item, `${sid} is listed ${entries.length} times in the mapping (entries #${entries.map((e) => e.index).join(", #")})`);
+    return { item, entry, creates: false };
+  }
+
+  const mapped = mapCredential(legacy, entry);
+  item.warnings.push(...mapped.warnings);
+  if (!mapped.target) {
+    item.action = "blocked";
+    item.problems.push(...mapped.problems);
+    return { item, entry, creates: false };
+  }
+  const target = mapped.target;
+  item.target = target;
+
+  const live = liveCredential(ledger, commsById);
+  if (ledger && live) {
+    migratedTo(item, live, target, ledger, secret);
+    return { item, entry, creates: false };
+  }
+
+  item.action = "create";
+  if (!ledger) return { item, entry, creates: true };
+  const id = ledger.commsCredentialId;
+  const attempt = ledger.lastAttempt;
+
+  if (ledger.state === "confirmed" && id) {
+    item.recreate = true;
+    item.warnings.push(`${sid} was migrated as ${id} but no longer exists in Comms; it will be recreated`);
+  } else if ((ledger.state === "accepted" || ledger.state === "unconfirmed") && id) {
+    item.commsCredentialId = id;
+    if (attempt) item.reconcileFrom = { attemptId: attempt.attemptId, startedAt: attempt.startedAt };
+    // The credential exists (202) where the earlier attempt put it, even if the mapping moved since.
+    const where = ledger.appName && ledger.credentialType ? { appName: ledger.appName, credentialType: ledger.credentialType } : target;
+    item.target = { ...target, ...where };
+    warnMoved(item, where, target);
+    item.warnings.push(`${sid} was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
+  } else if (ledger.state === "pending" && attempt) {
+    item.reconcileFrom = { attemptId: attempt.attemptId, startedAt: attempt.startedAt };
+    const since = Date.parse(attempt.startedAt) - RECONCILE_CLOCK_SKEW_MS;
+    const adopted = comms
+      .filter(
+        (c) =>
+          c.appName === attempt.appName &&
+          c.credentialType === attempt.credentialType &&
+          Date.parse(c.createdAt) >= since &&
+          !claimed.has(c.id),
+      )
+      .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id))[0];
+    if (adopted) {
+      claimed.add(adopted.id);
+      item.action = "already-migrated";
+      item.commsCredentialId = adopted.id;
+      item.target = { ...target, appName: adopted.appName, credentialType: adopted.credentialType };
+      item.warnings.push(
+        `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome; ${adopted.id} found in Comms was adopted as its result`,
+      );
+      warnMoved(item, adopted, target);
+      if (target.isDefault && !adopted.isDefault) {
+        item.warnings.push(`${adopted.id} is not the default for ${adopted.appName} ${adopted.credentialType}; rerun apply to make it the default`);
+      }
+      warnRotated(item, ledger, secret);
+      item.secret = secretFingerprint(secret) ?? ledger.secret;
+      return { item, entry, creates: false };
+    }
+    item.warnings.push(
+      `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome and nothing matching is in Comms yet; apply checks again before creating`,
+    );
+  }
+  return { item, entry, creates: true };
+}
+
+/** `already-migrated` or `update-default` for a sid whose ledger credential is live in Comms. */
+function migratedTo(item: PlanItem, live: CommsCredential, target: Target, ledger: LedgerEntry, secret: SecretResult | undefined): void {
+  item.commsCredentialId = live.id;
+  item.target = { appName: live.appName, credentialType: live.credentialType, isDefault: target.isDefault };
+  item.action = target.isDefault && !live.isDefault ? "update-default" : "already-migrated";
+  warnMoved(item, { appName: ledger.appName ?? live.appName, credentialType: ledger.credentialType ?? live.credentialType }, target);
+  if (!target.isDefault && live.isDefault) {
+    item.warnings.push(`${live.id} is the default for ${live.appName} ${live.credentialType} although the mapping does not say so; left as is`);
+  }
+  warnRotated(item, ledger, secret);
+  item.secret = secretFingerprint(secret) ?? ledger.secret;
+}
+
+function warnMoved(item: PlanItem, where: { appName: string; credentialType: CredentialType }, target: Target): void {
+  if (where.appName === target.appName && where.credentialType === target.credentialType) return;
+  item.warnings.push(
+    `${item.legacySid} was migrated to ${where.appName} ${where.credentialType} but the mapping now says ${target.appName} ${target.credentialType}; it is kept where it is (moving it needs rollback, then apply)`,
+  );
+}
+
+function warnRotated(item: PlanItem, ledger: LedgerEntry, secret: SecretResult | undefined): void {
+  const before = ledger.secret?.contentSha256;
+  const now = secretFingerprint(secret)?.contentSha256;
+  if (before && now && before !== now) {
+    item.warnings.push(
+      `${item.legacySid}: the secret now resolved differs from the one migrated; cr2comms does not rotate credentials (rollback, then apply, to replace it)`,
+    );
+  }
+}
+
+/** At most one `isDefault: true` per (appName, credentialType) among mapped items. */
+function blockDefaultConflicts(drafts: Draft[]): void {
+  const groups = new Map<string, Draft[]>();
+  for (const d of drafts) {
+    const t = d.item.target;
+    if (!t?.isDefault || d.item.action === "blocked") continue;
+    const key = `${t.appName} ${t.credentialType}`;
+    const group = groups.get(key);
+    if (group) group.push(d);
+    else groups.set(key, [d]);
+  }
+  for (const [key, group] of groups) {
+    if (group.length < 2) continue;
+    for (const d of group) {
+      const others = group.filter((o) => o !== d).map((o) => `${o.item.legacySid} (entry #${o.entry?.index ?? "?"})`);
+      block(d.item, `isDefault: true is set for more than one credential of ${key}: also ${others.join(", ")}`);
+    }
+  }
+}
+
+function applySecret(d: Draft, result: SecretResult | undefined): void {
+  const item = d.item;
+  if (!result) {
+    block(item, `${item.legacySid}: no secret resolved`);
+    return;
+  }
+  item.warnings.push(...result.warnings);
+  const fp = secretFingerprint(result);
+  if (fp) item.secret = fp;
+  if (result.problems.length > 0) {
+    item.action = "blocked";
+    item.problems.push(...result.problems);
+  } else if (!result.secret) {
+    block(item, `${item.legacySid}: the secret did not validate`);
+  }
+}
+
+/** Comms' Apps-per-account and Credentials-per-App limits, counting what exists plus the creates before. */
+function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): void {
+  const existingPerApp = new Map<string, number>();
+  for (const c of comms) existingPerApp.set(c.appName, (existingPerApp.get(c.appName) ?? 0) + 1);
+  const apps = new Set(existingPerApp.keys());
+  const plannedPerApp = new Map<string, number>();
+  for (const d of drafts) {
+    const t = d.item.target;
+    if (d.item.action !== "create" || !t) continue;
+    if (!apps.has(t.appName) && apps.size >= MAX_APPS_PER_ACCOUNT) {
+      const newApps = [...apps].filter((a) => !existingPerApp.has(a)).length;
+      block(
+        d.item,
+        `App ${t.appName} would exceed the Comms limit of ${MAX_APPS_PER_ACCOUNT} Apps per account (${existingPerApp.size} existing + ${newApps} planned)`,
+      );
+      continue;
+    }
+    const existing = existingPerApp.get(t.appName) ?? 0;
+    const planned = plannedPerApp.get(t.appName) ?? 0;
+    if (existing + planned >= MAX_CREDENTIALS_PER_APP) {
+      block(
+        d.item,
+        `App ${t.appName} would exceed the Comms limit of ${MAX_CREDENTIALS_PER_APP} Credentials per App (${existing} existing + ${planned} planned)`,
+      );
+      continue;
+    }
+    apps.add(t.appName);
+    plannedPerApp.set(t.appName, planned + 1);
+  }
+}
+
+/** A create into an App that already holds credentials of that type which cr2comms did not make. */
+function warnUnknownCredentials(drafts: Draft[], comms: readonly CommsCredential[], knownIds: ReadonlySet<string>): void {
+  const adopted = new Set(drafts.map((d) => d.item.commsCredentialId).filter((id): id is string => id !== undefined));
+  for (const d of drafts) {
+    const t = d.item.target;
+    if (d.item.action !== "create" || !t) continue;
+    const foreign = comms.filter(
+      (c) => c.appName === t.appName && c.credentialType === t.credentialType && !knownIds.has(c.id) && !adopted.has(c.id),
+    ).length;
+    if (foreign > 0) {
+      d.item.warnings.push(`App ${t.appName} already has ${foreign} ${t.credentialType} credential(s) not created by cr2comms`);
+    }
+  }
+}
