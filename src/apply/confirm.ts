@@ -14,6 +14,9 @@ interface Waiter {
   id: string;
   location?: string;
   deadline: number;
+  /** When this waiter next needs a look, and its current backoff. */
+  due: number;
+  delay: number;
   /** Extra condition on the visible credential (e.g. a PATCHed default). */
   accept: (c: CommsCredential) => boolean;
   resolve: (c: CommsCredential | null) => void;
@@ -52,9 +55,12 @@ export class Confirmer {
     opts: { location?: string; accept?: (c: CommsCredential) => boolean; timeoutMs?: number } = {},
   ): Promise<CommsCredential | null> {
     return new Promise((resolve) => {
+      const now = this.now();
       const waiter: Waiter = {
         id,
-        deadline: this.now() + (opts.timeoutMs ?? this.timeoutMs),
+        deadline: now + (opts.timeoutMs ?? this.timeoutMs),
+        due: now + this.initialDelayMs,
+        delay: this.initialDelayMs,
         accept: opts.accept ?? (() => true),
         resolve,
       };
@@ -69,39 +75,44 @@ export class Confirmer {
     });
   }
 
+  /**
+   * One loop per App. Each waiter keeps its own backoff schedule; when any is due, a single
+   * request looks at every pending id of the App, so later waiters ride along for free.
+   */
   private async poll(appName: string): Promise<void> {
-    let delay = this.initialDelayMs;
     for (;;) {
-      await this.sleep(delay);
       const waiters = this.pending.get(appName) ?? [];
       if (waiters.length === 0) {
         this.pending.delete(appName);
         return;
       }
+      const nextDue = Math.min(...waiters.map((w) => Math.min(w.due, w.deadline)));
+      const wait = nextDue - this.now();
+      if (wait > 0) await this.sleep(wait);
+      const looking = [...(this.pending.get(appName) ?? [])];
       let visible: Map<string, CommsCredential>;
       try {
-        visible = await this.look(appName, waiters);
+        visible = await this.look(appName, looking);
       } catch {
-        // Reads are retried inside the client; a read that still failed is tried again next round.
+        // Reads are retried inside the client; one that still failed is tried again next round.
         visible = new Map();
       }
       const now = this.now();
-      const still: Waiter[] = [];
-      for (const w of waiters) {
+      const done = new Set<Waiter>();
+      for (const w of looking) {
         const found = visible.get(w.id);
-        if (found && w.accept(found)) w.resolve(found);
-        else if (now >= w.deadline) w.resolve(null);
-        else still.push(w);
+        if (found && w.accept(found)) {
+          w.resolve(found);
+          done.add(w);
+        } else if (now >= w.deadline) {
+          w.resolve(null);
+          done.add(w);
+        } else if (now >= w.due) {
+          w.delay = Math.min(w.delay * 2, this.maxDelayMs);
+          w.due = now + w.delay;
+        }
       }
-      // Waiters that arrived while this round's request was in flight.
-      const arrived = (this.pending.get(appName) ?? []).filter((w) => !waiters.includes(w));
-      const next = [...still, ...arrived];
-      if (next.length === 0) {
-        this.pending.delete(appName);
-        return;
-      }
-      this.pending.set(appName, next);
-      delay = arrived.length > 0 && still.length === 0 ? this.initialDelayMs : Math.min(delay * 2, this.maxDelayMs);
+      this.pending.set(appName, (this.pending.get(appName) ?? []).filter((w) => !done.has(w)));
     }
   }
 

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { Confirmer } from "../../src/apply/confirm.js";
+import type { CommsClient, CommsListFilter } from "../../src/comms/types.js";
+import type { CommsCredential } from "../../src/domain.js";
+
+/** A fake Comms whose credentials become visible at a virtual time; the clock only moves when the confirmer sleeps. */
+function fakeWorld() {
+  let clock = 0;
+  const visibleAt = new Map<string, number>();
+  const calls: string[] = [];
+  const cred = (id: string, appName: string): CommsCredential => ({ id, appName, credentialType: "APN", isDefault: false, createdAt: "", updatedAt: "" });
+  const apps = new Map<string, string>();
+  const comms = {
+    stats: { requests: 0, retries: 0, byKind: {} },
+    async list(filter?: CommsListFilter) {
+      calls.push(`list ${filter?.appName}`);
+      return [...visibleAt].filter(([id, t]) => t <= clock && apps.get(id) === filter?.appName).map(([id]) => cred(id, apps.get(id)!));
+    },
+    async fetch(id: string) {
+      calls.push(`fetch ${id}`);
+      const t = visibleAt.get(id);
+      return t !== undefined && t <= clock ? cred(id, apps.get(id)!) : null;
+    },
+    async fetchLocation(location: string) {
+      return this.fetch(location.split("/").pop()!);
+    },
+  } as unknown as CommsClient;
+  return {
+    comms,
+    calls,
+    add: (id: string, app: string, at: number) => {
+      visibleAt.set(id, at);
+      apps.set(id, app);
+    },
+    sleep: async (ms: number) => {
+      clock += ms;
+    },
+    now: () => clock,
+  };
+}
+
+describe("Confirmer", () => {
+  it("confirms one pending credential with GETs until it is visible", async () => {
+    const w = fakeWorld();
+    w.add("c1", "app", 250);
+    const confirmer = new Confirmer(w.comms, { sleep: w.sleep, now: w.now, initialDelayMs: 100, maxDelayMs: 1000, timeoutMs: 5000 });
+    const seen = await confirmer.waitFor("app", "c1");
+    expect(seen?.id).toBe("c1");
+    expect(w.calls).toEqual(["fetch c1", "fetch c1"]); // at 100 (not yet), at 300 (visible)
+  });
+
+  it("confirms many credentials of one App with list calls instead of one GET each", async () => {
+    const w = fakeWorld();
+    for (let i = 0; i < 10; i++) w.add(`c${i}`, "app", 150);
+    const confirmer = new Confirmer(w.comms, { sleep: w.sleep, now: w.now, initialDelayMs: 100, maxDelayMs: 1000, timeoutMs: 5000 });
+    const seen = await Promise.all(Array.from({ length: 10 }, (_, i) => confirmer.waitFor("app", `c${i}`)));
+    expect(seen.map((c) => c?.id)).toEqual(Array.from({ length: 10 }, (_, i) => `c${i}`));
+    expect(w.calls.every((c) => c === "list app")).toBe(true);
+    expect(w.calls.length).toBeLessThanOrEqual(3);
+  });
+
+  it("gives up with null at the timeout", async () => {
+    const w = fakeWorld();
+    const confirmer = new Confirmer(w.comms, { sleep: w.sleep, now: w.now, initialDelayMs: 100, maxDelayMs: 400, timeoutMs: 1000 });
+    expect(await confirmer.waitFor("app", "never")).toBeNull();
+    expect(w.now()).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("waits for an extra condition (a PATCHed default)", async () => {
+    const w = fakeWorld();
+    w.add("c1", "app", 0);
+    const confirmer = new Confirmer(w.comms, { sleep: w.sleep, now: w.now, initialDelayMs: 100, maxDelayMs: 400, timeoutMs: 600 });
+    expect(await confirmer.waitFor("app", "c1", { accept: (c) => c.isDefault })).toBeNull();
+  });
+});
