@@ -1,0 +1,3 @@
+export { loadMapping, MAPPING_VERSION } from "./load.js";
+export { proposeAppName, renderScaffold, writeScaffold } from "./scaffold.js";
+export type { Mapping, MappingEntry, MappingSecrets } from "./types.js";
