@@ -1,0 +1,41 @@
+import { randomBytes } from "node:crypto";
+import { link, open, rename, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+
+/**
+ * Writes `data` to `path` so that readers never see a partial file: a temporary file in the same
+ * folder, flushed, then renamed (`overwrite`) or hard-linked into place. Without `overwrite` an
+ * existing `path` is left untouched and the error has code `EEXIST`.
+ */
+export async function writeFileAtomic(path: string, data: string, opts: { overwrite: boolean }): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const handle = await open(tmp, "wx", 0o644);
+  try {
+    await handle.writeFile(data, "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    if (opts.overwrite) {
+      await rename(tmp, path);
+      return;
+    }
+    try {
+      // link() fails with EEXIST instead of replacing, which rename() cannot promise.
+      await link(tmp, path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "ENOSYS") throw err;
+      // No hard links on this filesystem: exclusive create, then the content.
+      const out = await open(path, "wx", 0o644);
+      try {
+        await out.writeFile(data, "utf8");
+      } finally {
+        await out.close();
+      }
+    }
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
