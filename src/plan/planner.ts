@@ -145,16 +145,17 @@ function decide(
     item.warnings.push(`${sid} is a gcm credential: GCM was shut down by Google and Comms has no equivalent; it is dropped`);
     return { item, entry, creates: false };
   }
+  const known = legacy.type === "apn" || legacy.type === "fcm";
+  if (!known) item.warnings.push(`${sid} has legacy type "${legacy.type}", which cr2comms does not know; it is not migrated`);
   if (!entry) {
-    item.warnings.push(`${sid} is not in the mapping; it is not migrated`);
+    if (known) item.warnings.push(`${sid} is not in the mapping; it is not migrated`);
     return { item, creates: false };
   }
   if (entry.skip && entries.length === 1) {
     item.action = "skip";
     return { item, entry, creates: false };
   }
-  if (legacy.type !== "apn" && legacy.type !== "fcm") {
-    item.warnings.push(`${sid} has legacy type "${legacy.type}", which cr2comms does not know; it is not migrated`);
+  if (!known) {
     if (entries.length > 1) block(item, `${sid} is listed ${entries.length} times in the mapping`);
     else block(item, `${sid} is mapped, but its legacy type "${legacy.type}" cannot be migrated`);
     return { item, entry, creates: false };
