@@ -1,0 +1,38 @@
+/**
+ * The embedded Twilio emulator: the legacy Conversations Credentials API and the Comms Push
+ * Notifications Credentials API (`/v1` and `/preview`) on one loopback port, with Basic auth,
+ * paging, validation, limits, 202 + delayed visibility and fault injection.
+ */
+import { loadSeedFile, SAMPLE_SEED } from "./seed.js";
+import { startEmulator, type Emulator, type EmulatorOptions } from "./server.js";
+
+export { startEmulator } from "./server.js";
+export type { Emulator, EmulatorOptions, RequestLogEntry } from "./server.js";
+export type { FaultKind, FaultOptions, ScriptedFault } from "./faults.js";
+export { COMMS_ID_PATTERN, generateLegacyCredentials, loadSeedFile, SAMPLE_SEED, validateSeed } from "./seed.js";
+export type { Seed, SeedApiKey, SeedCommsCredential, SeedLegacyCredential } from "./seed.js";
+export { EmulatorState } from "./state.js";
+export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential } from "./state.js";
+
+/**
+ * `cr2comms emulator`: loads the seed (file or SAMPLE_SEED), starts the emulator and logs one line
+ * saying where it listens, which credentials it accepts and which environment variables to set.
+ * The caller keeps it running and closes it.
+ */
+export async function runEmulatorCommand(
+  opts: EmulatorOptions & { seedFile?: string },
+  log: (line: string) => void,
+): Promise<Emulator> {
+  const { seedFile, ...rest } = opts;
+  const seed = seedFile !== undefined ? loadSeedFile(seedFile) : (rest.seed ?? SAMPLE_SEED);
+  const emulator = await startEmulator({ ...rest, seed });
+  const key = seed.apiKeys?.[0];
+  log(
+    `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications; ` +
+      `${seed.legacyCredentials.length} legacy credentials) — account ${emulator.accountSid}, auth token ${emulator.authToken}` +
+      (key ? `, or API key ${key.sid} / ${key.secret}` : "") +
+      ` — export CR2COMMS_CONVERSATIONS_URL=${emulator.url} CR2COMMS_COMMS_URL=${emulator.url}` +
+      ` TWILIO_ACCOUNT_SID=${emulator.accountSid} TWILIO_AUTH_TOKEN=${emulator.authToken}`,
+  );
+  return emulator;
+}
