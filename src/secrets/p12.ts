@@ -1,0 +1,51 @@
+import forge from "node-forge";
+import { derToPem } from "./pem.js";
+
+/** Certificate(s) and private key taken out of a PKCS#12 bundle, as PEM text. */
+export interface P12Contents {
+  /** Every certificate in the bundle (the push certificate and possibly Apple's intermediate). */
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+/**
+ * Opens a `.p12` (as exported by Keychain Access or `openssl pkcs12 -export`) with node-forge, which
+ * reads the legacy RC2-40 / 3DES bags older exports use as well as PBES2/AES ones.
+ * Returns a problem (never the passphrase or any content) when it cannot be opened.
+ */
+export function readP12(data: Uint8Array, passphrase: string | undefined): P12Contents | { problem: string } {
+  let p12: forge.pkcs12.Pkcs12Pfx;
+  try {
+    const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString("binary")), false);
+    p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase ?? "");
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : "";
+    if (/password/i.test(msg)) {
+      return {
+        problem:
+          passphrase === undefined || passphrase === ""
+            ? "the .p12 is protected by a passphrase: add a passphrase reference (env:<VAR> or prompt) to this mapping entry"
+            : "the passphrase does not open the .p12 (wrong passphrase?)",
+      };
+    }
+    if (/unsupported/i.test(msg)) return { problem: `the .p12 uses an encryption or MAC algorithm that cannot be read (${msg}); re-export it, or convert it to PEM with openssl` };
+    return { problem: "the p12 file is not a PKCS#12 bundle (it does not parse)" };
+  }
+
+  const certs: string[] = [];
+  for (const bag of p12.getBags({ bagType: forge.pki.oids.certBag })[forge.pki.oids.certBag!] ?? []) {
+    if (bag.cert) certs.push(forge.pki.certificateToPem(bag.cert));
+    else if (bag.asn1) certs.push(derToPem("CERTIFICATE", Buffer.from(forge.asn1.toDer(bag.asn1).getBytes(), "binary")));
+  }
+  const keys: string[] = [];
+  for (const type of [forge.pki.oids.pkcs8ShroudedKeyBag!, forge.pki.oids.keyBag!]) {
+    for (const bag of p12.getBags({ bagType: type })[type] ?? []) {
+      if (bag.key) keys.push(forge.pki.privateKeyToPem(bag.key));
+      else if (bag.asn1) keys.push(derToPem("PRIVATE KEY", Buffer.from(forge.asn1.toDer(bag.asn1).getBytes(), "binary")));
+    }
+  }
+  if (certs.length === 0) return { problem: "the .p12 holds no certificate" };
+  const key = keys[0];
+  if (key === undefined) return { problem: "the .p12 holds no private key (export the certificate together with its key from Keychain Access)" };
+  return { certificatePem: certs.join(""), privateKeyPem: key };
+}
