@@ -38,6 +38,8 @@ export interface CommsClientConfig {
   random?: () => number;
   /** Connect, headers and body timeout; default `REQUEST_TIMEOUT_MS`. */
   requestTimeoutMs?: number;
+  /** List page size; default `COMMS_PAGE_SIZE` (tests use small pages to exercise paging). */
+  pageSize?: number;
 }
 
 /** The kinds `stats.byKind` counts (every HTTP attempt, retries included). */
@@ -171,7 +173,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
 
     async list(filter: CommsListFilter = {}) {
       const query = new URLSearchParams();
-      query.set("pageSize", String(COMMS_PAGE_SIZE));
+      query.set("pageSize", String(cfg.pageSize ?? COMMS_PAGE_SIZE));
       if (filter.appName !== undefined) query.set("appName", filter.appName);
       if (filter.credentialType !== undefined) query.set("credentialType", filter.credentialType);
       if (filter.isDefault !== undefined) query.set("isDefault", String(filter.isDefault));
