@@ -61,6 +61,7 @@ const HEADER = `# cr2comms mapping file: which legacy Conversations credential (
 #        env:<VAR>     an environment variable
 #        prompt        ask on the terminal with hidden input (interactive runs only)
 #      A literal secret in this file is refused: mapping files are meant to be committed.
+#      Keep the secret files themselves out of version control (add their folder to .gitignore).
 #      APN: certificate + privateKey (PEM), or p12 (+ passphrase).
 #      FCM: serviceAccount, the Firebase service-account JSON (FCM HTTP v1).
 #   3. Optional: isDefault: true (at most one per appName and credentialType), credentialType to
