@@ -7,3 +7,4 @@ export {
   type LegacyReaderConfig,
 } from "./reader.js";
 export type { LegacyCredential, LegacyType } from "../domain.js";
+export { NetworkError } from "../http/errors.js";
