@@ -3,14 +3,14 @@
  * Notifications Credentials API (`/v1` and `/preview`) on one loopback port, with Basic auth,
  * paging, validation, limits, 202 + delayed visibility and fault injection.
  */
-import { loadSeedFile, SAMPLE_SEED } from "./seed.js";
+import { loadSeedFile, resolveSeed, SAMPLE_SEED } from "./seed.js";
 import { startEmulator, type Emulator, type EmulatorOptions } from "./server.js";
 
 export { startEmulator } from "./server.js";
 export type { Emulator, EmulatorOptions, RequestLogEntry } from "./server.js";
 export type { FaultKind, FaultOptions, ScriptedFault } from "./faults.js";
-export { COMMS_ID_PATTERN, generateLegacyCredentials, loadSeedFile, SAMPLE_SEED, validateSeed } from "./seed.js";
-export type { Seed, SeedApiKey, SeedCommsCredential, SeedLegacyCredential } from "./seed.js";
+export { COMMS_ID_PATTERN, generateLegacyCredentials, loadSeedFile, resolveSeed, SAMPLE_SEED, validateSeed } from "./seed.js";
+export type { ResolvedSeed, Seed, SeedApiKey, SeedCommsCredential, SeedLegacyCredential } from "./seed.js";
 export { EmulatorState } from "./state.js";
 export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential } from "./state.js";
 
@@ -24,9 +24,9 @@ export async function runEmulatorCommand(
   log: (line: string) => void,
 ): Promise<Emulator> {
   const { seedFile, ...rest } = opts;
-  const seed = seedFile !== undefined ? loadSeedFile(seedFile) : (rest.seed ?? SAMPLE_SEED);
+  const seed = seedFile !== undefined ? loadSeedFile(seedFile) : resolveSeed(rest.seed ?? SAMPLE_SEED);
   const emulator = await startEmulator({ ...rest, seed });
-  const key = seed.apiKeys?.[0];
+  const key = seed.apiKeys[0];
   log(
     `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications; ` +
       `${seed.legacyCredentials.length} legacy credentials) — account ${emulator.accountSid}, auth token ${emulator.authToken}` +

@@ -51,17 +51,39 @@ export interface SeedCommsCredential {
  * Sids must be unique, and the Comms side must respect the limits (10 Apps, 10 Credentials per App).
  */
 export interface Seed {
-  accountSid: string;
-  authToken: string;
+  /** Default SAMPLE_SEED's. */
+  accountSid?: string;
+  /** Default SAMPLE_SEED's. */
+  authToken?: string;
+  /** Default none. */
   apiKeys?: SeedApiKey[];
-  legacyCredentials: SeedLegacyCredential[];
+  /** Default none. */
+  legacyCredentials?: SeedLegacyCredential[];
+  /** Default none. */
   commsCredentials?: SeedCommsCredential[];
 }
 
+/** A seed with every default filled in. */
+export type ResolvedSeed = Required<Seed>;
+
+/** Fills a seed's defaults (account and token from SAMPLE_SEED, empty lists otherwise). */
+export function resolveSeed(seed: Seed): ResolvedSeed {
+  return {
+    accountSid: seed.accountSid ?? SAMPLE_ACCOUNT_SID,
+    authToken: seed.authToken ?? SAMPLE_AUTH_TOKEN,
+    apiKeys: seed.apiKeys ?? [],
+    legacyCredentials: seed.legacyCredentials ?? [],
+    commsCredentials: seed.commsCredentials ?? [],
+  };
+}
+
+const SAMPLE_ACCOUNT_SID = "AC00000000000000000000000000000000";
+const SAMPLE_AUTH_TOKEN = "emulator-auth-token";
+
 /** The sample account used by `--emulator`, the demo and the tests. Other modules rely on these exact values. */
-export const SAMPLE_SEED: Seed = {
-  accountSid: "AC00000000000000000000000000000000",
-  authToken: "emulator-auth-token",
+export const SAMPLE_SEED: ResolvedSeed = {
+  accountSid: SAMPLE_ACCOUNT_SID,
+  authToken: SAMPLE_AUTH_TOKEN,
   apiKeys: [{ sid: "SK00000000000000000000000000000000", secret: "emulator-api-secret" }],
   legacyCredentials: [
     legacy(1, "Limonade iOS (production)", "apn", "False", "2019-03-14T09:26:53Z", "2019-03-14T09:26:53Z"),
@@ -156,7 +178,7 @@ const seedSchema = z.strictObject({
 });
 
 /** Validates an already-parsed seed object; throws a UsageError listing every problem with its path. */
-export function validateSeed(value: unknown, source = "seed"): Seed {
+export function validateSeed(value: unknown, source = "seed"): ResolvedSeed {
   const parsed = seedSchema.safeParse(value);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`);
@@ -184,17 +206,11 @@ export function validateSeed(value: unknown, source = "seed"): Seed {
     if (count > MAX_CREDENTIALS_PER_APP) problems.push(`commsCredentials: App ${app} has ${count} Credentials, the limit is ${MAX_CREDENTIALS_PER_APP}`);
   }
   if (problems.length > 0) throw new UsageError(`invalid ${source}:\n${problems.map((p) => `  ${p}`).join("\n")}`);
-  return {
-    accountSid: s.accountSid ?? SAMPLE_SEED.accountSid,
-    authToken: s.authToken ?? SAMPLE_SEED.authToken,
-    apiKeys: s.apiKeys ?? [],
-    legacyCredentials: s.legacyCredentials ?? [],
-    commsCredentials: s.commsCredentials ?? [],
-  };
+  return resolveSeed(s);
 }
 
 /** Reads and validates a JSON seed file (format: see `Seed`). Errors name the file and every bad field. */
-export function loadSeedFile(path: string): Seed {
+export function loadSeedFile(path: string): ResolvedSeed {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

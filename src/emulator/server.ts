@@ -4,7 +4,7 @@ import { handleComms, isCommsPath, type CommsSettings } from "./comms.js";
 import { FaultInjector, type FaultKind, type FaultOptions } from "./faults.js";
 import { CODE, commsError, legacyError, type Reply, type RequestContext } from "./http.js";
 import { handleLegacy } from "./legacy.js";
-import { SAMPLE_SEED, type Seed } from "./seed.js";
+import { resolveSeed, SAMPLE_SEED, type Seed } from "./seed.js";
 import { EmulatorState } from "./state.js";
 
 /** How to start the emulator. Everything is optional; the defaults serve SAMPLE_SEED on a random loopback port. */
@@ -13,7 +13,7 @@ export interface EmulatorOptions {
   port?: number;
   /** Default "127.0.0.1". */
   host?: string;
-  /** Default SAMPLE_SEED. */
+  /** Default SAMPLE_SEED; a partial seed takes SAMPLE_SEED's account and token. */
   seed?: Seed;
   /** Added before every response. */
   latencyMs?: number;
@@ -62,7 +62,7 @@ const WRITE_METHODS = new Set(["POST", "PATCH", "DELETE", "PUT"]);
 
 /** Starts an in-process emulator of both Twilio APIs on one loopback HTTP port. */
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const seed = opts.seed ?? SAMPLE_SEED;
+  const seed = resolveSeed(opts.seed ?? SAMPLE_SEED);
   const state = new EmulatorState(seed);
   const host = opts.host ?? "127.0.0.1";
   const requests: RequestLogEntry[] = [];
@@ -93,7 +93,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const user = decoded.slice(0, colon);
     const pass = decoded.slice(colon + 1);
     if (user === seed.accountSid && pass === seed.authToken) return true;
-    return (seed.apiKeys ?? []).some((k) => k.sid === user && k.secret === pass);
+    return seed.apiKeys.some((k) => k.sid === user && k.secret === pass);
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

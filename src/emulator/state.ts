@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { CommsCredential, CredentialType, LegacyType } from "../domain.js";
 import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
-import type { Seed } from "./seed.js";
+import type { ResolvedSeed } from "./seed.js";
 import { ulidFactory } from "./ulid.js";
 
 /** A legacy credential as the emulator stores it. Secrets are kept in memory, never returned. */
@@ -49,7 +49,7 @@ export class EmulatorState {
   readonly apps = new Map<string, StoredApp>();
   private readonly nextUlid = ulidFactory();
 
-  constructor(seed: Seed) {
+  constructor(seed: ResolvedSeed) {
     this.accountSid = seed.accountSid;
     for (const c of seed.legacyCredentials) {
       this.legacy.set(c.sid, {
@@ -63,7 +63,7 @@ export class EmulatorState {
         secrets: {},
       });
     }
-    const seeded = [...(seed.commsCredentials ?? [])].sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? ""));
+    const seeded = [...seed.commsCredentials].sort((a, b) => (a.createdAt ?? "").localeCompare(b.createdAt ?? ""));
     for (const c of seeded) {
       const createdAt = c.createdAt ? new Date(c.createdAt).toISOString() : new Date().toISOString();
       this.insertComms({

@@ -41,8 +41,11 @@ describe("legacy Conversations Credentials API", () => {
   });
 
   it("pages across 3+ pages by following next_page_url verbatim, and back with previous_page_url", async () => {
-    const seed: Seed = { ...SAMPLE_SEED, legacyCredentials: generateLegacyCredentials(25) };
+    const generated = generateLegacyCredentials(25);
+    // A partial seed: account and token default to SAMPLE_SEED's.
+    const seed: Seed = { legacyCredentials: generated };
     em = await startEmulator({ seed });
+    expect(em.accountSid).toBe(SAMPLE_SEED.accountSid);
     const c = client(em);
     const pages: { credentials: { sid: string }[]; meta: Record<string, unknown> }[] = [];
     let next: string | null = `${em.url}/v1/Credentials?PageSize=10`;
@@ -55,7 +58,7 @@ describe("legacy Conversations Credentials API", () => {
     expect(pages.map((p) => p.credentials.length)).toEqual([10, 10, 5]);
     expect(pages.map((p) => p.meta.page)).toEqual([0, 1, 2]);
     const sids = pages.flatMap((p) => p.credentials.map((x) => x.sid));
-    expect(sids).toEqual(seed.legacyCredentials.map((x) => x.sid).sort());
+    expect(sids).toEqual(generated.map((x) => x.sid).sort());
     expect(pages[1]?.meta.next_page_url).toMatch(new RegExp(`^${em.url}/v1/Credentials\\?PageSize=10&Page=2&PageToken=`));
 
     const back = await c.get(pages[2]?.meta.previous_page_url as string);
