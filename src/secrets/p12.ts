@@ -9,6 +9,19 @@ export interface P12Contents {
 }
 
 /**
+ * "No passphrase" is written two ways: OpenSSL MACs with the empty password, node-forge (and some
+ * other tools) with an absent one. Without a passphrase, both are tried.
+ */
+function openWith(asn1: forge.asn1.Asn1, passphrase: string | undefined): forge.pkcs12.Pkcs12Pfx {
+  if (passphrase !== undefined && passphrase !== "") return forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase);
+  try {
+    return forge.pkcs12.pkcs12FromAsn1(asn1, false, "");
+  } catch {
+    return forge.pkcs12.pkcs12FromAsn1(asn1, false, undefined);
+  }
+}
+
+/**
  * Opens a `.p12` (as exported by Keychain Access or `openssl pkcs12 -export`) with node-forge, which
  * reads the legacy RC2-40 / 3DES bags older exports use as well as PBES2/AES ones.
  * Returns a problem (never the passphrase or any content) when it cannot be opened.
@@ -17,7 +30,7 @@ export function readP12(data: Uint8Array, passphrase: string | undefined): P12Co
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString("binary")), false);
-    p12 = forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase ?? "");
+    p12 = openWith(asn1, passphrase);
   } catch (err) {
     const msg = err instanceof Error ? err.message : "";
     if (/password/i.test(msg)) {
