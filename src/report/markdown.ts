@@ -1,5 +1,5 @@
 import type { ApplyResult, AppliedItem } from "../apply/types.js";
-import { summarize, type Plan, type PlanItem } from "../plan/types.js";
+import { PLAN_ACTIONS, summarize, type Plan, type PlanItem } from "../plan/types.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
 type AnyItem = PlanItem | AppliedItem;
@@ -29,8 +29,12 @@ function table(headers: string[], rows: string[][]): string[] {
   return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
 }
 
+/** Summary rows in a fixed order (pipeline order), whatever order the items came in. */
+const COUNT_ORDER = [...PLAN_ACTIONS, "delete", "refused", "already-gone", "planned", "confirmed", "accepted-unconfirmed", "failed", "skipped"];
+
 function countTable(label: string, counts: Record<string, number>): string[] {
-  const entries = Object.entries(counts);
+  const rank = (k: string): number => (COUNT_ORDER.includes(k) ? COUNT_ORDER.indexOf(k) : COUNT_ORDER.length);
+  const entries = Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return ["No items.", ""];
   return [...table([label, "Count"], entries.map(([k, n]) => [mdCell(k), String(n)])), ""];
 }

@@ -25,9 +25,9 @@ describe("planMarkdown", () => {
       "| create | 1 |",
       "| already-migrated | 1 |",
       "| drop | 1 |",
-      "| blocked | 1 |",
-      "| skip | 1 |",
       "| unmapped | 1 |",
+      "| skip | 1 |",
+      "| blocked | 1 |",
     ]);
     const headings = md.split("\n").filter((l) => l.startsWith("## "));
     expect(headings).toEqual([
