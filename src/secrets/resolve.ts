@@ -42,11 +42,11 @@ const PROMPT_LABELS: Record<Field, string> = {
 
 /**
  * Asks on the terminal with masked input, writing the question to stderr (stdout carries results).
- * Ctrl-C becomes `InterruptedError`.
+ * Ctrl-C becomes `InterruptedError`. `io` is for tests.
  */
-export async function promptHidden(label: string): Promise<string> {
+export async function promptHidden(label: string, io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): Promise<string> {
   try {
-    return await password({ message: label, mask: "*" }, { output: process.stderr });
+    return await password({ message: label, mask: "*" }, { input: io.input ?? process.stdin, output: io.output ?? process.stderr });
   } catch (err) {
     if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError();
     throw err;
