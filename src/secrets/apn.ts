@@ -132,13 +132,13 @@ export function validateApn(certPem: string, keyPem: string, target: CredentialT
   const certs = parseCertificates(certPem, problems);
   const key = parseKey(keyPem, opts.passphrase, problems, warnings);
 
-  // The push certificate is the one the key belongs to; a file may also carry the WWDR intermediate.
+  // The push certificate is the one the key belongs to; a file or .p12 may also carry the issuer's
+  // certificate, which is harmless and not sent.
   let cert = certs[0];
   if (cert && key) {
     const matching = certs.find((c) => c.checkPrivateKey(key));
     if (matching) {
       cert = matching;
-      if (certs.length > 1) warnings.push(`certificate holds ${certs.length} certificates; only the one matching the private key is sent`);
     } else {
       problems.push("the private key does not match the certificate (it belongs to another certificate)");
     }
