@@ -47,7 +47,11 @@ export interface Settings {
 
 type Env = Record<string, string | undefined>;
 
-const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === "" ? undefined : v);
+/** A flag given twice arrives as an array: the last one wins, as in most CLIs. */
+const nonEmpty = (v: string | string[] | undefined): string | undefined => {
+  const last = Array.isArray(v) ? v[v.length - 1] : v;
+  return last === undefined || last === "" ? undefined : last;
+};
 
 /** Flag, then environment variable, then default. Does not need credentials. */
 export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd()): Settings {
@@ -57,7 +61,8 @@ export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd())
   }
   const reportsDir = resolve(cwd, nonEmpty(args.reportsDir) ?? nonEmpty(env.CR2COMMS_REPORTS_DIR) ?? "reports");
   const ledger = nonEmpty(args.ledger) ?? nonEmpty(env.CR2COMMS_LEDGER);
-  const concurrencyRaw = args.concurrency ?? nonEmpty(env.CR2COMMS_CONCURRENCY);
+  const concurrencyFlag = Array.isArray(args.concurrency) ? (args.concurrency as number[]).at(-1) : args.concurrency;
+  const concurrencyRaw = concurrencyFlag ?? nonEmpty(env.CR2COMMS_CONCURRENCY);
   const concurrency = concurrencyRaw === undefined ? DEFAULT_CONCURRENCY : Number(concurrencyRaw);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
     throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, not "${String(concurrencyRaw)}"`);

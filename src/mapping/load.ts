@@ -145,14 +145,8 @@ function validate(raw: unknown): string[] {
       for (const text of describeIssue(raw, issue)) problems.push({ order, text });
     }
   }
-  // A rule zod does not express per entry: a migrated entry needs an App.
-  if (Array.isArray(raw.credentials)) {
-    raw.credentials.forEach((entry, i) => {
-      if (isRecord(entry) && entry.skip !== true && !("appName" in entry)) {
-        problems.push({ order: i, text: `${entryLabel(raw, i)}: appName is required (or set \`skip: true\` to leave it alone)` });
-      }
-    });
-  }
+  // A missing appName is not a file error: the planner blocks that one credential (and a gcm entry
+  // needs none, since it is dropped anyway), so the other credentials are still planned.
   return problems.sort((a, b) => a.order - b.order).map((p) => p.text);
 }
 

@@ -10,20 +10,19 @@ function fakeWorld() {
   const calls: string[] = [];
   const cred = (id: string, appName: string): CommsCredential => ({ id, appName, credentialType: "APN", isDefault: false, createdAt: "", updatedAt: "" });
   const apps = new Map<string, string>();
+  const fetch = async (id: string) => {
+    calls.push(`fetch ${id}`);
+    const t = visibleAt.get(id);
+    return t !== undefined && t <= clock ? cred(id, apps.get(id)!) : null;
+  };
   const comms = {
     stats: { requests: 0, retries: 0, byKind: {} },
     async list(filter?: CommsListFilter) {
       calls.push(`list ${filter?.appName}`);
       return [...visibleAt].filter(([id, t]) => t <= clock && apps.get(id) === filter?.appName).map(([id]) => cred(id, apps.get(id)!));
     },
-    async fetch(id: string) {
-      calls.push(`fetch ${id}`);
-      const t = visibleAt.get(id);
-      return t !== undefined && t <= clock ? cred(id, apps.get(id)!) : null;
-    },
-    async fetchLocation(location: string) {
-      return this.fetch(location.split("/").pop()!);
-    },
+    fetch,
+    fetchLocation: (location: string) => fetch(location.split("/").pop()!),
   } as unknown as CommsClient;
   return {
     comms,

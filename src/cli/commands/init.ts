@@ -17,8 +17,8 @@ export async function initCommand(args: InitArgs, now: () => Date = () => new Da
     const legacy = await rt.legacy.listAll();
     const text = renderScaffold(legacy, { generatedAt: now().toISOString(), accountSid: rt.credentials.accountSid });
     await writeScaffold(out, text, { force: args.force ?? false });
-    const counts = { apn: 0, fcm: 0, gcm: 0, other: 0 };
-    for (const c of legacy) counts[c.type === "apn" || c.type === "fcm" || c.type === "gcm" ? c.type : "other"]++;
+    const counts: Record<"apn" | "fcm" | "gcm" | "other", number> = { apn: 0, fcm: 0, gcm: 0, other: 0 };
+    for (const c of legacy) counts[(["apn", "fcm", "gcm"] as const).find((t) => t === c.type) ?? "other"]++;
     if (rt.settings.json) {
       printJson({ path: out, entries: counts.apn + counts.fcm, dropped: counts.gcm, unknown: counts.other });
     } else {

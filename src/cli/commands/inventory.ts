@@ -1,5 +1,5 @@
 import type { CommsCredential, LegacyCredential } from "../../domain.js";
-import { mapCredential } from "../../plan/index.js";
+import { derivedCredentialType } from "../../plan/index.js";
 import { renderTable } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
@@ -48,8 +48,7 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
 
 function mapsTo(c: LegacyCredential): string {
   if (c.type === "gcm") return "dropped (no Comms equivalent)";
-  if (c.type !== "apn" && c.type !== "fcm") return "unknown type";
-  return mapCredential(c, { sid: c.sid, appName: "inventory", index: 0 }).target?.credentialType ?? "?";
+  return derivedCredentialType(c) ?? "unknown type";
 }
 
 function groupByApp(comms: CommsCredential[]): Record<string, CommsCredential[]> {
