@@ -43,6 +43,9 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
 export function printPlanSummary(plan: Plan): void {
   print(`Plan for ${plan.accountSid}: ${formatCounts(summarize(plan.items), PLAN_ACTIONS)}`);
   for (const p of plan.problems) print(`  problem: ${p}`);
+  const warnings = [...plan.warnings, ...plan.items.flatMap((i) => i.warnings.map((w) => (w.includes(i.legacySid) ? w : `${i.legacySid}: ${w}`)))];
+  for (const w of warnings.slice(0, 20)) print(`  warning: ${w}`);
+  if (warnings.length > 20) print(`  … and ${warnings.length - 20} more warning(s) in the report`);
   for (const item of plan.items) {
     if (item.action === "blocked") print(`  blocked ${item.legacySid}: ${item.problems.join("; ")}`);
   }
