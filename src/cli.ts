@@ -107,4 +107,5 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(hideBin(process.argv));
-process.exitCode = code;
+// Exit now: idle keep-alive sockets or a stray timer must not hold a finished command open.
+process.exit(code);

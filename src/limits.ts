@@ -35,6 +35,11 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 export const CONFIRM_TIMEOUT_MS = 30_000;
 export const CONFIRM_INITIAL_DELAY_MS = 100;
 export const CONFIRM_MAX_DELAY_MS = 2_000;
+/**
+ * While more writes to an App are still on their way, its first confirmation read waits for them
+ * (at most this long), so that one list call confirms them all instead of one GET each.
+ */
+export const CONFIRM_HOLD_MAX_MS = 3_000;
 
 /**
  * After an unknown create outcome, how long to keep listing Comms for the credential before

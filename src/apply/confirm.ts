@@ -1,18 +1,29 @@
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential } from "../domain.js";
-import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS } from "../limits.js";
+import { CONFIRM_HOLD_MAX_MS, CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS } from "../limits.js";
 
 export interface ConfirmerOptions {
   timeoutMs?: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** How long the first look at an App may be held back while more of its writes are still coming. */
+  holdMaxMs?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
+  /** Runs each read; the writer passes its concurrency limiter so reads count against the same limit. */
+  schedule?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/** A promise that a waiter for this App will be registered (or released). */
+export interface Ticket {
+  appName: string;
+  settled: boolean;
 }
 
 interface Waiter {
   id: string;
   location?: string;
+  arrivedAt: number;
   deadline: number;
   /** When this waiter next needs a look, and its current backoff. */
   due: number;
@@ -24,18 +35,25 @@ interface Waiter {
 
 /**
  * Confirms that accepted writes became visible. Waiters are grouped per App: one poll loop per App
- * checks all of its pending ids with a single list call (or one GET when only one is pending),
- * backing off from `initialDelayMs` to `maxDelayMs` — 100 creates in 10 Apps are confirmed with
- * a handful of list calls instead of 100+ GETs.
+ * looks at all of its pending ids with a single list call (or one GET when only one is pending).
+ * While the writer still has writes coming for an App (tickets not yet settled), the first look
+ * is held back — up to `holdMaxMs` — so one list confirms many creates: 100 creates in 10 Apps are
+ * confirmed with a few list calls instead of 100 GETs. Each waiter backs off on its own from
+ * `initialDelayMs` to `maxDelayMs` until `timeoutMs`.
  */
 export class Confirmer {
   private readonly pending = new Map<string, Waiter[]>();
   private readonly loops = new Map<string, Promise<void>>();
+  private readonly outstanding = new Map<string, number>();
+  private readonly wakers = new Map<string, () => void>();
   private readonly timeoutMs: number;
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly holdMaxMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly injectedSleep: boolean;
   private readonly now: () => number;
+  private readonly schedule: <T>(fn: () => Promise<T>) => Promise<T>;
 
   constructor(
     private readonly comms: CommsClient,
@@ -44,20 +62,39 @@ export class Confirmer {
     this.timeoutMs = opts.timeoutMs ?? CONFIRM_TIMEOUT_MS;
     this.initialDelayMs = opts.initialDelayMs ?? CONFIRM_INITIAL_DELAY_MS;
     this.maxDelayMs = opts.maxDelayMs ?? CONFIRM_MAX_DELAY_MS;
+    this.holdMaxMs = opts.holdMaxMs ?? CONFIRM_HOLD_MAX_MS;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.injectedSleep = opts.sleep !== undefined;
     this.now = opts.now ?? Date.now;
+    this.schedule = opts.schedule ?? ((fn) => fn());
+  }
+
+  /** Announces a write that will (probably) be confirmed in this App. Settle it with `waitFor` or `release`. */
+  expect(appName: string): Ticket {
+    this.outstanding.set(appName, (this.outstanding.get(appName) ?? 0) + 1);
+    return { appName, settled: false };
+  }
+
+  /** The announced write will not be confirmed here (it failed, or was adopted). Idempotent. */
+  release(ticket: Ticket): void {
+    if (ticket.settled) return;
+    ticket.settled = true;
+    const left = Math.max(0, (this.outstanding.get(ticket.appName) ?? 0) - 1);
+    this.outstanding.set(ticket.appName, left);
+    if (left === 0) this.wakers.get(ticket.appName)?.();
   }
 
   /** Resolves with the credential once visible (and `accept`ed), or null after the timeout. */
   waitFor(
     appName: string,
     id: string,
-    opts: { location?: string; accept?: (c: CommsCredential) => boolean; timeoutMs?: number } = {},
+    opts: { location?: string; accept?: (c: CommsCredential) => boolean; timeoutMs?: number; ticket?: Ticket } = {},
   ): Promise<CommsCredential | null> {
-    return new Promise((resolve) => {
+    const promise = new Promise<CommsCredential | null>((resolve) => {
       const now = this.now();
       const waiter: Waiter = {
         id,
+        arrivedAt: now,
         deadline: now + (opts.timeoutMs ?? this.timeoutMs),
         due: now + this.initialDelayMs,
         delay: this.initialDelayMs,
@@ -65,34 +102,44 @@ export class Confirmer {
         resolve,
       };
       if (opts.location) waiter.location = opts.location;
-      const list = this.pending.get(appName) ?? [];
-      list.push(waiter);
-      this.pending.set(appName, list);
+      this.pending.set(appName, [...(this.pending.get(appName) ?? []), waiter]);
       if (!this.loops.has(appName)) {
         const loop = this.poll(appName).finally(() => this.loops.delete(appName));
         this.loops.set(appName, loop);
       }
     });
+    if (opts.ticket) this.release(opts.ticket);
+    return promise;
   }
 
-  /**
-   * One loop per App. Each waiter keeps its own backoff schedule; when any is due, a single
-   * request looks at every pending id of the App, so later waiters ride along for free.
-   */
   private async poll(appName: string): Promise<void> {
+    let afterHold = false;
     for (;;) {
       const waiters = this.pending.get(appName) ?? [];
       if (waiters.length === 0) {
         this.pending.delete(appName);
         return;
       }
-      const nextDue = Math.min(...waiters.map((w) => Math.min(w.due, w.deadline)));
+      const firstDeadline = Math.min(...waiters.map((w) => w.deadline));
+      // Right after a hold, wait until the newest write is due too, so one look covers them all.
+      let nextDue = Math.min(afterHold ? Math.max(...waiters.map((w) => w.due)) : Math.min(...waiters.map((w) => w.due)), firstDeadline);
+      if ((this.outstanding.get(appName) ?? 0) > 0) {
+        const oldest = Math.min(...waiters.map((w) => w.arrivedAt));
+        nextDue = Math.max(nextDue, Math.min(oldest + this.holdMaxMs, firstDeadline));
+      }
       const wait = nextDue - this.now();
-      if (wait > 0) await this.sleep(wait);
+      if (wait > 0) {
+        const woken = await this.sleepUnlessWoken(appName, wait);
+        if (woken) {
+          afterHold = true; // every announced write has arrived: recompute without the hold
+          continue;
+        }
+      }
+      afterHold = false;
       const looking = [...(this.pending.get(appName) ?? [])];
       let visible: Map<string, CommsCredential>;
       try {
-        visible = await this.look(appName, looking);
+        visible = await this.schedule(() => this.look(appName, looking));
       } catch {
         // Reads are retried inside the client; one that still failed is tried again next round.
         visible = new Map();
@@ -114,6 +161,23 @@ export class Confirmer {
       }
       this.pending.set(appName, (this.pending.get(appName) ?? []).filter((w) => !done.has(w)));
     }
+  }
+
+  /** Sleeps `ms`, or less if the App's last announced write arrives meanwhile (then returns true). */
+  private async sleepUnlessWoken(appName: string, ms: number): Promise<boolean> {
+    if ((this.outstanding.get(appName) ?? 0) === 0) {
+      await this.sleep(ms);
+      return false;
+    }
+    let woke = false;
+    let timer: NodeJS.Timeout | undefined;
+    const wake = new Promise<void>((resolve) => this.wakers.set(appName, () => ((woke = true), resolve())));
+    // A real timer is cleared when woken, so a finished run does not wait for it to fire.
+    const slept = this.injectedSleep ? this.sleep(ms) : new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([slept, wake]);
+    if (timer) clearTimeout(timer);
+    this.wakers.delete(appName);
+    return woke;
   }
 
   private async look(appName: string, waiters: Waiter[]): Promise<Map<string, CommsCredential>> {

@@ -8,7 +8,7 @@ import { RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
-import { Confirmer, type ConfirmerOptions } from "./confirm.js";
+import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
 import type { AppliedItem, ApplyResult } from "./types.js";
 
 /** A create whose outcome stays unknown after reconciliation is sent again at most this often. */
@@ -45,7 +45,6 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const log = deps.logger ?? silentLogger;
   const runId = deps.runId ?? randomUUID();
   const startedAt = now().toISOString();
-  const confirmer = new Confirmer(deps.comms, { sleep, now: () => now().getTime(), ...deps.confirm });
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
 
   // Every Comms id any ledger entry (or this run) has claimed; adoption only takes unclaimed ids.
@@ -53,7 +52,14 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const claimed = new Set<string>();
   for (const entry of entries.values()) for (const id of entry.createdIds) claimed.add(id);
 
+  // One limit for every request this run sends: writes, and the reads that confirm them.
   const writeLimit = pLimit(Math.max(1, deps.concurrency));
+  const confirmer = new Confirmer(deps.comms, {
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    now: () => now().getTime(),
+    schedule: (fn) => writeLimit(fn),
+    ...deps.confirm,
+  });
   const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
   const serialised = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     let limit = keyLimits.get(key);
@@ -63,15 +69,22 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
 
   const ctx: ItemContext = { deps, now, sleep, log, runId, confirmer, claimed, serialised, reconcileWindowMs };
 
+  // Announce every write per App up front, so the confirmer can batch its reads.
+  const tickets = plan.items.map((item) =>
+    (item.action === "create" || item.action === "update-default") && item.target ? confirmer.expect(item.target.appName) : undefined,
+  );
   const results = await Promise.all(
-    plan.items.map(async (item): Promise<AppliedItem> => {
+    plan.items.map(async (item, i): Promise<AppliedItem> => {
       const t0 = now();
+      const ticket = tickets[i];
       let result: AppliedItem;
       try {
-        result = await runItem(item, ctx);
+        result = await runItem(item, { ...ctx, ...(ticket ? { ticket } : {}) });
       } catch (err) {
         // Defensive: runItem records its own failures; anything reaching here is a bug or the ledger failing.
         result = failed(item, (err as Error).message);
+      } finally {
+        if (ticket) confirmer.release(ticket);
       }
       const t1 = now();
       if (result.status !== "skipped" && !(result.status === "planned")) {
@@ -107,6 +120,8 @@ interface ItemContext {
   claimed: Set<string>;
   serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   reconcileWindowMs: number;
+  /** This item's announced confirmation (create / update-default). */
+  ticket?: Ticket;
 }
 
 async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
@@ -167,7 +182,7 @@ async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedI
     await ctx.deps.ledger.append({ event: "failed", legacySid: item.legacySid, error: message, ...statusOf(err), runId: ctx.runId });
     return failed(item, message);
   }
-  const seen = await ctx.confirmer.waitFor(item.target.appName, id, { accept: (c) => c.isDefault });
+  const seen = await ctx.confirmer.waitFor(item.target.appName, id, { accept: (c) => c.isDefault, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
   if (!seen) {
     return { ...item, status: "accepted-unconfirmed", warnings: [...item.warnings, "the default change was accepted but not yet visible"] };
   }
@@ -186,7 +201,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
 
   // 1. A previous run's 202 whose credential was not visible yet: wait for it before anything else.
   if (item.commsCredentialId) {
-    const seen = await ctx.confirmer.waitFor(target.appName, item.commsCredentialId);
+    const seen = await ctx.confirmer.waitFor(target.appName, item.commsCredentialId, { timeoutMs: ctx.reconcileWindowMs });
     if (seen) {
       ctx.claimed.add(seen.id);
       await ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: seen.id, runId: ctx.runId });
@@ -194,8 +209,10 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     }
   }
 
+  // Only the write (and any reconciliation) holds the (App, type) lock and a concurrency slot;
+  // waiting for a 202 to become visible happens outside both.
   const key = `${target.appName}|${target.credentialType}`;
-  return ctx.serialised(key, async () => {
+  const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string; sends: number }> => {
     // 2. An earlier attempt with no recorded outcome: look for what it may have created first.
     if (item.reconcileFrom) {
       const found = await reconcile(target.appName, target.credentialType, item.reconcileFrom.startedAt, ctx);
@@ -236,7 +253,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
           resourceLocation: accepted.resourceLocation,
           runId: ctx.runId,
         });
-        return confirmCreate(item, accepted.resourceId, accepted.resourceLocation, warnings, sends, ctx);
+        return { id: accepted.resourceId, location: accepted.resourceLocation, sends };
       } catch (err) {
         if (!(err instanceof UnknownOutcomeError)) {
           const message = describe(err);
@@ -253,6 +270,8 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
       }
     }
   });
+  if ("status" in outcome) return outcome;
+  return confirmCreate(item, outcome.id, outcome.location, warnings, outcome.sends, ctx);
 }
 
 /** The earliest unclaimed credential of this kind created since the attempt, polled for the visibility window. */
@@ -287,7 +306,7 @@ async function adopt(item: PlanItem, found: CommsCredential, attemptId: string, 
 
 async function confirmCreate(item: PlanItem, id: string, location: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
   const target = item.target!;
-  const seen = await ctx.confirmer.waitFor(target.appName, id, { location });
+  const seen = await ctx.confirmer.waitFor(target.appName, id, { location, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
   if (seen) {
     await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: id, runId: ctx.runId });
     return { ...item, commsCredentialId: id, warnings, status: "confirmed", attempts: sends };

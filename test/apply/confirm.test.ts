@@ -72,3 +72,33 @@ describe("Confirmer", () => {
     expect(await confirmer.waitFor("app", "c1", { accept: (c) => c.isDefault })).toBeNull();
   });
 });
+
+describe("Confirmer batching", () => {
+  it("holds the first look while announced writes are still coming, then confirms them with one list", async () => {
+    // Real (short) time here: the writes arrive while the confirmer's loop is holding.
+    const w = fakeWorld();
+    const confirmer = new Confirmer(w.comms, { initialDelayMs: 10, maxDelayMs: 100, timeoutMs: 10_000, holdMaxMs: 5000 });
+    const tickets = Array.from({ length: 5 }, () => confirmer.expect("app"));
+    const waits: Promise<CommsCredential | null>[] = [];
+    for (let i = 0; i < 5; i++) {
+      w.add(`c${i}`, "app", 0); // visible at once
+      waits.push(confirmer.waitFor("app", `c${i}`, { ticket: tickets[i]! }));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seen = await Promise.all(waits);
+    expect(seen.every((c) => c !== null)).toBe(true);
+    expect(w.calls).toEqual(["list app"]);
+  });
+
+  it("a released ticket (a failed write) does not hold the others back", async () => {
+    const w = fakeWorld();
+    const confirmer = new Confirmer(w.comms, { sleep: w.sleep, now: w.now, initialDelayMs: 100, maxDelayMs: 1000, timeoutMs: 10_000, holdMaxMs: 60_000 });
+    const a = confirmer.expect("app");
+    const b = confirmer.expect("app");
+    w.add("c1", "app", 0);
+    const seen = confirmer.waitFor("app", "c1", { ticket: a });
+    confirmer.release(b);
+    expect((await seen)?.id).toBe("c1");
+    expect(w.now()).toBeLessThan(60_000);
+  });
+});
