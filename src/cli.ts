@@ -107,5 +107,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(hideBin(process.argv));
-// Exit now: idle keep-alive sockets or a stray timer must not hold a finished command open.
+// Exit once stdout/stderr are flushed (a large --json result into a pipe is written
+// asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 process.exit(code);
