@@ -176,7 +176,12 @@ async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedI
   if (!id || !item.target) return failed(item, "update-default item without a Comms credential id");
   if (ctx.deps.signal?.aborted) return notStarted(item);
   try {
-    await ctx.serialised(`${item.target.appName}|${item.target.credentialType}`, () => ctx.deps.comms.setDefault(id, true));
+    const sent = await ctx.serialised(`${item.target.appName}|${item.target.credentialType}`, async () => {
+      if (ctx.deps.signal?.aborted) return false;
+      await ctx.deps.comms.setDefault(id, true);
+      return true;
+    });
+    if (!sent) return notStarted(item);
   } catch (err) {
     const message = describe(err);
     await ctx.deps.ledger.append({ event: "failed", legacySid: item.legacySid, error: message, ...statusOf(err), runId: ctx.runId });
@@ -213,6 +218,8 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   // waiting for a 202 to become visible happens outside both.
   const key = `${target.appName}|${target.credentialType}`;
   const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string; sends: number }> => {
+    // Interrupted while waiting for a slot: nothing was sent for this item.
+    if (ctx.deps.signal?.aborted) return notStarted(item);
     // 2. An earlier attempt with no recorded outcome: look for what it may have created first.
     if (item.reconcileFrom) {
       const found = await reconcile(target.appName, target.credentialType, item.reconcileFrom.startedAt, ctx);

@@ -211,3 +211,35 @@ describe("apply under faults: every mapped credential exists exactly once", () =
     expect(commsCounts(emu)).toEqual(EXPECTED);
   });
 });
+
+describe("apply interrupted with Ctrl-C", () => {
+  it("finishes the requests in flight, records them, writes the report, exits 130", async () => {
+    const { emu, ws, env } = await setup({ latencyMs: 300 });
+    const run = await runCli(["apply", "--yes", "--concurrency", "1", "--mapping", ws.mapping, "--reports-dir", ws.reports], {
+      env,
+      onSpawn: (kill) => {
+        const timer = setInterval(() => {
+          if (ledgerEvents(ws).some((e) => e.event === "attempt")) {
+            clearInterval(timer);
+            kill("SIGINT");
+          }
+        }, 10);
+      },
+    });
+    expect(run.code).toBe(130);
+    const report = JSON.parse(readFileSync(run.stdout.match(/(\S+apply-\S+\.json)/)![1]!, "utf8"));
+    expect(report.interrupted).toBe(true);
+    const creates = report.items.filter((i: any) => i.action === "create");
+    const done = creates.filter((i: any) => i.status === "confirmed");
+    const notStarted = creates.filter((i: any) => i.status === "planned");
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(notStarted.length).toBeGreaterThanOrEqual(1);
+    expect(done.length + notStarted.length).toBe(4);
+    // Every attempt in the ledger has its outcome; what was created is exactly what the report says.
+    const events = ledgerEvents(ws);
+    for (const a of events.filter((e) => e.event === "attempt")) {
+      expect(events.some((e) => e.attemptId === a.attemptId && e.event === "accepted")).toBe(true);
+    }
+    expect(emu.state.commsCredentials().length).toBe(1 + done.length);
+  });
+});

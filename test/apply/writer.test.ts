@@ -1,0 +1,116 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { apply } from "../../src/apply/writer.js";
+import { createCommsClient } from "../../src/comms/index.js";
+import type { CommsClient } from "../../src/comms/types.js";
+import type { SecretResult } from "../../src/domain.js";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../../src/emulator/index.js";
+import { MemoryLedger } from "../../src/ledger/ledger.js";
+import { createLegacyReader } from "../../src/legacy/index.js";
+import type { Mapping, MappingEntry } from "../../src/mapping/types.js";
+import { observe } from "../../src/observe/observe.js";
+import { plan as makePlan, secretsNeeded } from "../../src/plan/index.js";
+import { resolveEntrySecrets } from "../../src/secrets/index.js";
+import { ROOT } from "../e2e/harness.js";
+
+const SECRETS = join(ROOT, "mappings", "examples", "secrets");
+const SID1 = "CR00000000000000000000000000000001";
+const PROD = { certificate: "file:limonade-ios-prod.cert.pem", privateKey: "file:limonade-ios-prod.key.pem" };
+
+let emu: Emulator | undefined;
+let comms: CommsClient | undefined;
+afterEach(async () => {
+  await comms?.close();
+  await emu?.close();
+  emu = comms = undefined;
+});
+
+async function world(opts: EmulatorOptions = {}) {
+  emu = await startEmulator({ port: 0, ...opts });
+  const e = emu;
+  const c = (comms = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken }));
+  const ledger = new MemoryLedger();
+  /** observe → secrets → plan, as the CLI does, for a mapping of the given entries. */
+  const planFor = async (entries: Omit<MappingEntry, "index">[]) => {
+    const mapping: Mapping = { version: 1, credentials: entries.map((x, index) => ({ ...x, index })), path: join(SECRETS, "m.yaml") };
+    const legacy = createLegacyReader({ accountSid: e.accountSid, username: e.accountSid, password: e.authToken, baseUrl: e.url });
+    const snapshot = await observe({ accountSid: e.accountSid, legacy, comms: c, ledger, now: () => new Date() });
+    const secrets = new Map<string, SecretResult>();
+    for (const { entry, target } of secretsNeeded(snapshot, mapping)) {
+      secrets.set(entry.sid, await resolveEntrySecrets(entry, target, { mappingDir: SECRETS, env: {}, now: new Date(), interactive: false }));
+    }
+    return { plan: makePlan(snapshot, mapping, secrets, { now: new Date() }), secrets };
+  };
+  const posts = () => e.requests.filter((r) => r.method === "POST").length;
+  return { emu: e, comms: c, ledger, planFor, posts };
+}
+
+describe("writer", () => {
+  it("makes a migrated credential the default again with a PATCH, confirmed by a read", async () => {
+    const w = await world();
+    const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const created = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, concurrency: 4 });
+    const id = created.items.find((i) => i.legacySid === SID1)!.commsCredentialId!;
+    w.emu.state.addComms({ appName: "limonade_ios", credentialType: "APN", isDefault: true }); // takes the default away
+
+    const next = await w.planFor([{ sid: SID1, appName: "limonade_ios", isDefault: true, secrets: PROD }]);
+    expect(next.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("update-default");
+    const result = await apply(next.plan, { comms: w.comms, ledger: w.ledger, secrets: next.secrets, concurrency: 4 });
+    expect(result.items.find((i) => i.legacySid === SID1)).toMatchObject({ action: "update-default", status: "confirmed", commsCredentialId: id });
+    expect(w.emu.requests.filter((r) => r.method === "PATCH")).toHaveLength(1);
+    expect(w.emu.state.commsCredentials().find((c) => c.id === id)?.isDefault).toBe(true);
+    expect(w.ledger.list.some((e) => e.event === "default-set" && e.commsCredentialId === id)).toBe(true);
+  });
+
+  it("leaves a create accepted-unconfirmed when it stays invisible, and a rerun confirms it without a second POST", async () => {
+    const w = await world({ visibilityDelayMs: 1_500 });
+    const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, concurrency: 4, confirm: { timeoutMs: 200, initialDelayMs: 50 } });
+    const item = result.items.find((i) => i.legacySid === SID1)!;
+    expect(item.status).toBe("accepted-unconfirmed");
+    expect(w.ledger.list.map((e) => e.event)).toEqual(["attempt", "accepted", "unconfirmed"]);
+
+    const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, concurrency: 4, reconcileWindowMs: 10_000 });
+    expect(again.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "confirmed", commsCredentialId: item.commsCredentialId });
+    expect(w.posts()).toBe(1);
+    expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
+  });
+
+  it("records the API's error when Comms refuses a create (an App filled up after planning)", async () => {
+    const w = await world();
+    for (let i = 0; i < 9; i++) w.emu.state.addComms({ appName: "full_app", credentialType: "FCM" });
+    const { plan, secrets } = await w.planFor([{ sid: SID1, appName: "full_app", secrets: PROD }]);
+    expect(plan.items.find((i) => i.legacySid === SID1)?.action).toBe("create");
+    w.emu.state.addComms({ appName: "full_app", credentialType: "FCM" }); // the 10th, out of band
+    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, concurrency: 4 });
+    const item = result.items.find((i) => i.legacySid === SID1)!;
+    expect(item.status).toBe("failed");
+    expect(item.error).toMatch(/400/);
+    expect(w.ledger.list.at(-1)).toMatchObject({ event: "failed", status: 400 });
+    expect((await w.ledger.entries()).get(SID1)?.state).toBe("failed");
+  });
+
+  it("starts nothing once interrupted, and says which items were not started", async () => {
+    const w = await world();
+    const { plan, secrets } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const controller = new AbortController();
+    controller.abort();
+    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, concurrency: 4, signal: controller.signal });
+    expect(result.interrupted).toBe(true);
+    expect(result.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "planned" });
+    expect(w.posts()).toBe(0);
+    expect(w.ledger.list).toEqual([]);
+  });
+
+  it("one item's failure does not stop the others", async () => {
+    const w = await world({ faults: { script: [{ method: "POST", kind: "503", times: 6 }], retryAfterSeconds: 0 } });
+    const { plan, secrets } = await w.planFor([
+      { sid: SID1, appName: "limonade_ios", secrets: PROD },
+      { sid: "CR00000000000000000000000000000003", appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
+    ]);
+    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, concurrency: 1 });
+    const statuses = result.items.filter((i) => i.action === "create").map((i) => i.status).sort();
+    expect(statuses).toEqual(["confirmed", "failed"]);
+  });
+});
