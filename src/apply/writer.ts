@@ -3,7 +3,7 @@ import pLimit from "p-limit";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
-import type { Ledger } from "../ledger/types.js";
+import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import { RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
@@ -67,7 +67,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     return limit(() => writeLimit(fn));
   };
 
-  const ctx: ItemContext = { deps, now, sleep, log, runId, confirmer, claimed, serialised, reconcileWindowMs };
+  const ctx: ItemContext = { deps, now, sleep, log, runId, confirmer, claimed, serialised, reconcileWindowMs, entries };
 
   // Announce every write per App up front, so the confirmer can batch its reads.
   const tickets = plan.items.map((item) =>
@@ -120,6 +120,8 @@ interface ItemContext {
   claimed: Set<string>;
   serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   reconcileWindowMs: number;
+  /** The ledger as replayed when the run started (read once, not per item). */
+  entries: ReadonlyMap<string, LedgerEntry>;
   /** This item's announced confirmation (create / update-default). */
   ticket?: Ticket;
 }
@@ -154,7 +156,7 @@ async function alreadyMigrated(item: PlanItem, ctx: ItemContext): Promise<Applie
   const id = item.commsCredentialId;
   if (!id) return failed(item, "already-migrated item without a Comms credential id");
   ctx.claimed.add(id);
-  const entry = (await ctx.deps.ledger.entries()).get(item.legacySid);
+  const entry = ctx.entries.get(item.legacySid);
   if (item.reconcileFrom && entry?.commsCredentialId !== id) {
     await ctx.deps.ledger.append({
       event: "accepted",
