@@ -173,12 +173,19 @@ describe("bad input: one clear line, the right exit code, the others still plann
 });
 
 describe("secrets never leak", () => {
-  it("no secret byte in stdout, stderr (debug logs), the plan JSON or Markdown", async () => {
+  it("no secret byte in stdout, stderr (debug logs), the plan or apply reports, or the ledger", async () => {
     const run = await plan([], { LOG_LEVEL: "debug" });
     const mdRun = await runCli(["plan", "--mapping", ws.mapping, "--reports-dir", ws.reports, "--log-level", "debug"], { env: emulatorEnv(emu, DEMO_ENV) });
-    const reports = readdirSync(ws.reports).filter((f) => f.startsWith("plan-")).map((f) => readFileSync(join(ws.reports, f), "utf8"));
-    const everything = [run.stdout, run.stderr, mdRun.stdout, mdRun.stderr, ...reports].join("\n");
-    expect(reports.length).toBeGreaterThanOrEqual(4);
+    const applied = await runCli(["apply", "--yes", "--mapping", ws.mapping, "--reports-dir", ws.reports, "--log-level", "debug"], { env: emulatorEnv(emu, DEMO_ENV) });
+    expect(applied.code).toBe(0);
+    const files = readdirSync(ws.reports).filter((f) => /^(plan|apply)-/.test(f) || f === "ledger.jsonl");
+    const reports = files.map((f) => readFileSync(join(ws.reports, f), "utf8"));
+    const everything = [run.stdout, run.stderr, mdRun.stdout, mdRun.stderr, applied.stdout, applied.stderr, ...reports].join("\n");
+    expect(files.filter((f) => f.startsWith("plan-"))).toHaveLength(4);
+    expect(files.filter((f) => f.startsWith("apply-"))).toHaveLength(2);
+    expect(files).toContain("ledger.jsonl");
+    // The secrets did reach Comms (the emulator keeps what it was sent), so the needles are real.
+    expect(emu.state.commsCredentials().length).toBe(5);
 
     const fx = join(ws.dir, "mappings", "examples", "secrets");
     const needles: string[] = [];
