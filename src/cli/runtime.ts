@@ -58,7 +58,7 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
     password: credentials.password,
     logger,
   });
-  const ledger = new FileLedger(settings.ledgerPath);
+  const ledger = new FileLedger(settings.ledgerPath, () => new Date(), credentials.accountSid);
   const em = emulator;
   return {
     settings,

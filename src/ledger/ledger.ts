@@ -89,13 +89,19 @@ export class MemoryLedger implements Ledger {
  * returns, so an event survives a crash (SIGKILL) that happens right after the step it records.
  */
 export class FileLedger implements Ledger {
+  /**
+   * With `accountSid`, every appended event is stamped with it and reading a ledger that holds
+   * another account's events is refused: its Comms ids mean nothing in this account.
+   */
   constructor(
     readonly path: string,
     private readonly clock: () => Date = () => new Date(),
+    private readonly accountSid?: string,
   ) {}
 
   async append(event: LedgerEventInput): Promise<void> {
-    const line = JSON.stringify({ v: 1, ts: this.clock().toISOString(), ...event }) + "\n";
+    const stamp = this.accountSid ? { accountSid: this.accountSid } : {};
+    const line = JSON.stringify({ v: 1, ts: this.clock().toISOString(), ...stamp, ...event }) + "\n";
     mkdirSync(dirname(this.path), { recursive: true });
     const fd = openSync(this.path, "a");
     try {
@@ -108,7 +114,14 @@ export class FileLedger implements Ledger {
 
   async events(): Promise<LedgerEvent[]> {
     if (!existsSync(this.path)) return [];
-    return parseLedger(readFileSync(this.path, "utf8"), this.path);
+    const events = parseLedger(readFileSync(this.path, "utf8"), this.path);
+    const other = this.accountSid ? events.find((e) => e.accountSid && e.accountSid !== this.accountSid) : undefined;
+    if (other) {
+      throw new UsageError(
+        `the ledger ${this.path} belongs to account ${other.accountSid}, not ${this.accountSid}: use a separate --ledger (or --reports-dir) per account`,
+      );
+    }
+    return events;
   }
 
   async entries(): Promise<Map<string, LedgerEntry>> {

@@ -38,6 +38,8 @@ interface LedgerBase {
   legacySid: string;
   /** Run id (one per apply/rollback invocation). */
   runId?: string;
+  /** The Twilio account the event belongs to; a ledger never mixes accounts. */
+  accountSid?: string;
 }
 
 export type LedgerEventInput = LedgerEvent extends infer E ? (E extends LedgerEvent ? Omit<E, "v" | "ts"> : never) : never;

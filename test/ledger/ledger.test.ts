@@ -71,3 +71,15 @@ describe("FileLedger", () => {
     expect(parseLedger("", "x")).toEqual([]);
   });
 });
+
+describe("FileLedger account scoping", () => {
+  it("stamps events with the account and refuses another account's ledger", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "ledger-")), "ledger.jsonl");
+    const mine = new FileLedger(path, () => new Date(), "AC00000000000000000000000000000001");
+    await mine.append(attempt);
+    expect(JSON.parse(readFileSync(path, "utf8")).accountSid).toBe("AC00000000000000000000000000000001");
+    expect(await mine.events()).toHaveLength(1);
+    const theirs = new FileLedger(path, () => new Date(), "AC00000000000000000000000000000002");
+    await expect(theirs.entries()).rejects.toThrow(/belongs to account AC0+1, not AC0+2/);
+  });
+});
