@@ -55,7 +55,7 @@ function subjectCn(cert: X509Certificate): string | undefined {
 }
 
 /**
- * A private key exported the way Comms' sample shows it: PKCS#1 (`BEGIN RSA PRIVATE KEY`) for
+ * A private key exported the way Comms' sample shows it: PKCS#1 (the "RSA PRIVATE KEY" PEM label) for
  * RSA keys, PKCS#8 otherwise; always unencrypted (Comms takes no passphrase).
  */
 export function normalisePrivateKey(key: KeyObject): string {
