@@ -45,9 +45,18 @@ export const CONFIRM_HOLD_MAX_MS = 3_000;
  * After an unknown create outcome, how long to keep listing Comms for the credential before
  * concluding it was not created (covers delayed visibility after a 202).
  */
-export const RECONCILE_WINDOW_MS = 10_000;
-/** `startDate` for reconciliation lists is the attempt start minus this, to tolerate clock skew. */
-export const RECONCILE_CLOCK_SKEW_MS = 5 * 60_000;
+export const RECONCILE_WINDOW_MS = 30_000;
+/**
+ * Clock skew tolerated between this machine (attempt start) and Comms (`createdAt`) when looking
+ * for what an attempt created. Kept small: a wider window could adopt a credential someone else
+ * created just before the run. Anything that existed when the plan was observed is never adopted.
+ */
+export const RECONCILE_CLOCK_SKEW_MS = 30_000;
+/**
+ * A create accepted (202) by an earlier run that is still not visible after this long is taken as
+ * lost and created again (with a warning); before that, a rerun waits rather than risk a duplicate.
+ */
+export const ACCEPTED_GIVE_UP_MS = 15 * 60_000;
 
 /** Certificates expiring within this many days get a warning. */
 export const CERT_EXPIRY_WARNING_DAYS = 30;

@@ -4,19 +4,21 @@ import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
-import { RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
+import { ACCEPTED_GIVE_UP_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
 import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
 import type { AppliedItem, ApplyResult } from "./types.js";
 
-/** A create whose outcome stays unknown after reconciliation is sent again at most this often. */
-export const CREATE_MAX_SENDS = 3;
-
 export interface ApplyDeps {
   comms: CommsClient;
   ledger: Ledger;
+  /**
+   * Ids of every Comms credential that existed when the plan was observed. None of them can be the
+   * result of this run's creates, so reconciliation never adopts them.
+   */
+  existing: readonly CommsCredential[];
   /** Resolved secrets for the plan's `create` items. */
   secrets: ReadonlyMap<string, SecretResult>;
   concurrency: number;
@@ -51,6 +53,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const entries = await deps.ledger.entries();
   const claimed = new Set<string>();
   for (const entry of entries.values()) for (const id of entry.createdIds) claimed.add(id);
+  for (const c of deps.existing) claimed.add(c.id);
 
   // One limit for every request this run sends: writes, and the reads that confirm them.
   const writeLimit = pLimit(Math.max(1, deps.concurrency));
@@ -206,92 +209,104 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   const ledger = ctx.deps.ledger;
   const warnings = [...item.warnings];
 
-  // 1. A previous run's 202 whose credential was not visible yet: wait for it before anything else.
+  // 1. An earlier run's 202 whose credential was not visible then: wait for it. Until it has been
+  //    missing for ACCEPTED_GIVE_UP_MS, nothing is sent — sending could make a duplicate.
   if (item.commsCredentialId) {
-    const seen = await ctx.confirmer.waitFor(target.appName, item.commsCredentialId, { timeoutMs: ctx.reconcileWindowMs });
+    const id = item.commsCredentialId;
+    const seen = await ctx.confirmer.waitFor(target.appName, id, ctx.ticket ? { ticket: ctx.ticket } : {});
     if (seen) {
       ctx.claimed.add(seen.id);
       await ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: seen.id, runId: ctx.runId });
       return { ...item, warnings: [...warnings, `confirmed ${seen.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
     }
+    const acceptedAt = ctx.entries.get(sid)?.acceptedAt;
+    const age = acceptedAt ? ctx.now().getTime() - Date.parse(acceptedAt) : 0;
+    if (age < ACCEPTED_GIVE_UP_MS) {
+      return {
+        ...item,
+        warnings: [...warnings, `${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but is still not visible; nothing was sent (rerun apply later to confirm it)`],
+        status: "accepted-unconfirmed",
+        attempts: 0,
+      };
+    }
+    warnings.push(`${id} was accepted at ${acceptedAt} but never became visible in Comms; creating it again`);
   }
 
   // Only the write (and any reconciliation) holds the (App, type) lock and a concurrency slot;
   // waiting for a 202 to become visible happens outside both.
   const key = `${target.appName}|${target.credentialType}`;
-  const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string; sends: number }> => {
+  const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string }> => {
     // Interrupted while waiting for a slot: nothing was sent for this item.
     if (ctx.deps.signal?.aborted) return notStarted(item);
-    // 2. An earlier attempt with no recorded outcome: look for what it may have created first.
-    if (item.reconcileFrom) {
-      const found = await reconcile(target.appName, target.credentialType, item.reconcileFrom.startedAt, ctx);
-      if (found) return adopt(item, found, item.reconcileFrom.attemptId, warnings, 0, ctx);
-      await ledger.append({ event: "abandoned", legacySid: sid, attemptId: item.reconcileFrom.attemptId, reason: "nothing found in Comms for the earlier attempt", runId: ctx.runId });
+    // 2. An earlier attempt with no recorded outcome: look where it went before creating anything.
+    const earlier = item.reconcileFrom;
+    if (earlier) {
+      const found = await reconcile(earlier.appName ?? target.appName, earlier.credentialType ?? target.credentialType, earlier.startedAt, ctx);
+      if (found) return adopt(item, found, earlier.attemptId, [...warnings, `${found.id} found in Comms was adopted as the result of the earlier attempt ${earlier.attemptId}`], 0, ctx);
+      await ledger.append({ event: "abandoned", legacySid: sid, attemptId: earlier.attemptId, reason: "nothing found in Comms for the earlier attempt", runId: ctx.runId });
     }
 
-    let sends = 0;
-    for (;;) {
-      if (ctx.deps.signal?.aborted && sends > 0) return failed(item, "interrupted while the create's outcome was unknown", { warnings });
-      const attemptId = randomUUID();
-      const startedAt = ctx.now().toISOString();
+    const attemptId = randomUUID();
+    const startedAt = ctx.now().toISOString();
+    await ledger.append({
+      event: "attempt",
+      legacySid: sid,
+      attemptId,
+      appName: target.appName,
+      credentialType: target.credentialType,
+      isDefault: target.isDefault,
+      startedAt,
+      secret: secret.fingerprint,
+      priorIds: ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id),
+      runId: ctx.runId,
+    });
+    try {
+      const accepted = await ctx.deps.comms.create({
+        credentialType: target.credentialType,
+        appName: target.appName,
+        isDefault: target.isDefault,
+        content: encodeContent(secret),
+      });
+      ctx.claimed.add(accepted.resourceId);
       await ledger.append({
-        event: "attempt",
+        event: "accepted",
         legacySid: sid,
         attemptId,
-        appName: target.appName,
-        credentialType: target.credentialType,
-        isDefault: target.isDefault,
-        startedAt,
-        secret: secret.fingerprint,
+        commsCredentialId: accepted.resourceId,
+        resourceLocation: accepted.resourceLocation,
         runId: ctx.runId,
       });
-      sends++;
-      try {
-        const accepted = await ctx.deps.comms.create({
-          credentialType: target.credentialType,
-          appName: target.appName,
-          isDefault: target.isDefault,
-          content: encodeContent(secret),
-        });
-        ctx.claimed.add(accepted.resourceId);
-        await ledger.append({
-          event: "accepted",
-          legacySid: sid,
-          attemptId,
-          commsCredentialId: accepted.resourceId,
-          resourceLocation: accepted.resourceLocation,
-          runId: ctx.runId,
-        });
-        return { id: accepted.resourceId, location: accepted.resourceLocation, sends };
-      } catch (err) {
-        if (!(err instanceof UnknownOutcomeError)) {
-          const message = describe(err);
-          await ledger.append({ event: "failed", legacySid: sid, attemptId, error: message, ...statusOf(err), runId: ctx.runId });
-          return failed(item, message, { warnings, attempts: sends });
-        }
-        ctx.log.warn({ sid, attemptId }, "create outcome unknown; reconciling against Comms before any retry");
-        const found = await reconcile(target.appName, target.credentialType, startedAt, ctx);
-        if (found) return adopt(item, found, attemptId, [...warnings, `the create's answer was lost; found ${found.id} in Comms and adopted it`], sends, ctx);
-        await ledger.append({ event: "abandoned", legacySid: sid, attemptId, reason: `outcome unknown (${err.message}); not found in Comms`, runId: ctx.runId });
-        if (sends >= CREATE_MAX_SENDS) {
-          return failed(item, `create outcome unknown after ${sends} attempts (${err.message}); nothing was found in Comms`, { warnings, attempts: sends });
-        }
+      return { id: accepted.resourceId, location: accepted.resourceLocation };
+    } catch (err) {
+      if (!(err instanceof UnknownOutcomeError)) {
+        const message = describe(err);
+        await ledger.append({ event: "failed", legacySid: sid, attemptId, error: message, ...statusOf(err), runId: ctx.runId });
+        return failed(item, message, { warnings, attempts: 1 });
       }
+      ctx.log.warn({ sid, attemptId }, "create outcome unknown; reconciling against Comms (never re-sent blindly)");
+      const found = await reconcile(target.appName, target.credentialType, startedAt, ctx);
+      if (found) return adopt(item, found, attemptId, [...warnings, `the create's answer was lost; found ${found.id} in Comms and adopted it`], 1, ctx);
+      // The ledger keeps the attempt open (pending): the next run reconciles it before creating.
+      return failed(item, `create outcome unknown (${err.message}) and nothing new appeared in Comms within ${Math.round(ctx.reconcileWindowMs / 1000)} s; nothing was re-sent — rerun apply to reconcile`, { warnings, attempts: 1 });
     }
   });
   if ("status" in outcome) return outcome;
-  return confirmCreate(item, outcome.id, outcome.location, warnings, outcome.sends, ctx);
+  return confirmCreate(item, outcome.id, outcome.location, warnings, 1, ctx);
 }
 
-/** The earliest unclaimed credential of this kind created since the attempt, polled for the visibility window. */
+/**
+ * The earliest unclaimed credential of this kind created since the attempt started (less a small
+ * clock-skew allowance), listed until the attempt is `reconcileWindowMs` old. Claimed ids include
+ * everything that existed when the plan was observed, so another client's credential is never adopted.
+ */
 async function reconcile(appName: string, credentialType: CommsCredential["credentialType"], startedAt: string, ctx: ItemContext): Promise<CommsCredential | null> {
-  const since = new Date(Date.parse(startedAt) - RECONCILE_CLOCK_SKEW_MS).toISOString();
-  const deadline = ctx.now().getTime() + ctx.reconcileWindowMs;
+  const since = Date.parse(startedAt) - RECONCILE_CLOCK_SKEW_MS;
+  const deadline = Date.parse(startedAt) + ctx.reconcileWindowMs;
   let delay = 100;
   for (;;) {
     try {
-      const candidates = (await ctx.deps.comms.list({ appName, credentialType, startDate: since }))
-        .filter((c) => !ctx.claimed.has(c.id) && c.appName === appName && c.credentialType === credentialType)
+      const candidates = (await ctx.deps.comms.list({ appName, credentialType, startDate: new Date(since).toISOString() }))
+        .filter((c) => !ctx.claimed.has(c.id) && c.appName === appName && c.credentialType === credentialType && Date.parse(c.createdAt) >= since)
         .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
       const first = candidates[0];
       if (first) {
@@ -302,7 +317,7 @@ async function reconcile(appName: string, credentialType: CommsCredential["crede
       ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
     }
     if (ctx.now().getTime() >= deadline) return null;
-    await ctx.sleep(delay);
+    await ctx.sleep(Math.min(delay, Math.max(0, deadline - ctx.now().getTime())));
     delay = Math.min(delay * 2, 2_000);
   }
 }

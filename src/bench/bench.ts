@@ -82,7 +82,7 @@ async function benchApply(concurrency: number, opts: EmulatorOptions = {}, label
       secrets.set(entry.sid, await resolveEntrySecrets(entry, target, { mappingDir: SECRETS, env: {}, now: new Date(), interactive: false }));
     }
     const plan = makePlan(snapshot, mapping, secrets, { now: new Date() });
-    const result = await apply(plan, { comms, ledger, secrets, concurrency });
+    const result = await apply(plan, { comms, ledger, secrets, concurrency, existing: snapshot.comms });
     const seconds = (performance.now() - t0) / 1000;
     const confirmed = result.items.filter((i) => i.status === "confirmed").length;
     if (confirmed !== N) throw new Error(`bench apply confirmed ${confirmed}/${N}: ${JSON.stringify(result.items.find((i) => i.status !== "confirmed"))}`);

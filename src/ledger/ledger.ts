@@ -28,12 +28,14 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
           startedAt: e.startedAt,
           appName: e.appName,
           credentialType: e.credentialType,
+          ...(e.priorIds ? { priorIds: e.priorIds } : {}),
         };
         if (e.secret) entry.secret = e.secret;
         break;
       case "accepted":
         entry.state = "accepted";
         entry.commsCredentialId = e.commsCredentialId;
+        entry.acceptedAt = e.ts;
         if (e.resourceLocation) entry.resourceLocation = e.resourceLocation;
         if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
         break;

@@ -14,6 +14,11 @@ export type LedgerEvent =
       /** ISO time just before the create request was sent; reconciliation lists from here. */
       startedAt: string;
       secret?: SecretFingerprint;
+      /**
+       * Comms credentials of this App and type that existed before the attempt (from the run's
+       * observation). None of them can be its result: reconciliation never adopts them.
+       */
+      priorIds?: string[];
     })
   | (LedgerBase & {
       event: "accepted";
@@ -52,6 +57,8 @@ export interface LedgerEntry {
   /** The Comms credential this tool created for the sid (latest), if any is known. */
   commsCredentialId?: string;
   resourceLocation?: string;
+  /** When the last `accepted` event was written. */
+  acceptedAt?: string;
   /**
    * - `pending`: an attempt with no recorded outcome (crash / lost answer) — reconcile before creating.
    * - `accepted`: 202 seen (or adopted), not yet confirmed visible.
@@ -61,7 +68,7 @@ export interface LedgerEntry {
    */
   state: "pending" | "accepted" | "confirmed" | "unconfirmed" | "failed" | "deleted";
   /** The last attempt, kept for reconciliation. */
-  lastAttempt?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType };
+  lastAttempt?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[] };
   secret?: SecretFingerprint;
   isDefault?: boolean;
   /** Every Comms id this tool ever created for the sid (a recreate adds one). */

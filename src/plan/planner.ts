@@ -191,14 +191,14 @@ function decide(
     item.warnings.push(`${sid} was migrated as ${id} but no longer exists in Comms; it will be recreated`);
   } else if ((ledger.state === "accepted" || ledger.state === "unconfirmed") && id) {
     item.commsCredentialId = id;
-    if (attempt) item.reconcileFrom = { attemptId: attempt.attemptId, startedAt: attempt.startedAt };
+    if (attempt) item.reconcileFrom = reconcileFromAttempt(attempt);
     // The credential exists (202) where the earlier attempt put it, even if the mapping moved since.
     const where = ledger.appName && ledger.credentialType ? { appName: ledger.appName, credentialType: ledger.credentialType } : target;
     item.target = { ...target, ...where };
     warnMoved(item, where, target);
     item.warnings.push(`${sid} was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
   } else if (ledger.state === "pending" && attempt) {
-    item.reconcileFrom = { attemptId: attempt.attemptId, startedAt: attempt.startedAt };
+    item.reconcileFrom = reconcileFromAttempt(attempt);
     const since = Date.parse(attempt.startedAt) - RECONCILE_CLOCK_SKEW_MS;
     const adopted = comms
       .filter(
@@ -206,7 +206,8 @@ function decide(
           c.appName === attempt.appName &&
           c.credentialType === attempt.credentialType &&
           Date.parse(c.createdAt) >= since &&
-          !claimed.has(c.id),
+          !claimed.has(c.id) &&
+          !(attempt.priorIds ?? []).includes(c.id),
       )
       .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id))[0];
     if (adopted) {
@@ -230,6 +231,11 @@ function decide(
     );
   }
   return { item, entry, creates: true };
+}
+
+/** Reconciliation looks where the attempt went, which may differ from today's mapping. */
+function reconcileFromAttempt(attempt: NonNullable<LedgerEntry["lastAttempt"]>): NonNullable<PlanItem["reconcileFrom"]> {
+  return { attemptId: attempt.attemptId, startedAt: attempt.startedAt, appName: attempt.appName, credentialType: attempt.credentialType };
 }
 
 /** `already-migrated` or `update-default` for a sid whose ledger credential is live in Comms. */

@@ -1,4 +1,4 @@
-import type { CommsCredential, LegacyCredential, SecretFingerprint, Target } from "../domain.js";
+import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, Target } from "../domain.js";
 import type { LedgerEntry } from "../ledger/types.js";
 
 export type PlanAction =
@@ -43,7 +43,7 @@ export interface PlanItem {
    * For `create`: the ledger has an attempt with no recorded outcome, so the writer reconciles
    * against the live Comms list (`appName`, `credentialType`, `startDate`) before creating.
    */
-  reconcileFrom?: { attemptId: string; startedAt: string };
+  reconcileFrom?: { attemptId: string; startedAt: string; appName?: string; credentialType?: CredentialType };
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
   recreate?: boolean;
   warnings: string[];

@@ -39,18 +39,21 @@ export function planRollback(
     if (entry.state === "pending") {
       warnings.push(`${entry.legacySid}: an attempt has no recorded outcome; run apply (or status) first so it is reconciled`);
     }
-    const id = entry.commsCredentialId;
-    if (!id || !["confirmed", "accepted", "unconfirmed"].includes(entry.state)) continue;
-    if (opts.onlyIds && !opts.onlyIds.has(id)) continue;
-    const current = live.get(id);
-    const candidate: RollbackCandidate = {
-      legacySid: entry.legacySid,
-      commsCredentialId: id,
-      appName: current?.appName ?? entry.appName ?? "",
-      credentialType: current?.credentialType ?? entry.credentialType ?? "APN",
-    };
-    if (current) candidates.push(candidate);
-    else gone.push(candidate);
+    // Every live credential the ledger says cr2comms created for this sid — the current one and any
+    // earlier one that came back (e.g. accepted but visible only later).
+    for (const id of entry.createdIds) {
+      if (opts.onlyIds && !opts.onlyIds.has(id)) continue;
+      const current = live.get(id);
+      if (current) {
+        candidates.push({ legacySid: entry.legacySid, commsCredentialId: id, appName: current.appName, credentialType: current.credentialType });
+      } else if (id === entry.commsCredentialId && entry.state === "confirmed") {
+        // Seen in Comms once, gone now: deleted outside cr2comms.
+        gone.push({ legacySid: entry.legacySid, commsCredentialId: id, appName: entry.appName ?? "", credentialType: entry.credentialType ?? "APN" });
+      } else if (id === entry.commsCredentialId && (entry.state === "accepted" || entry.state === "unconfirmed")) {
+        // Accepted but never seen: it may still appear. Not deleted, not forgotten.
+        warnings.push(`${entry.legacySid}: ${id} was accepted but is not visible in Comms yet; not deleted — run rollback again once it is (status shows it)`);
+      }
+    }
   }
   const byApp = new Map<string, RollbackCandidate[]>();
   for (const c of candidates) byApp.set(c.appName, [...(byApp.get(c.appName) ?? []), c]);

@@ -8,10 +8,11 @@ export type StatusKind =
   | "unconfirmed"
   | "pending"
   | "failed"
-  | "rolled-back";
+  | "rolled-back"
+  | "orphaned";
 
 /** Kinds that mean the ledger and Comms disagree (exit 2). */
-export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending"];
+export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending", "orphaned"];
 
 export interface StatusRow {
   legacySid: string;
@@ -60,11 +61,18 @@ export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: 
         rows.push({ ...base, kind: "pending", detail: "an attempt has no recorded outcome (interrupted run); apply reconciles it" });
         break;
       case "failed":
-        rows.push({ ...base, kind: "failed", detail: "the last attempt failed; nothing was created" });
+        rows.push({ ...base, kind: "failed", detail: "the last attempt failed (see the apply report)" });
         break;
       case "deleted":
         rows.push({ ...base, kind: "rolled-back", detail: "deleted by cr2comms rollback" });
         break;
+    }
+    // A credential cr2comms created for this sid earlier that is live but no longer the sid's own
+    // (it surfaced after being given up on): a duplicate to clean up with rollback.
+    for (const old of entry.createdIds) {
+      if (old !== id && live.has(old)) {
+        rows.push({ ...base, commsCredentialId: old, kind: "orphaned", detail: `created by cr2comms for this sid but superseded by ${id ?? "nothing"}; rollback deletes it` });
+      }
     }
   }
   const foreign = comms.filter((c) => !claimed.has(c.id));

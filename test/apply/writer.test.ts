@@ -39,7 +39,7 @@ async function world(opts: EmulatorOptions = {}) {
     for (const { entry, target } of secretsNeeded(snapshot, mapping)) {
       secrets.set(entry.sid, await resolveEntrySecrets(entry, target, { mappingDir: SECRETS, env: {}, now: new Date(), interactive: false }));
     }
-    return { plan: makePlan(snapshot, mapping, secrets, { now: new Date() }), secrets };
+    return { plan: makePlan(snapshot, mapping, secrets, { now: new Date() }), secrets, existing: snapshot.comms };
   };
   const posts = () => e.requests.filter((r) => r.method === "POST").length;
   return { emu: e, comms: c, ledger, planFor, posts };
@@ -49,13 +49,13 @@ describe("writer", () => {
   it("makes a migrated credential the default again with a PATCH, confirmed by a read", async () => {
     const w = await world();
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const created = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, concurrency: 4 });
+    const created = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4 });
     const id = created.items.find((i) => i.legacySid === SID1)!.commsCredentialId!;
     w.emu.state.addComms({ appName: "limonade_ios", credentialType: "APN", isDefault: true }); // takes the default away
 
     const next = await w.planFor([{ sid: SID1, appName: "limonade_ios", isDefault: true, secrets: PROD }]);
     expect(next.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("update-default");
-    const result = await apply(next.plan, { comms: w.comms, ledger: w.ledger, secrets: next.secrets, concurrency: 4 });
+    const result = await apply(next.plan, { comms: w.comms, ledger: w.ledger, secrets: next.secrets, existing: next.existing, concurrency: 4 });
     expect(result.items.find((i) => i.legacySid === SID1)).toMatchObject({ action: "update-default", status: "confirmed", commsCredentialId: id });
     expect(w.emu.requests.filter((r) => r.method === "PATCH")).toHaveLength(1);
     expect(w.emu.state.commsCredentials().find((c) => c.id === id)?.isDefault).toBe(true);
@@ -65,13 +65,19 @@ describe("writer", () => {
   it("leaves a create accepted-unconfirmed when it stays invisible, and a rerun confirms it without a second POST", async () => {
     const w = await world({ visibilityDelayMs: 1_500 });
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, concurrency: 4, confirm: { timeoutMs: 200, initialDelayMs: 50 } });
+    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, confirm: { timeoutMs: 200, initialDelayMs: 50 } });
     const item = result.items.find((i) => i.legacySid === SID1)!;
     expect(item.status).toBe("accepted-unconfirmed");
     expect(w.ledger.list.map((e) => e.event)).toEqual(["attempt", "accepted", "unconfirmed"]);
 
+    // An immediate rerun, still before visibility: waits, sends nothing, stays unconfirmed.
+    const early = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const waited = await apply(early.plan, { comms: w.comms, ledger: w.ledger, secrets: early.secrets, existing: early.existing, concurrency: 4, confirm: { timeoutMs: 100, initialDelayMs: 50 } });
+    expect(waited.items.find((i) => i.legacySid === SID1)?.status).toBe("accepted-unconfirmed");
+    expect(w.posts()).toBe(1);
+
     const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, concurrency: 4, reconcileWindowMs: 10_000 });
+    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 10_000 });
     expect(again.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "confirmed", commsCredentialId: item.commsCredentialId });
     expect(w.posts()).toBe(1);
     expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
@@ -80,10 +86,10 @@ describe("writer", () => {
   it("records the API's error when Comms refuses a create (an App filled up after planning)", async () => {
     const w = await world();
     for (let i = 0; i < 9; i++) w.emu.state.addComms({ appName: "full_app", credentialType: "FCM" });
-    const { plan, secrets } = await w.planFor([{ sid: SID1, appName: "full_app", secrets: PROD }]);
+    const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "full_app", secrets: PROD }]);
     expect(plan.items.find((i) => i.legacySid === SID1)?.action).toBe("create");
     w.emu.state.addComms({ appName: "full_app", credentialType: "FCM" }); // the 10th, out of band
-    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, concurrency: 4 });
+    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
     const item = result.items.find((i) => i.legacySid === SID1)!;
     expect(item.status).toBe("failed");
     expect(item.error).toMatch(/400/);
@@ -93,23 +99,60 @@ describe("writer", () => {
 
   it("starts nothing once interrupted, and says which items were not started", async () => {
     const w = await world();
-    const { plan, secrets } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     const controller = new AbortController();
     controller.abort();
-    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, concurrency: 4, signal: controller.signal });
+    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, signal: controller.signal });
     expect(result.interrupted).toBe(true);
     expect(result.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "planned" });
     expect(w.posts()).toBe(0);
     expect(w.ledger.list).toEqual([]);
   });
 
+  it("never adopts a credential that existed before the run, even of the same App and type", async () => {
+    const w = await world({ faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-before-commit" }] } });
+    const foreign = w.emu.state.addComms({ appName: "limonade_ios", credentialType: "APN" }); // a colleague's, just now
+    const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 300 });
+    const item = result.items.find((i) => i.legacySid === SID1)!;
+    expect(item.status).toBe("failed");
+    expect(item.error).toMatch(/outcome unknown.*nothing was re-sent/);
+    expect(item.commsCredentialId).toBeUndefined();
+    expect((await w.ledger.entries()).get(SID1)?.state).toBe("pending"); // left for the next run to reconcile
+    expect(w.posts()).toBe(1);
+
+    // The next run reconciles (nothing of ours is there), then creates once.
+    const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    expect(rerun.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("create");
+    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 300 });
+    const mine = again.items.find((i) => i.legacySid === SID1)!;
+    expect(mine.status).toBe("confirmed");
+    expect(mine.commsCredentialId).not.toBe(foreign.id);
+    expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(2);
+  });
+
+  it("a lost answer whose credential shows up only after the window is adopted by the next run, never re-sent", async () => {
+    const w = await world({ visibilityDelayMs: 1_000, faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-after-commit" }] } });
+    const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 200 });
+    expect(result.items.find((i) => i.legacySid === SID1)?.status).toBe("failed");
+    expect(w.posts()).toBe(1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    expect(rerun.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("already-migrated");
+    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4 });
+    expect(again.items.find((i) => i.legacySid === SID1)?.status).toBe("confirmed");
+    expect(w.posts()).toBe(1);
+    expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
+  });
+
   it("one item's failure does not stop the others", async () => {
     const w = await world({ faults: { script: [{ method: "POST", kind: "503", times: 6 }], retryAfterSeconds: 0 } });
-    const { plan, secrets } = await w.planFor([
+    const { plan, secrets, existing } = await w.planFor([
       { sid: SID1, appName: "limonade_ios", secrets: PROD },
       { sid: "CR00000000000000000000000000000003", appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
     ]);
-    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, concurrency: 1 });
+    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
     const statuses = result.items.filter((i) => i.action === "create").map((i) => i.status).sort();
     expect(statuses).toEqual(["confirmed", "failed"]);
   });

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { startEmulator, type Emulator } from "../../src/emulator/index.js";
+import { readP12 } from "../../src/secrets/index.js";
 import { DEMO_ENV, emulatorEnv, parseJson, runCli, workspace } from "./harness.js";
 
 const SID = (n: number) => `CR${String(n).padStart(32, "0")}`;
@@ -195,8 +196,14 @@ describe("secrets never leak", () => {
       needles.push(...body.slice(1, 3)); // two full base64 lines of each PEM body
       needles.push(Buffer.from(pem).toString("base64").slice(40, 100));
     }
-    const sa = JSON.parse(readFileSync(join(fx, "limonade-android-sa.json"), "utf8"));
-    needles.push(sa.private_key.split("\n")[2], Buffer.from(JSON.stringify(sa)).toString("base64").slice(40, 100));
+    const saText = readFileSync(join(fx, "limonade-android-sa.json"));
+    const sa = JSON.parse(saText.toString("utf8"));
+    // base64 of the raw file is exactly what is sent in content.privateKey
+    needles.push(sa.private_key.split("\n")[2], saText.toString("base64").slice(40, 100));
+    // The dev credential comes from a .p12: its key and certificate bodies must not leak either.
+    const p12 = readP12(readFileSync(join(fx, "limonade-ios-dev.p12")), "fake-demo-passphrase");
+    if (!("certificatePem" in p12)) throw new Error("demo p12 did not open");
+    for (const pem of [p12.certificatePem, p12.privateKeyPem]) needles.push(...pem.split("\n").filter((l) => l && !l.startsWith("-----")).slice(1, 3));
     needles.push("fake-demo-passphrase");
     for (const needle of needles) {
       expect(needle.length).toBeGreaterThan(10);

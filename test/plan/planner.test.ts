@@ -183,7 +183,7 @@ describe("plan: ledger and live Comms", () => {
     const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
     expect(item.action).toBe("create");
     expect(item.commsCredentialId).toBe("comms_credential_late");
-    expect(item.reconcileFrom).toEqual({ attemptId: "att-1", startedAt: attempt.startedAt });
+    expect(item.reconcileFrom).toEqual({ attemptId: "att-1", startedAt: attempt.startedAt, appName: attempt.appName, credentialType: attempt.credentialType });
     expect(item.recreate).toBeUndefined();
   });
 
@@ -204,18 +204,21 @@ describe("plan: pending attempts (no recorded outcome)", () => {
   it("adopts the earliest matching credential no ledger entry claims", () => {
     const claimed = comms({ createdAt: "2025-06-01T10:00:01.000Z" });
     const wrongType = comms({ credentialType: "APN_SANDBOX", createdAt: "2025-06-01T10:00:02.000Z" });
-    const tooOld = comms({ createdAt: "2025-06-01T09:54:59.000Z" });
+    const tooOld = comms({ createdAt: "2025-06-01T09:59:29.000Z" }); // 31 s before: someone else's
+    const prior = comms({ createdAt: "2025-06-01T09:59:50.000Z" }); // existed when the attempt's run observed
     const later = comms({ createdAt: "2025-06-01T10:00:09.000Z" });
-    const earliest = comms({ createdAt: "2025-06-01T09:56:00.000Z" }); // within the clock-skew allowance
+    const earliest = comms({ createdAt: "2025-06-01T09:59:55.000Z" }); // within the clock-skew allowance
+    const attempt1 = pending(S1, "att-1");
+    attempt1.lastAttempt!.priorIds = [prior.id];
     const snap = snapshot({
       legacy: [legacy({ sid: S1 }), legacy({ sid: S2 })],
-      comms: [claimed, wrongType, tooOld, later, earliest],
-      ledger: ledgerOf(pending(S1, "att-1"), ledgerEntry({ legacySid: S2, commsCredentialId: claimed.id })),
+      comms: [claimed, wrongType, tooOld, prior, later, earliest],
+      ledger: ledgerOf(attempt1, ledgerEntry({ legacySid: S2, commsCredentialId: claimed.id })),
     });
     const item = run(snap, mapping(entry({ sid: S1 }), entry({ sid: S2 })), secretsFor(S1, S2)).items[0]!;
     expect(item.action).toBe("already-migrated");
     expect(item.commsCredentialId).toBe(earliest.id);
-    expect(item.reconcileFrom).toEqual({ attemptId: "att-1", startedAt });
+    expect(item.reconcileFrom).toEqual({ attemptId: "att-1", startedAt, appName: "app_ios", credentialType: "APN" });
     expect(item.warnings.join(" ")).toMatch(new RegExp(`${earliest.id} found in Comms was adopted`));
   });
 
@@ -232,7 +235,7 @@ describe("plan: pending attempts (no recorded outcome)", () => {
     const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [comms({ createdAt: "2025-01-01T00:00:00.000Z" })], ledger: ledgerOf(pending(S1, "att-9")) });
     const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
     expect(item.action).toBe("create");
-    expect(item.reconcileFrom).toEqual({ attemptId: "att-9", startedAt });
+    expect(item.reconcileFrom).toEqual({ attemptId: "att-9", startedAt, appName: "app_ios", credentialType: "APN" });
   });
 });
 

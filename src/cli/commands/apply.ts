@@ -29,7 +29,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   const savedPlan = args.plan ? parsePlanFile(readPlanText(args.plan), resolve(args.plan)) : undefined;
   const rt = await openRuntime(args);
   try {
-    const { plan: fresh, secrets } = await observeAndPlan(rt, { now, interactive, env: process.env });
+    const { plan: fresh, secrets, snapshot } = await observeAndPlan(rt, { now, interactive, env: process.env });
     if (savedPlan && savedPlan.observedFingerprint !== fresh.observedFingerprint) {
       throw new BlockedError(
         `the saved plan ${args.plan} is stale: Twilio, the ledger, the mapping or the secrets changed since it was made (${savedPlan.generatedAt}); run plan again`,
@@ -60,6 +60,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
       result = await apply(plan, {
         comms: rt.comms,
         ledger: rt.ledger,
+        existing: snapshot.comms,
         secrets,
         concurrency: rt.settings.concurrency,
         runId: randomUUID(),
@@ -85,8 +86,10 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}\nLedger: ${rt.settings.ledgerPath}`);
     }
     if (result.interrupted) return 130;
+    const unconfirmed = result.items.filter((i) => i.status === "accepted-unconfirmed").length;
+    if (unconfirmed && !rt.settings.json) print(`${unconfirmed} change(s) accepted by Comms but not visible yet: rerun apply to confirm them (nothing is sent twice).`);
     const failed = result.items.some((i) => i.status === "failed") || result.problems.length > 0;
-    return failed ? 1 : 0;
+    return failed || unconfirmed > 0 ? 1 : 0;
   } finally {
     await rt.close();
   }
