@@ -53,10 +53,11 @@ export const RECONCILE_WINDOW_MS = 30_000;
  */
 export const RECONCILE_CLOCK_SKEW_MS = 30_000;
 /**
- * A create accepted (202) by an earlier run that is still not visible after this long is taken as
- * lost and created again (with a warning); before that, a rerun waits rather than risk a duplicate.
+ * A create accepted (202) by an earlier run, or one whose outcome was unknown, that is still not
+ * visible this long after it was sent is taken as never created and sent again (with a warning).
+ * Before that, a rerun waits rather than risk a duplicate.
  */
-export const ACCEPTED_GIVE_UP_MS = 15 * 60_000;
+export const OUTCOME_SETTLE_MS = 10 * 60_000;
 
 /** Certificates expiring within this many days get a warning. */
 export const CERT_EXPIRY_WARNING_DAYS = 30;

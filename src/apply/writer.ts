@@ -4,7 +4,8 @@ import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
-import { ACCEPTED_GIVE_UP_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
+import { OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
+import { adoptionCandidates, type LostAttempt } from "../plan/reconcile.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
@@ -32,6 +33,8 @@ export interface ApplyDeps {
   onItem?: (item: AppliedItem) => void;
   confirm?: ConfirmerOptions;
   reconcileWindowMs?: number;
+  /** How long a lost or unconfirmed create is waited for before it is sent again (`OUTCOME_SETTLE_MS`). */
+  settleMs?: number;
 }
 
 /**
@@ -70,7 +73,20 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     return limit(() => writeLimit(fn));
   };
 
-  const ctx: ItemContext = { deps, now, sleep, log, runId, confirmer, claimed, serialised, reconcileWindowMs, entries };
+  const ctx: ItemContext = {
+    deps,
+    now,
+    sleep,
+    log,
+    runId,
+    confirmer,
+    claimed,
+    serialised,
+    reconcileWindowMs,
+    settleMs: deps.settleMs ?? OUTCOME_SETTLE_MS,
+    unresolved: new Map(),
+    entries,
+  };
 
   // Announce every write per App up front, so the confirmer can batch its reads.
   const tickets = plan.items.map((item) =>
@@ -123,6 +139,9 @@ interface ItemContext {
   claimed: Set<string>;
   serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   reconcileWindowMs: number;
+  settleMs: number;
+  /** (App, type) keys with an unresolved lost create, and why: no more creates there this run. */
+  unresolved: Map<string, string>;
   /** The ledger as replayed when the run started (read once, not per item). */
   entries: ReadonlyMap<string, LedgerEntry>;
   /** This item's announced confirmation (create / update-default). */
@@ -210,44 +229,54 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   const warnings = [...item.warnings];
 
   // 1. An earlier run's 202 whose credential was not visible then: wait for it. Until it has been
-  //    missing for ACCEPTED_GIVE_UP_MS, nothing is sent — sending could make a duplicate.
+  //    missing for `settleMs`, nothing is sent — sending could make a duplicate.
   if (item.commsCredentialId) {
     const id = item.commsCredentialId;
     const seen = await ctx.confirmer.waitFor(target.appName, id, ctx.ticket ? { ticket: ctx.ticket } : {});
     if (seen) {
       ctx.claimed.add(seen.id);
       await ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: seen.id, runId: ctx.runId });
-      return { ...item, warnings: [...warnings, `confirmed ${seen.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
+      return { ...item, target: { ...target, appName: seen.appName, credentialType: seen.credentialType }, warnings: [...warnings, `confirmed ${seen.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
     }
     const acceptedAt = ctx.entries.get(sid)?.acceptedAt;
-    const age = acceptedAt ? ctx.now().getTime() - Date.parse(acceptedAt) : 0;
-    if (age < ACCEPTED_GIVE_UP_MS) {
+    if (acceptedAt && ctx.now().getTime() - Date.parse(acceptedAt) < ctx.settleMs) {
       return {
         ...item,
-        warnings: [...warnings, `${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but is still not visible; nothing was sent (rerun apply later to confirm it)`],
+        warnings: [...warnings, `${id} was accepted at ${acceptedAt} but is still not visible; nothing was sent (rerun apply later to confirm it)`],
         status: "accepted-unconfirmed",
         attempts: 0,
       };
     }
-    warnings.push(`${id} was accepted at ${acceptedAt} but never became visible in Comms; creating it again`);
+    warnings.push(`${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but never became visible in Comms; creating it again`);
   }
 
   // Only the write (and any reconciliation) holds the (App, type) lock and a concurrency slot;
   // waiting for a 202 to become visible happens outside both.
-  const key = `${target.appName}|${target.credentialType}`;
+  const key = keyOf(target.appName, target.credentialType);
   const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string }> => {
     // Interrupted while waiting for a slot: nothing was sent for this item.
     if (ctx.deps.signal?.aborted) return notStarted(item);
+    const held = ctx.unresolved.get(key);
+    if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
+
     // 2. An earlier attempt with no recorded outcome: look where it went before creating anything.
     const earlier = item.reconcileFrom;
     if (earlier) {
-      const found = await reconcile(earlier.appName ?? target.appName, earlier.credentialType ?? target.credentialType, earlier.startedAt, ctx);
+      const lost = { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType };
+      const found = await reconcile(lost, ctx);
+      if (found === "ambiguous") return holdKey(item, warnings, lost, `several credentials could be the result of the earlier attempt ${earlier.attemptId}`, ctx);
       if (found) return adopt(item, found, earlier.attemptId, [...warnings, `${found.id} found in Comms was adopted as the result of the earlier attempt ${earlier.attemptId}`], 0, ctx);
-      await ledger.append({ event: "abandoned", legacySid: sid, attemptId: earlier.attemptId, reason: "nothing found in Comms for the earlier attempt", runId: ctx.runId });
+      const age = ctx.now().getTime() - Date.parse(earlier.startedAt);
+      if (age < ctx.settleMs) {
+        const retryAt = new Date(Date.parse(earlier.startedAt) + ctx.settleMs).toISOString();
+        return holdKey(item, warnings, lost, `the earlier create attempt ${earlier.attemptId} (${earlier.startedAt}) has an unknown outcome and nothing has appeared in Comms yet; it is sent again only after ${retryAt}`, ctx);
+      }
+      await ledger.append({ event: "abandoned", legacySid: sid, attemptId: earlier.attemptId, reason: `nothing appeared in Comms within ${Math.round(age / 1000)} s`, runId: ctx.runId });
     }
 
     const attemptId = randomUUID();
     const startedAt = ctx.now().toISOString();
+    const priorIds = ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id);
     await ledger.append({
       event: "attempt",
       legacySid: sid,
@@ -257,7 +286,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
       isDefault: target.isDefault,
       startedAt,
       secret: secret.fingerprint,
-      priorIds: ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id),
+      priorIds,
       runId: ctx.runId,
     });
     try {
@@ -284,34 +313,55 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
         return failed(item, message, { warnings, attempts: 1 });
       }
       ctx.log.warn({ sid, attemptId }, "create outcome unknown; reconciling against Comms (never re-sent blindly)");
-      const found = await reconcile(target.appName, target.credentialType, startedAt, ctx);
-      if (found) return adopt(item, found, attemptId, [...warnings, `the create's answer was lost; found ${found.id} in Comms and adopted it`], 1, ctx);
-      // The ledger keeps the attempt open (pending): the next run reconciles it before creating.
-      return failed(item, `create outcome unknown (${err.message}) and nothing new appeared in Comms within ${Math.round(ctx.reconcileWindowMs / 1000)} s; nothing was re-sent — rerun apply to reconcile`, { warnings, attempts: 1 });
+      const lost = { appName: target.appName, credentialType: target.credentialType, startedAt, unknownAt: ctx.now().toISOString(), priorIds };
+      const found = await reconcile(lost, ctx);
+      if (found && found !== "ambiguous") {
+        return adopt(item, found, attemptId, [...warnings, `the create's answer was lost; found ${found.id} in Comms and adopted it`], 1, ctx);
+      }
+      // The attempt stays open (pending) in the ledger: the next run reconciles it before creating.
+      await ledger.append({ event: "unknown", legacySid: sid, attemptId, reason: err.message, runId: ctx.runId });
+      const why =
+        found === "ambiguous"
+          ? "several new credentials could be its result"
+          : `nothing new appeared in Comms within ${Math.round(ctx.reconcileWindowMs / 1000)} s`;
+      const held = holdKey(item, warnings, lost, `a create for ${target.appName} ${target.credentialType} has an unknown outcome`, ctx);
+      return { ...held, status: "failed", attempts: 1, error: `create outcome unknown (${err.message}) and ${why}; nothing was re-sent — rerun apply later to reconcile` };
     }
   });
   if ("status" in outcome) return outcome;
   return confirmCreate(item, outcome.id, outcome.location, warnings, 1, ctx);
 }
 
+function keyOf(appName: string, credentialType: string): string {
+  return `${appName}|${credentialType}`;
+}
+
 /**
- * The earliest unclaimed credential of this kind created since the attempt started (less a small
- * clock-skew allowance), listed until the attempt is `reconcileWindowMs` old. Claimed ids include
- * everything that existed when the plan was observed, so another client's credential is never adopted.
+ * An unresolved lost create blocks further creates of the same App and type for the rest of the
+ * run: another credential appearing there would make the lost one's result ambiguous.
  */
-async function reconcile(appName: string, credentialType: CommsCredential["credentialType"], startedAt: string, ctx: ItemContext): Promise<CommsCredential | null> {
-  const since = Date.parse(startedAt) - RECONCILE_CLOCK_SKEW_MS;
-  const deadline = Date.parse(startedAt) + ctx.reconcileWindowMs;
+function holdKey(item: PlanItem, warnings: string[], lost: LostAttempt, reason: string, ctx: ItemContext): AppliedItem {
+  ctx.unresolved.set(keyOf(lost.appName, lost.credentialType), reason);
+  return { ...item, status: "failed", error: `${reason}; nothing was sent`, warnings, attempts: 0 };
+}
+
+/**
+ * Lists Comms until the attempt is `reconcileWindowMs` old, for the one credential that could be
+ * what the lost create made (see `adoptionCandidates`). Never guesses between several.
+ */
+async function reconcile(lost: LostAttempt, ctx: ItemContext): Promise<CommsCredential | "ambiguous" | null> {
+  const since = new Date(Date.parse(lost.startedAt) - RECONCILE_CLOCK_SKEW_MS).toISOString();
+  const deadline = Date.parse(lost.startedAt) + ctx.reconcileWindowMs;
   let delay = 100;
   for (;;) {
     try {
-      const candidates = (await ctx.deps.comms.list({ appName, credentialType, startDate: new Date(since).toISOString() }))
-        .filter((c) => !ctx.claimed.has(c.id) && c.appName === appName && c.credentialType === credentialType && Date.parse(c.createdAt) >= since)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
-      const first = candidates[0];
-      if (first) {
-        ctx.claimed.add(first.id);
-        return first;
+      const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, startDate: since });
+      const candidates = adoptionCandidates(lost, listed, ctx.claimed);
+      if (candidates.length > 1) return "ambiguous";
+      const only = candidates[0];
+      if (only) {
+        ctx.claimed.add(only.id);
+        return only;
       }
     } catch (err) {
       ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
@@ -325,7 +375,9 @@ async function reconcile(appName: string, credentialType: CommsCredential["crede
 async function adopt(item: PlanItem, found: CommsCredential, attemptId: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
   await ctx.deps.ledger.append({ event: "accepted", legacySid: item.legacySid, attemptId, commsCredentialId: found.id, reconciled: true, runId: ctx.runId });
   await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: found.id, runId: ctx.runId });
-  return { ...item, commsCredentialId: found.id, warnings, status: "confirmed", attempts: sends };
+  // The report says where the credential actually is (an earlier attempt may have gone elsewhere).
+  const target = item.target ? { ...item.target, appName: found.appName, credentialType: found.credentialType } : undefined;
+  return { ...item, ...(target ? { target } : {}), commsCredentialId: found.id, warnings, status: "confirmed", attempts: sends };
 }
 
 async function confirmCreate(item: PlanItem, id: string, location: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {

@@ -106,7 +106,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     requests.push(entry);
     const error = api === "legacy" ? legacyError : commsError;
     const reply = (r: Reply) => {
-      entry.status = r.status;
+      entry.status = res.destroyed ? "dropped" : r.status;
       send(res, r, inFlight);
     };
     const drop = () => {
@@ -136,10 +136,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
         return;
       }
       await sleep(latencyMs);
-      if (res.destroyed) {
-        entry.status = "dropped";
-        return;
-      }
+      // A client that hung up meanwhile does not stop the server: like a real API, the request is
+      // still carried out; only the answer is lost (the writer must reconcile such creates).
       if (fault === "drop-before-commit") return drop();
       if (fault === "429") return reply({ ...error(429, CODE.tooManyRequests, "Too Many Requests"), headers: { "Retry-After": retryAfter } });
       if (fault === "503") return reply({ ...error(503, CODE.unavailable, "Service Unavailable"), headers: { "Retry-After": retryAfter } });

@@ -31,6 +31,8 @@ export type LedgerEvent =
   | (LedgerBase & { event: "confirmed"; commsCredentialId: string })
   | (LedgerBase & { event: "unconfirmed"; commsCredentialId: string; reason: string })
   | (LedgerBase & { event: "failed"; attemptId?: string; error: string; status?: number })
+  /** The create was sent but its answer was lost and reconciliation found nothing yet; still pending. */
+  | (LedgerBase & { event: "unknown"; attemptId: string; reason: string })
   /** The attempt did not create anything (reconciliation found nothing); safe to try again. */
   | (LedgerBase & { event: "abandoned"; attemptId: string; reason: string })
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
@@ -68,7 +70,15 @@ export interface LedgerEntry {
    */
   state: "pending" | "accepted" | "confirmed" | "unconfirmed" | "failed" | "deleted";
   /** The last attempt, kept for reconciliation. */
-  lastAttempt?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[] };
+  lastAttempt?: {
+    attemptId: string;
+    startedAt: string;
+    appName: string;
+    credentialType: CredentialType;
+    priorIds?: string[];
+    /** When the lost answer was noticed: the attempt cannot have created anything after this. */
+    unknownAt?: string;
+  };
   secret?: SecretFingerprint;
   isDefault?: boolean;
   /** Every Comms id this tool ever created for the sid (a recreate adds one). */

@@ -1,6 +1,7 @@
 import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, SecretResult, Target } from "../domain.js";
 import type { LedgerEntry } from "../ledger/types.js";
-import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
+import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
+import { adoptionCandidates } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
 import { fingerprintObservation } from "./planfile.js";
@@ -199,17 +200,15 @@ function decide(
     item.warnings.push(`${sid} was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
   } else if (ledger.state === "pending" && attempt) {
     item.reconcileFrom = reconcileFromAttempt(attempt);
-    const since = Date.parse(attempt.startedAt) - RECONCILE_CLOCK_SKEW_MS;
-    const adopted = comms
-      .filter(
-        (c) =>
-          c.appName === attempt.appName &&
-          c.credentialType === attempt.credentialType &&
-          Date.parse(c.createdAt) >= since &&
-          !claimed.has(c.id) &&
-          !(attempt.priorIds ?? []).includes(c.id),
-      )
-      .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id))[0];
+    const candidates = adoptionCandidates(attempt, comms, claimed);
+    if (candidates.length > 1) {
+      item.action = "blocked";
+      item.problems.push(
+        `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome and ${candidates.length} credentials in ${attempt.appName} ${attempt.credentialType} could be its result (${candidates.map((c) => c.id).join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun`,
+      );
+      return { item, entry, creates: false };
+    }
+    const adopted = candidates[0];
     if (adopted) {
       claimed.add(adopted.id);
       item.action = "already-migrated";
@@ -235,7 +234,14 @@ function decide(
 
 /** Reconciliation looks where the attempt went, which may differ from today's mapping. */
 function reconcileFromAttempt(attempt: NonNullable<LedgerEntry["lastAttempt"]>): NonNullable<PlanItem["reconcileFrom"]> {
-  return { attemptId: attempt.attemptId, startedAt: attempt.startedAt, appName: attempt.appName, credentialType: attempt.credentialType };
+  return {
+    attemptId: attempt.attemptId,
+    startedAt: attempt.startedAt,
+    appName: attempt.appName,
+    credentialType: attempt.credentialType,
+    ...(attempt.unknownAt ? { unknownAt: attempt.unknownAt } : {}),
+    ...(attempt.priorIds ? { priorIds: attempt.priorIds } : {}),
+  };
 }
 
 /** `already-migrated` or `update-default` for a sid whose ledger credential is live in Comms. */

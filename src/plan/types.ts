@@ -43,7 +43,14 @@ export interface PlanItem {
    * For `create`: the ledger has an attempt with no recorded outcome, so the writer reconciles
    * against the live Comms list (`appName`, `credentialType`, `startDate`) before creating.
    */
-  reconcileFrom?: { attemptId: string; startedAt: string; appName?: string; credentialType?: CredentialType };
+  reconcileFrom?: {
+    attemptId: string;
+    startedAt: string;
+    appName?: string;
+    credentialType?: CredentialType;
+    unknownAt?: string;
+    priorIds?: string[];
+  };
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
   recreate?: boolean;
   warnings: string[];

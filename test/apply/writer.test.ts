@@ -124,7 +124,14 @@ describe("writer", () => {
     // The next run reconciles (nothing of ours is there), then creates once.
     const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     expect(rerun.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("create");
-    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 300 });
+    // Straight away, nothing is re-sent: the lost create may still show up.
+    const soon = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 300 });
+    expect(soon.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "failed" });
+    expect(soon.items.find((i) => i.legacySid === SID1)?.error).toMatch(/sent again only after/);
+    expect(w.posts()).toBe(1);
+    // Once the attempt is older than the settle time, it is abandoned and created once.
+    const later = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const again = await apply(later.plan, { comms: w.comms, ledger: w.ledger, secrets: later.secrets, existing: later.existing, concurrency: 4, reconcileWindowMs: 300, settleMs: 0 });
     const mine = again.items.find((i) => i.legacySid === SID1)!;
     expect(mine.status).toBe("confirmed");
     expect(mine.commsCredentialId).not.toBe(foreign.id);
@@ -137,6 +144,11 @@ describe("writer", () => {
     const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 200 });
     expect(result.items.find((i) => i.legacySid === SID1)?.status).toBe("failed");
     expect(w.posts()).toBe(1);
+    // An immediate rerun, before the credential is visible, re-sends nothing.
+    const early = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    const waited = await apply(early.plan, { comms: w.comms, ledger: w.ledger, secrets: early.secrets, existing: early.existing, concurrency: 4, reconcileWindowMs: 200 });
+    expect(waited.items.find((i) => i.legacySid === SID1)?.status).toBe("failed");
+    expect(w.posts()).toBe(1);
     await new Promise((r) => setTimeout(r, 1_000));
     const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     expect(rerun.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("already-migrated");
@@ -144,6 +156,25 @@ describe("writer", () => {
     expect(again.items.find((i) => i.legacySid === SID1)?.status).toBe("confirmed");
     expect(w.posts()).toBe(1);
     expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
+  });
+
+  it("after a lost create, no other create of the same App and type is sent in that run", async () => {
+    const w = await world({ faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-before-commit" }] } });
+    const SID2 = "CR00000000000000000000000000000002";
+    const dev = { p12: "file:limonade-ios-dev.p12", passphrase: "env:P" };
+    const { plan, secrets: resolved, existing } = await w.planFor([
+      { sid: SID1, appName: "limonade_ios", credentialType: "APN_SANDBOX", secrets: { certificate: "file:ios-sandbox-2.cert.pem", privateKey: "file:ios-sandbox-2.key.pem" } },
+      { sid: SID2, appName: "limonade_ios", secrets: dev },
+    ]);
+    const secrets = new Map(resolved);
+    secrets.set(SID2, await resolveEntrySecrets({ sid: SID2, appName: "limonade_ios", secrets: dev, index: 1 }, "APN_SANDBOX", { mappingDir: SECRETS, env: { P: "fake-demo-passphrase" }, now: new Date(), interactive: false }));
+    const ready = { ...plan, items: plan.items.map((i) => (i.legacySid === SID2 ? { ...i, action: "create" as const, problems: [], target: { appName: "limonade_ios", credentialType: "APN_SANDBOX" as const, isDefault: false } } : i)) };
+    const result = await apply(ready, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, reconcileWindowMs: 200 });
+    const bySid = Object.fromEntries(result.items.map((i) => [i.legacySid, i]));
+    expect(bySid[SID1]?.status).toBe("failed");
+    expect(bySid[SID2]?.status).toBe("planned");
+    expect(bySid[SID2]?.warnings.join(" ")).toMatch(/not attempted: .*unknown outcome/);
+    expect(w.posts()).toBe(1);
   });
 
   it("one item's failure does not stop the others", async () => {

@@ -188,9 +188,9 @@ describe("apply under faults: every mapped credential exists exactly once", () =
     const killed = await runCli(["apply", "--yes", "--mapping", ws.mapping, "--reports-dir", ws.reports], {
       env,
       onSpawn: (kill) => {
+        // Kill once all four creates have reached the server and before any answer (400 ms latency).
         const timer = setInterval(() => {
-          const attempts = ledgerEvents(ws).filter((e) => e.event === "attempt").length;
-          if (attempts >= 3) {
+          if (emu.requests.filter((r) => r.method === "POST").length >= 4) {
             clearInterval(timer);
             kill("SIGKILL");
           }

@@ -201,25 +201,45 @@ describe("plan: pending attempts (no recorded outcome)", () => {
   const pending = (legacySid: string, attemptId: string) =>
     ledgerEntry({ legacySid, state: "pending", lastAttempt: { attemptId, startedAt, appName: "app_ios", credentialType: "APN" } });
 
-  it("adopts the earliest matching credential no ledger entry claims", () => {
+  it("adopts the one credential that can be the attempt's result", () => {
     const claimed = comms({ createdAt: "2025-06-01T10:00:01.000Z" });
     const wrongType = comms({ credentialType: "APN_SANDBOX", createdAt: "2025-06-01T10:00:02.000Z" });
     const tooOld = comms({ createdAt: "2025-06-01T09:59:29.000Z" }); // 31 s before: someone else's
     const prior = comms({ createdAt: "2025-06-01T09:59:50.000Z" }); // existed when the attempt's run observed
-    const later = comms({ createdAt: "2025-06-01T10:00:09.000Z" });
-    const earliest = comms({ createdAt: "2025-06-01T09:59:55.000Z" }); // within the clock-skew allowance
+    const tooLate = comms({ createdAt: "2025-06-01T10:01:01.000Z" }); // after request timeout + skew
+    const mine = comms({ createdAt: "2025-06-01T09:59:55.000Z" }); // within the clock-skew allowance
     const attempt1 = pending(S1, "att-1");
     attempt1.lastAttempt!.priorIds = [prior.id];
     const snap = snapshot({
       legacy: [legacy({ sid: S1 }), legacy({ sid: S2 })],
-      comms: [claimed, wrongType, tooOld, prior, later, earliest],
+      comms: [claimed, wrongType, tooOld, prior, tooLate, mine],
       ledger: ledgerOf(attempt1, ledgerEntry({ legacySid: S2, commsCredentialId: claimed.id })),
     });
     const item = run(snap, mapping(entry({ sid: S1 }), entry({ sid: S2 })), secretsFor(S1, S2)).items[0]!;
     expect(item.action).toBe("already-migrated");
-    expect(item.commsCredentialId).toBe(earliest.id);
-    expect(item.reconcileFrom).toEqual({ attemptId: "att-1", startedAt, appName: "app_ios", credentialType: "APN" });
-    expect(item.warnings.join(" ")).toMatch(new RegExp(`${earliest.id} found in Comms was adopted`));
+    expect(item.commsCredentialId).toBe(mine.id);
+    expect(item.reconcileFrom).toMatchObject({ attemptId: "att-1", startedAt, appName: "app_ios", credentialType: "APN", priorIds: [prior.id] });
+    expect(item.warnings.join(" ")).toMatch(new RegExp(`${mine.id} found in Comms was adopted`));
+  });
+
+  it("blocks instead of guessing when several credentials could be the attempt's result", () => {
+    const a = comms({ createdAt: "2025-06-01T10:00:01.000Z" });
+    const b = comms({ createdAt: "2025-06-01T10:00:20.000Z" });
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [a, b], ledger: ledgerOf(pending(S1, "att-1")) });
+    const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect(item.action).toBe("blocked");
+    expect(item.problems.join(" ")).toContain(a.id);
+    expect(item.problems.join(" ")).toContain(b.id);
+  });
+
+  it("an attempt whose loss was noticed cannot have created anything afterwards", () => {
+    const late = comms({ createdAt: "2025-06-01T10:00:45.000Z" });
+    const attempt = pending(S1, "att-1");
+    attempt.lastAttempt!.unknownAt = "2025-06-01T10:00:05.000Z"; // + 30 s skew = 10:00:35
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [late], ledger: ledgerOf(attempt) });
+    const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect(item.action).toBe("create");
+    expect(item.reconcileFrom).toMatchObject({ attemptId: "att-1", unknownAt: "2025-06-01T10:00:05.000Z" });
   });
 
   it("never lets two pending attempts adopt the same credential", () => {
