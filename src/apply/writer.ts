@@ -153,8 +153,10 @@ async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     case "drop":
     case "unmapped":
     case "skip":
+      await recordLostResult(item, ctx);
       return { ...item, status: "skipped" };
     case "blocked":
+      await recordLostResult(item, ctx);
       return { ...item, status: "failed", error: item.problems.join("; ") || "blocked" };
     case "already-migrated":
       return alreadyMigrated(item, ctx);
@@ -164,6 +166,16 @@ async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
       if (ctx.deps.signal?.aborted) return notStarted(item);
       return create(item, ctx);
   }
+}
+
+/** The plan found what a lost create made for a sid that is no longer migrated: journal it (no Comms write). */
+async function recordLostResult(item: PlanItem, ctx: ItemContext): Promise<void> {
+  const id = item.commsCredentialId;
+  // Only a credential the plan saw listed; an accepted-but-invisible one is not confirmed here.
+  if (!item.reconcileFrom || !id || !ctx.deps.existing.some((c) => c.id === id)) return;
+  ctx.claimed.add(id);
+  await ctx.deps.ledger.append({ event: "accepted", legacySid: item.legacySid, attemptId: item.reconcileFrom.attemptId, commsCredentialId: id, reconciled: true, runId: ctx.runId });
+  await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: id, runId: ctx.runId });
 }
 
 function failed(item: PlanItem, error: string, extra: Partial<AppliedItem> = {}): AppliedItem {
@@ -253,25 +265,22 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   // Only the write (and any reconciliation) holds the (App, type) lock and a concurrency slot;
   // waiting for a 202 to become visible happens outside both.
   const key = keyOf(target.appName, target.credentialType);
+  // 2. An earlier attempt with no recorded outcome: look where it went before creating anything,
+  //    holding that (App, type)'s lock — it may differ from today's target after a mapping change.
+  const earlier = item.reconcileFrom;
+  const lost = earlier ? { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType } : undefined;
+  if (lost && keyOf(lost.appName, lost.credentialType) !== key) {
+    const settled = await ctx.serialised(keyOf(lost.appName, lost.credentialType), () => resolveEarlier(item, lost, warnings, ctx));
+    if (settled) return settled;
+  }
   const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string }> => {
     // Interrupted while waiting for a slot: nothing was sent for this item.
     if (ctx.deps.signal?.aborted) return notStarted(item);
     const held = ctx.unresolved.get(key);
     if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
-
-    // 2. An earlier attempt with no recorded outcome: look where it went before creating anything.
-    const earlier = item.reconcileFrom;
-    if (earlier) {
-      const lost = { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType };
-      const found = await reconcile(lost, ctx);
-      if (found === "ambiguous") return holdKey(item, warnings, lost, `several credentials could be the result of the earlier attempt ${earlier.attemptId}`, ctx);
-      if (found) return adopt(item, found, earlier.attemptId, [...warnings, `${found.id} found in Comms was adopted as the result of the earlier attempt ${earlier.attemptId}`], 0, ctx);
-      const age = ctx.now().getTime() - Date.parse(earlier.startedAt);
-      if (age < ctx.settleMs) {
-        const retryAt = new Date(Date.parse(earlier.startedAt) + ctx.settleMs).toISOString();
-        return holdKey(item, warnings, lost, `the earlier create attempt ${earlier.attemptId} (${earlier.startedAt}) has an unknown outcome and nothing has appeared in Comms yet; it is sent again only after ${retryAt}`, ctx);
-      }
-      await ledger.append({ event: "abandoned", legacySid: sid, attemptId: earlier.attemptId, reason: `nothing appeared in Comms within ${Math.round(age / 1000)} s`, runId: ctx.runId });
+    if (lost && keyOf(lost.appName, lost.credentialType) === key) {
+      const settled = await resolveEarlier(item, lost, warnings, ctx);
+      if (settled) return settled;
     }
 
     const attemptId = randomUUID();
@@ -290,12 +299,11 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
       runId: ctx.runId,
     });
     try {
-      const accepted = await ctx.deps.comms.create({
-        credentialType: target.credentialType,
-        appName: target.appName,
-        isDefault: target.isDefault,
-        content: encodeContent(secret),
-      });
+      const accepted = await ctx.deps.comms.create(
+        { credentialType: target.credentialType, appName: target.appName, isDefault: target.isDefault, content: encodeContent(secret) },
+        // A re-send after 429/503 moves the latest moment the create can have been carried out.
+        { onSend: async (n) => (n > 1 ? ledger.append({ event: "resent", legacySid: sid, attemptId, runId: ctx.runId }) : undefined) },
+      );
       ctx.claimed.add(accepted.resourceId);
       await ledger.append({
         event: "accepted",
@@ -330,6 +338,24 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   });
   if ("status" in outcome) return outcome;
   return confirmCreate(item, outcome.id, outcome.location, warnings, 1, ctx);
+}
+
+/**
+ * Settles an earlier lost create before a new one is sent: adopts its result, or holds (too
+ * recent, or ambiguous), or records it abandoned (returns null: go ahead and create).
+ */
+async function resolveEarlier(item: PlanItem, lost: LostAttempt & { attemptId: string }, warnings: string[], ctx: ItemContext): Promise<AppliedItem | null> {
+  if (ctx.deps.signal?.aborted) return notStarted(item);
+  const found = await reconcile(lost, ctx);
+  if (found === "ambiguous") return holdKey(item, warnings, lost, `several credentials could be the result of the earlier attempt ${lost.attemptId}`, ctx);
+  if (found) return adopt(item, found, lost.attemptId, [...warnings, `${found.id} found in Comms was adopted as the result of the earlier attempt ${lost.attemptId}`], 0, ctx);
+  const age = ctx.now().getTime() - Date.parse(lost.startedAt);
+  if (age < ctx.settleMs) {
+    const retryAt = new Date(Date.parse(lost.startedAt) + ctx.settleMs).toISOString();
+    return holdKey(item, warnings, lost, `the earlier create attempt ${lost.attemptId} (${lost.startedAt}) has an unknown outcome and nothing has appeared in Comms yet; it is sent again only after ${retryAt}`, ctx);
+  }
+  await ctx.deps.ledger.append({ event: "abandoned", legacySid: item.legacySid, attemptId: lost.attemptId, reason: `nothing appeared in Comms within ${Math.round(age / 1000)} s`, runId: ctx.runId });
+  return null;
 }
 
 function keyOf(appName: string, credentialType: string): string {

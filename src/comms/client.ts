@@ -17,6 +17,7 @@ import type {
   CommsListFilter,
   CommsStats,
   CreateCredentialBody,
+  CreateOptions,
 } from "./types.js";
 
 /** Where the Comms API lives unless told otherwise. */
@@ -69,7 +70,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
 
-  async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown): Promise<HttpResult> {
+  async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
     const idempotent = kind !== "create";
     const pathOnly = path.split("?")[0] ?? path;
     let uncertain = false;
@@ -81,9 +82,11 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload !== undefined) headers["content-type"] = "application/json";
+    let sends = 0;
     try {
       const result = await withRetry(
         async () => {
+          await onSend?.(++sends);
           uncertainEarlier = uncertain;
           stats.requests++;
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
@@ -218,8 +221,8 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return fetchPath(serverPath(location));
     },
 
-    async create(body: CreateCredentialBody) {
-      const res = await send("create", "POST", collectionPath, body);
+    async create(body: CreateCredentialBody, opts?: CreateOptions) {
+      const res = await send("create", "POST", collectionPath, body, opts?.onSend);
       return accepted(res, undefined, undefined);
     },
 

@@ -24,6 +24,11 @@ export interface CommsListFilter {
   endDate?: string;
 }
 
+export interface CreateOptions {
+  /** Awaited before each send of the request (n = 1, 2, … as retries of 429/503 re-send it). */
+  onSend?: (n: number) => Promise<void>;
+}
+
 /** Counters a caller (or the benchmark) can read. */
 export interface CommsStats {
   requests: number;
@@ -43,7 +48,7 @@ export interface CommsClient {
   fetch(id: string): Promise<CommsCredential | null>;
   /** GET an absolute `resourceLocation` as returned by a write; null on 404. */
   fetchLocation(location: string): Promise<CommsCredential | null>;
-  create(body: CreateCredentialBody): Promise<Accepted>;
+  create(body: CreateCredentialBody, opts?: CreateOptions): Promise<Accepted>;
   setDefault(id: string, isDefault: boolean): Promise<Accepted>;
   delete(id: string): Promise<Accepted>;
   readonly stats: CommsStats;

@@ -53,6 +53,9 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
         // A failure after an accepted id keeps the id (it exists); a failed create leaves nothing.
         if (entry.state === "pending") entry.state = "failed";
         break;
+      case "resent":
+        if (entry.lastAttempt?.attemptId === e.attemptId) entry.lastAttempt.lastSentAt = e.ts;
+        break;
       case "unknown":
         if (entry.lastAttempt?.attemptId === e.attemptId) entry.lastAttempt.unknownAt = e.ts;
         break;

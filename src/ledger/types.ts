@@ -31,6 +31,8 @@ export type LedgerEvent =
   | (LedgerBase & { event: "confirmed"; commsCredentialId: string })
   | (LedgerBase & { event: "unconfirmed"; commsCredentialId: string; reason: string })
   | (LedgerBase & { event: "failed"; attemptId?: string; error: string; status?: number })
+  /** The create is being sent again (after a 429/503): it can have been carried out as late as this. */
+  | (LedgerBase & { event: "resent"; attemptId: string })
   /** The create was sent but its answer was lost and reconciliation found nothing yet; still pending. */
   | (LedgerBase & { event: "unknown"; attemptId: string; reason: string })
   /** The attempt did not create anything (reconciliation found nothing); safe to try again. */
@@ -78,6 +80,8 @@ export interface LedgerEntry {
     priorIds?: string[];
     /** When the lost answer was noticed: the attempt cannot have created anything after this. */
     unknownAt?: string;
+    /** When the request was last (re)sent. */
+    lastSentAt?: string;
   };
   secret?: SecretFingerprint;
   isDefault?: boolean;

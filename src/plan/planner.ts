@@ -22,10 +22,10 @@ interface Draft {
 
 /**
  * Ledger states whose Comms id, when still listed, means the sid is already migrated.
- * `failed` is included: a failed re-create attempt leaves the earlier id, and if that credential
- * is listed after all, creating another would be a duplicate.
+ * `failed` and `pending` are included: a failed or lost re-create attempt leaves the earlier id,
+ * and if that credential is listed after all, creating another would be a duplicate.
  */
-const HOLDS_CREDENTIAL: ReadonlySet<LedgerEntry["state"]> = new Set(["confirmed", "accepted", "unconfirmed", "failed"]);
+const HOLDS_CREDENTIAL: ReadonlySet<LedgerEntry["state"]> = new Set(["confirmed", "accepted", "unconfirmed", "failed", "pending"]);
 
 function liveCredential(entry: LedgerEntry | undefined, commsById: ReadonlyMap<string, CommsCredential>): CommsCredential | undefined {
   if (!entry?.commsCredentialId || !HOLDS_CREDENTIAL.has(entry.state)) return undefined;
@@ -97,6 +97,7 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed),
   );
 
+  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed);
   blockDefaultConflicts(drafts);
   for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
   enforceLimits(drafts, snapshot.comms);
@@ -112,6 +113,34 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     items: drafts.map((d) => d.item),
     observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
   };
+}
+
+/**
+ * A sid that is no longer migrated (skipped, unmapped, blocked early…) may still have a lost create
+ * from an earlier run. If exactly one credential can be its result, the item carries it so that the
+ * writer records it in the ledger — then status and rollback know it as cr2comms's own.
+ */
+function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>): void {
+  for (const { item } of drafts) {
+    const ledger = snapshot.ledger.get(item.legacySid);
+    const attempt = ledger?.lastAttempt;
+    if (ledger?.state !== "pending" || !attempt || item.reconcileFrom) continue;
+    if (item.action === "create" || item.action === "already-migrated" || item.action === "update-default") continue;
+    const candidates = adoptionCandidates(attempt, snapshot.comms, claimed);
+    const only = candidates.length === 1 ? candidates[0] : undefined;
+    if (only) {
+      claimed.add(only.id);
+      item.commsCredentialId = only.id;
+      item.reconcileFrom = reconcileFromAttempt(attempt);
+      item.warnings.push(
+        `${item.legacySid}: an earlier create attempt (${attempt.attemptId}) made ${only.id} in ${only.appName}; it is recorded in the ledger as cr2comms's (rollback can delete it)`,
+      );
+    } else {
+      item.warnings.push(
+        `${item.legacySid}: an earlier create attempt (${attempt.attemptId}) for ${attempt.appName} ${attempt.credentialType} has no recorded outcome${candidates.length > 1 ? ` and ${candidates.length} credentials could be its result` : ""}; check Comms`,
+      );
+    }
+  }
 }
 
 function block(item: PlanItem, problem: string): void {
@@ -240,6 +269,7 @@ function reconcileFromAttempt(attempt: NonNullable<LedgerEntry["lastAttempt"]>):
     appName: attempt.appName,
     credentialType: attempt.credentialType,
     ...(attempt.unknownAt ? { unknownAt: attempt.unknownAt } : {}),
+    ...(attempt.lastSentAt ? { lastSentAt: attempt.lastSentAt } : {}),
     ...(attempt.priorIds ? { priorIds: attempt.priorIds } : {}),
   };
 }

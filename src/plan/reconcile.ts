@@ -8,6 +8,8 @@ export interface LostAttempt {
   startedAt: string;
   /** When the lost answer was noticed; absent after a crash. */
   unknownAt?: string;
+  /** When the request was last re-sent (after a 429/503), if it was. */
+  lastSentAt?: string;
   /** Credentials of this App and type that existed before the attempt. */
   priorIds?: readonly string[];
 }
@@ -15,13 +17,14 @@ export interface LostAttempt {
 /**
  * The Comms credentials that could be what a lost create made: same App and type, created between
  * the attempt's start and the last moment it could have been carried out (when the loss was
- * noticed, or the request timeout after a crash) with the clock-skew allowance on both sides, not
+ * noticed, or the request timeout after its last send, for a crash) with the clock-skew allowance on both sides, not
  * claimed by any ledger entry, and not among those that existed before. Oldest first. Comms keeps
  * no content fingerprint, so more than one candidate is ambiguous and must not be guessed at.
  */
 export function adoptionCandidates(attempt: LostAttempt, comms: readonly CommsCredential[], claimed: ReadonlySet<string>): CommsCredential[] {
   const from = Date.parse(attempt.startedAt) - RECONCILE_CLOCK_SKEW_MS;
-  const until = (attempt.unknownAt ? Date.parse(attempt.unknownAt) : Date.parse(attempt.startedAt) + REQUEST_TIMEOUT_MS) + RECONCILE_CLOCK_SKEW_MS;
+  const lastSent = Date.parse(attempt.lastSentAt ?? attempt.startedAt);
+  const until = (attempt.unknownAt ? Date.parse(attempt.unknownAt) : lastSent + REQUEST_TIMEOUT_MS) + RECONCILE_CLOCK_SKEW_MS;
   const prior = new Set(attempt.priorIds ?? []);
   return comms
     .filter((c) => {

@@ -49,6 +49,7 @@ export interface PlanItem {
     appName?: string;
     credentialType?: CredentialType;
     unknownAt?: string;
+    lastSentAt?: string;
     priorIds?: string[];
   };
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */

@@ -177,6 +177,28 @@ describe("writer", () => {
     expect(w.posts()).toBe(1);
   });
 
+  it("journals a re-send after a 429, which widens the window a rerun searches", async () => {
+    const w = await world({ faults: { retryAfterSeconds: 0, script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "429" }] } });
+    const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
+    expect(w.ledger.list.map((e) => e.event)).toEqual(["attempt", "resent", "accepted", "confirmed"]);
+  });
+
+  it("a lost create of a sid that was then skipped is still recorded as cr2comms's own", async () => {
+    const w = await world({ visibilityDelayMs: 600, faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-after-commit" }] } });
+    const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
+    await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 100 });
+    await new Promise((r) => setTimeout(r, 700));
+    const later = await w.planFor([{ sid: SID1, skip: true }]);
+    const item = later.plan.items.find((i) => i.legacySid === SID1)!;
+    expect(item.action).toBe("skip");
+    await apply(later.plan, { comms: w.comms, ledger: w.ledger, secrets: later.secrets, existing: later.existing, concurrency: 4 });
+    const entry = (await w.ledger.entries()).get(SID1)!;
+    expect(entry).toMatchObject({ state: "confirmed", commsCredentialId: item.commsCredentialId });
+    expect(w.emu.state.commsCredentials().map((c) => c.id)).toContain(item.commsCredentialId);
+    expect(w.posts()).toBe(1);
+  });
+
   it("one item's failure does not stop the others", async () => {
     const w = await world({ faults: { script: [{ method: "POST", kind: "503", times: 6 }], retryAfterSeconds: 0 } });
     const { plan, secrets, existing } = await w.planFor([

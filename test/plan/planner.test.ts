@@ -242,6 +242,24 @@ describe("plan: pending attempts (no recorded outcome)", () => {
     expect(item.reconcileFrom).toMatchObject({ attemptId: "att-1", unknownAt: "2025-06-01T10:00:05.000Z" });
   });
 
+  it("a sid whose own earlier credential is live is not created again, even with a newer attempt pending", () => {
+    const mine = comms({ createdAt: "2025-05-01T00:00:00.000Z" });
+    const entry1 = pending(S1, "att-2");
+    entry1.commsCredentialId = mine.id;
+    entry1.createdIds = [mine.id];
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [mine], ledger: ledgerOf(entry1) });
+    const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect(item).toMatchObject({ action: "already-migrated", commsCredentialId: mine.id });
+  });
+
+  it("records what a lost create made even when the sid is no longer migrated", () => {
+    const made = comms({ createdAt: "2025-06-01T10:00:01.000Z" });
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [made], ledger: ledgerOf(pending(S1, "att-1")) });
+    const item = only(run(snap, mapping(entry({ sid: S1, skip: true })), secretsFor(S1)));
+    expect(item).toMatchObject({ action: "skip", commsCredentialId: made.id, reconcileFrom: { attemptId: "att-1" } });
+    expect(item.warnings.join(" ")).toMatch(/recorded in the ledger/);
+  });
+
   it("never lets two pending attempts adopt the same credential", () => {
     const only1 = comms({ createdAt: "2025-06-01T10:00:01.000Z" });
     const snap = snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: S2 })], comms: [only1], ledger: ledgerOf(pending(S1, "a"), pending(S2, "b")) });
