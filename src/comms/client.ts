@@ -3,6 +3,7 @@
  * Request bodies carry base64 secrets: they are never logged; logs show method, path, status.
  */
 import { Pool } from "undici";
+import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
 import { NetworkError } from "../http/errors.js";
@@ -57,7 +58,7 @@ interface HttpResult {
 /** Creates a Comms client. Call `close()` when done to release pooled connections. */
 export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const logger = cfg.logger ?? silentLogger;
-  const base = parseBaseUrl(cfg.baseUrl);
+  const base = parseBaseUrl(cfg.baseUrl, "Comms");
   const timeout = cfg.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const pool = new Pool(base.origin, {
     connect: { timeout },
@@ -246,18 +247,6 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   };
 }
 
-function parseBaseUrl(baseUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch (cause) {
-    throw new Cr2commsError(`invalid Comms base URL: ${baseUrl}`, EXIT.usage, { cause });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Cr2commsError(`invalid Comms base URL (http or https only): ${baseUrl}`, EXIT.usage);
-  }
-  return url;
-}
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

@@ -3,6 +3,7 @@
  * `twilio` library, with our own retry policy and a request client that can aim at any base URL.
  */
 import twilio from "twilio";
+import { parseBaseUrl } from "../http/url.js";
 import type RequestClient from "twilio/lib/base/RequestClient.js";
 import type ResponseModule from "twilio/lib/http/response.js";
 import type { LegacyCredential } from "../domain.js";
@@ -108,7 +109,7 @@ class RoutedRequestClient extends twilio.RequestClient {
     private readonly random?: () => number,
   ) {
     super({ autoRetry: false, timeout: REQUEST_TIMEOUT_MS, keepAlive: true });
-    this.base = parseBaseUrl(baseUrl);
+    this.base = parseBaseUrl(baseUrl, "Conversations");
   }
 
   override async request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
@@ -148,18 +149,6 @@ class RoutedRequestClient extends twilio.RequestClient {
   }
 }
 
-function parseBaseUrl(baseUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(baseUrl);
-  } catch (cause) {
-    throw new Cr2commsError(`invalid Conversations base URL: ${baseUrl}`, EXIT.usage, { cause });
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Cr2commsError(`invalid Conversations base URL (http or https only): ${baseUrl}`, EXIT.usage);
-  }
-  return url;
-}
 
 /** Replaces scheme and host (incl. port) of `uri` with those of `base`; path and query stay. */
 function rebase(uri: string, base: URL): string {
