@@ -106,7 +106,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
         if (ticket) confirmer.release(ticket);
       }
       const t1 = now();
-      if (result.status !== "skipped" && !(result.status === "planned")) {
+      if (result.status !== "skipped" && result.status !== "planned") {
         result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
       }
       deps.onItem?.(result);
