@@ -58,6 +58,11 @@ export const RECONCILE_CLOCK_SKEW_MS = 30_000;
  * Before that, a rerun waits rather than risk a duplicate.
  */
 export const OUTCOME_SETTLE_MS = 10 * 60_000;
+/**
+ * While waiting for such an outcome, Comms is listed again after 100 ms, doubling up to this:
+ * about 130 list calls over the default 10 minutes, one (App, type) at a time.
+ */
+export const SETTLE_POLL_MAX_MS = 5_000;
 
 /** Certificates expiring within this many days get a warning. */
 export const CERT_EXPIRY_WARNING_DAYS = 30;

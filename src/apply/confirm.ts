@@ -28,6 +28,7 @@ interface Waiter {
   /** When this waiter next needs a look, and its current backoff. */
   due: number;
   delay: number;
+  maxDelay: number;
   /** Extra condition on the visible credential (e.g. a PATCHed default). */
   accept: (c: CommsCredential) => boolean;
   resolve: (c: CommsCredential | null) => void;
@@ -88,7 +89,16 @@ export class Confirmer {
   waitFor(
     appName: string,
     id: string,
-    opts: { location?: string; accept?: (c: CommsCredential) => boolean; timeoutMs?: number; ticket?: Ticket } = {},
+    opts: {
+      location?: string;
+      accept?: (c: CommsCredential) => boolean;
+      timeoutMs?: number;
+      /** Longest pause between looks for this waiter (a long wait need not poll every 2 s). */
+      maxDelayMs?: number;
+      /** Aborting gives up at once (null). */
+      signal?: AbortSignal;
+      ticket?: Ticket;
+    } = {},
   ): Promise<CommsCredential | null> {
     const promise = new Promise<CommsCredential | null>((resolve) => {
       const now = this.now();
@@ -98,10 +108,20 @@ export class Confirmer {
         deadline: now + (opts.timeoutMs ?? this.timeoutMs),
         due: now + this.initialDelayMs,
         delay: this.initialDelayMs,
+        maxDelay: opts.maxDelayMs ?? this.maxDelayMs,
         accept: opts.accept ?? (() => true),
         resolve,
       };
       if (opts.location) waiter.location = opts.location;
+      if (opts.signal?.aborted) return resolve(null);
+      opts.signal?.addEventListener(
+        "abort",
+        () => {
+          this.pending.set(appName, (this.pending.get(appName) ?? []).filter((w) => w !== waiter));
+          resolve(null);
+        },
+        { once: true },
+      );
       this.pending.set(appName, [...(this.pending.get(appName) ?? []), waiter]);
       if (!this.loops.has(appName)) {
         const loop = this.poll(appName).finally(() => this.loops.delete(appName));
@@ -155,7 +175,7 @@ export class Confirmer {
           w.resolve(null);
           done.add(w);
         } else if (now >= w.due) {
-          w.delay = Math.min(w.delay * 2, this.maxDelayMs);
+          w.delay = Math.min(w.delay * 2, w.maxDelay);
           w.due = now + w.delay;
         }
       }

@@ -4,8 +4,8 @@ import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
-import { OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS } from "../limits.js";
-import { adoptionCandidates, type LostAttempt } from "../plan/reconcile.js";
+import { OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS, SETTLE_POLL_MAX_MS } from "../limits.js";
+import { reconcileLost, type LostAttempt } from "../plan/reconcile.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
@@ -35,14 +35,37 @@ export interface ApplyDeps {
   reconcileWindowMs?: number;
   /** How long a lost or unconfirmed create is waited for before it is sent again (`OUTCOME_SETTLE_MS`). */
   settleMs?: number;
+  /**
+   * Wait in this run, polling Comms, for a create whose outcome is not known yet, until it has
+   * settled (`settleMs` after it was sent), then send it again — so one rerun converges. When
+   * false (`--no-wait`), such an item fails at once with "rerun after …". The CLI waits by default.
+   */
+  wait?: boolean;
+  /** Told once when an item starts waiting for an earlier outcome (for a countdown or a log line). */
+  onWaiting?: (w: WaitNotice) => void;
+  /** Longest pause between two looks while waiting (`SETTLE_POLL_MAX_MS`). */
+  settlePollMaxMs?: number;
+}
+
+/** An item waiting for the outcome of an earlier create before it may send one. */
+export interface WaitNotice {
+  legacySid: string;
+  appName: string;
+  credentialType: string;
+  /** When the wait ends and the create is sent again if nothing has appeared. */
+  until: Date;
+  reason: string;
 }
 
 /**
  * Carries out a plan. One item's failure never stops the others. Every step is journalled in the
  * ledger before the next one starts, so a crash at any point can be reconciled by a rerun.
  *
- * Creates are serialised per (appName, credentialType): when a create's answer is lost, the only
- * unclaimed new credential of that kind in Comms is unambiguously its own.
+ * Creates are serialised per (appName, credentialType): when a create's answer is lost, every other
+ * create of that kind gets its id from its own 202, so the lost one's result is the only unclaimed
+ * new credential there. A second lost create in the same (App, type) makes both ambiguous.
+ *
+ * A plan with account-level problems (`plan.accountProblems`) is not carried out at all.
  */
 export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const now = deps.now ?? (() => new Date());
@@ -51,12 +74,42 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const runId = deps.runId ?? randomUUID();
   const startedAt = now().toISOString();
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
+  const result = (items: AppliedItem[], problems: string[]): ApplyResult => ({
+    kind: "apply",
+    runId,
+    startedAt,
+    finishedAt: now().toISOString(),
+    accountSid: plan.accountSid,
+    mappingPath: plan.mappingPath,
+    items,
+    problems,
+    warnings: [...plan.warnings],
+    interrupted: deps.signal?.aborted ?? false,
+    requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+  });
+
+  if (plan.accountProblems?.length) {
+    return result(
+      plan.items.map((item) => (item.action === "blocked" ? failed(item, item.problems.join("; ") || "blocked") : { ...item, status: writes(item) ? "planned" : "skipped" })),
+      [...plan.problems],
+    );
+  }
 
   // Every Comms id any ledger entry (or this run) has claimed; adoption only takes unclaimed ids.
   const entries = await deps.ledger.entries();
+  // Ctrl-C (the caller's signal) or a ledger that can no longer be written: nothing new starts.
+  const stop = new AbortController();
+  if (deps.signal?.aborted) stop.abort();
+  deps.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  deps = { ...deps, ledger: journalOrStop(deps.ledger, stop) };
   const claimed = new Set<string>();
   for (const entry of entries.values()) for (const id of entry.createdIds) claimed.add(id);
   for (const c of deps.existing) claimed.add(c.id);
+  // Attempts with no recorded outcome, by (App, type): a rival's window makes a lone candidate ambiguous.
+  const lost = new Map<string, Map<string, LostAttempt>>();
+  for (const e of entries.values()) {
+    if (e.state === "pending" && e.lastAttempt) track(lost, e.lastAttempt.attemptId, e.lastAttempt);
+  }
 
   // One limit for every request this run sends: writes, and the reads that confirm them.
   const writeLimit = pLimit(Math.max(1, deps.concurrency));
@@ -72,6 +125,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     if (!limit) keyLimits.set(key, (limit = pLimit(1)));
     return limit(() => writeLimit(fn));
   };
+  const problems = [...plan.problems];
 
   const ctx: ItemContext = {
     deps,
@@ -84,7 +138,11 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     serialised,
     reconcileWindowMs,
     settleMs: deps.settleMs ?? OUTCOME_SETTLE_MS,
+    wait: deps.wait ?? false,
+    pollMaxMs: deps.settlePollMaxMs ?? SETTLE_POLL_MAX_MS,
+    signal: stop.signal,
     unresolved: new Map(),
+    lost,
     entries,
   };
 
@@ -100,8 +158,12 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       try {
         result = await runItem(item, { ...ctx, ...(ticket ? { ticket } : {}) });
       } catch (err) {
-        // Defensive: runItem records its own failures; anything reaching here is a bug or the ledger failing.
-        result = failed(item, (err as Error).message);
+        // runItem records its own failures; what reaches here is the ledger failing (or a bug):
+        // without a journal no further step is safe, so nothing new starts.
+        const message = describe(err);
+        if (!problems.some((p) => p.startsWith("stopped: "))) problems.push(`stopped: ${message}; no new work was started after it`);
+        stop.abort();
+        result = failed(item, message);
       } finally {
         if (ticket) confirmer.release(ticket);
       }
@@ -114,19 +176,47 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     }),
   );
 
+  return result(results, problems);
+}
+
+/** A ledger append failed: without a journal no further step is safe. Never caught as an API failure. */
+class JournalError extends Error {
+  constructor(cause: unknown) {
+    super(`the ledger could not be written: ${describe(cause)}`, { cause });
+    this.name = "JournalError";
+  }
+}
+
+/** The ledger, stopping the run (`stop`) the moment an append fails, before anything else can start. */
+function journalOrStop(ledger: Ledger, stop: AbortController): Ledger {
   return {
-    kind: "apply",
-    runId,
-    startedAt,
-    finishedAt: now().toISOString(),
-    accountSid: plan.accountSid,
-    mappingPath: plan.mappingPath,
-    items: results,
-    problems: [...plan.problems],
-    warnings: [...plan.warnings],
-    interrupted: deps.signal?.aborted ?? false,
-    requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+    events: () => ledger.events(),
+    entries: () => ledger.entries(),
+    async append(event) {
+      try {
+        await ledger.append(event);
+      } catch (err) {
+        stop.abort();
+        throw err instanceof JournalError ? err : new JournalError(err);
+      }
+    },
   };
+}
+
+/** True for the actions that write to Comms. */
+function writes(item: PlanItem): boolean {
+  return item.action === "create" || item.action === "update-default";
+}
+
+function track(lost: Map<string, Map<string, LostAttempt>>, attemptId: string, attempt: LostAttempt): void {
+  const key = keyOf(attempt.appName, attempt.credentialType);
+  let inKey = lost.get(key);
+  if (!inKey) lost.set(key, (inKey = new Map()));
+  inKey.set(attemptId, attempt);
+}
+
+function untrack(lost: Map<string, Map<string, LostAttempt>>, attemptId: string, attempt: LostAttempt): void {
+  lost.get(keyOf(attempt.appName, attempt.credentialType))?.delete(attemptId);
 }
 
 interface ItemContext {
@@ -140,8 +230,14 @@ interface ItemContext {
   serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
   reconcileWindowMs: number;
   settleMs: number;
-  /** (App, type) keys with an unresolved lost create, and why: no more creates there this run. */
+  wait: boolean;
+  pollMaxMs: number;
+  /** Aborted on Ctrl-C or when the ledger fails: no new request starts. */
+  signal: AbortSignal;
+  /** (App, type) keys where lost creates are ambiguous, and why: no more creates there this run. */
   unresolved: Map<string, string>;
+  /** Lost creates not yet resolved, by (App, type) key, then attempt id. */
+  lost: Map<string, Map<string, LostAttempt>>;
   /** The ledger as replayed when the run started (read once, not per item). */
   entries: ReadonlyMap<string, LedgerEntry>;
   /** This item's announced confirmation (create / update-default). */
@@ -163,7 +259,7 @@ async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     case "update-default":
       return updateDefault(item, ctx);
     case "create":
-      if (ctx.deps.signal?.aborted) return notStarted(item);
+      if (ctx.signal.aborted) return notStarted(item);
       return create(item, ctx);
   }
 }
@@ -182,8 +278,8 @@ function failed(item: PlanItem, error: string, extra: Partial<AppliedItem> = {})
   return { ...item, ...extra, status: "failed", error };
 }
 
-function notStarted(item: PlanItem): AppliedItem {
-  return { ...item, status: "planned", warnings: [...item.warnings, "not started: the run was interrupted"] };
+function notStarted(item: PlanItem, why = "not started: the run was interrupted"): AppliedItem {
+  return { ...item, status: "planned", warnings: [...item.warnings, why] };
 }
 
 async function alreadyMigrated(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
@@ -210,15 +306,16 @@ async function alreadyMigrated(item: PlanItem, ctx: ItemContext): Promise<Applie
 async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   const id = item.commsCredentialId;
   if (!id || !item.target) return failed(item, "update-default item without a Comms credential id");
-  if (ctx.deps.signal?.aborted) return notStarted(item);
+  if (ctx.signal.aborted) return notStarted(item);
   try {
     const sent = await ctx.serialised(`${item.target.appName}|${item.target.credentialType}`, async () => {
-      if (ctx.deps.signal?.aborted) return false;
+      if (ctx.signal.aborted) return false;
       await ctx.deps.comms.setDefault(id, true);
       return true;
     });
     if (!sent) return notStarted(item);
   } catch (err) {
+    if (err instanceof JournalError) throw err;
     const message = describe(err);
     await ctx.deps.ledger.append({ event: "failed", legacySid: item.legacySid, error: message, ...statusOf(err), runId: ctx.runId });
     return failed(item, message);
@@ -230,6 +327,8 @@ async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedI
   await ctx.deps.ledger.append({ event: "default-set", legacySid: item.legacySid, commsCredentialId: id, isDefault: true, runId: ctx.runId });
   return { ...item, status: "confirmed" };
 }
+
+type LostWithId = LostAttempt & { attemptId: string };
 
 async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   const target = item.target;
@@ -243,118 +342,188 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   // 1. An earlier run's 202 whose credential was not visible then: wait for it. Until it has been
   //    missing for `settleMs`, nothing is sent — sending could make a duplicate.
   if (item.commsCredentialId) {
-    const id = item.commsCredentialId;
-    const seen = await ctx.confirmer.waitFor(target.appName, id, ctx.ticket ? { ticket: ctx.ticket } : {});
-    if (seen) {
-      ctx.claimed.add(seen.id);
-      await ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: seen.id, runId: ctx.runId });
-      return { ...item, target: { ...target, appName: seen.appName, credentialType: seen.credentialType }, warnings: [...warnings, `confirmed ${seen.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
-    }
-    const acceptedAt = ctx.entries.get(sid)?.acceptedAt;
-    if (acceptedAt && ctx.now().getTime() - Date.parse(acceptedAt) < ctx.settleMs) {
-      return {
-        ...item,
-        warnings: [...warnings, `${id} was accepted at ${acceptedAt} but is still not visible; nothing was sent (rerun apply later to confirm it)`],
-        status: "accepted-unconfirmed",
-        attempts: 0,
-      };
-    }
-    warnings.push(`${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but never became visible in Comms; creating it again`);
-  }
-
-  // Only the write (and any reconciliation) holds the (App, type) lock and a concurrency slot;
-  // waiting for a 202 to become visible happens outside both.
-  const key = keyOf(target.appName, target.credentialType);
-  // 2. An earlier attempt with no recorded outcome: look where it went before creating anything,
-  //    holding that (App, type)'s lock — it may differ from today's target after a mapping change.
-  const earlier = item.reconcileFrom;
-  const lost = earlier ? { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType } : undefined;
-  if (lost && keyOf(lost.appName, lost.credentialType) !== key) {
-    const settled = await ctx.serialised(keyOf(lost.appName, lost.credentialType), () => resolveEarlier(item, lost, warnings, ctx));
+    const settled = await awaitEarlierAccepted(item, item.commsCredentialId, warnings, ctx);
     if (settled) return settled;
   }
-  const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string }> => {
-    // Interrupted while waiting for a slot: nothing was sent for this item.
-    if (ctx.deps.signal?.aborted) return notStarted(item);
-    const held = ctx.unresolved.get(key);
-    if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
-    if (lost && keyOf(lost.appName, lost.credentialType) === key) {
-      const settled = await resolveEarlier(item, lost, warnings, ctx);
-      if (settled) return settled;
-    }
 
-    const attemptId = randomUUID();
-    const startedAt = ctx.now().toISOString();
-    const priorIds = ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id);
-    await ledger.append({
-      event: "attempt",
-      legacySid: sid,
-      attemptId,
-      appName: target.appName,
-      credentialType: target.credentialType,
-      isDefault: target.isDefault,
-      startedAt,
-      secret: secret.fingerprint,
-      priorIds,
-      runId: ctx.runId,
-    });
-    try {
-      const accepted = await ctx.deps.comms.create(
-        { credentialType: target.credentialType, appName: target.appName, isDefault: target.isDefault, content: encodeContent(secret) },
-        // A re-send after 429/503 moves the latest moment the create can have been carried out.
-        { onSend: async (n) => (n > 1 ? ledger.append({ event: "resent", legacySid: sid, attemptId, runId: ctx.runId }) : undefined) },
-      );
-      ctx.claimed.add(accepted.resourceId);
+  // 2. An earlier attempt with no recorded outcome: find its result (or wait until it has settled)
+  //    before creating anything. It may have gone to another (App, type) after a mapping change.
+  const earlier = item.reconcileFrom;
+  if (earlier) {
+    const lost: LostWithId = { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType };
+    const settled = await resolveLost(item, lost, warnings, 0, ctx);
+    if (settled) return settled;
+  }
+
+  // 3. Create. A create whose answer is lost is waited for and, once settled with nothing in
+  //    Comms, sent once more in this run.
+  const key = keyOf(target.appName, target.credentialType);
+  for (let sends = 1; ; sends++) {
+    // Only the write holds the (App, type) lock and a concurrency slot; confirming happens outside both.
+    const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string } | { lost: LostWithId; reason: string }> => {
+      // Interrupted while waiting for a slot: nothing was sent for this item.
+      if (ctx.signal.aborted) return notStarted(item);
+      const held = ctx.unresolved.get(key);
+      if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
+
+      const attemptId = randomUUID();
+      const startedAt = ctx.now().toISOString();
+      const priorIds = ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id);
       await ledger.append({
-        event: "accepted",
+        event: "attempt",
         legacySid: sid,
         attemptId,
-        commsCredentialId: accepted.resourceId,
-        resourceLocation: accepted.resourceLocation,
+        appName: target.appName,
+        credentialType: target.credentialType,
+        isDefault: target.isDefault,
+        startedAt,
+        secret: secret.fingerprint,
+        priorIds,
         runId: ctx.runId,
       });
-      return { id: accepted.resourceId, location: accepted.resourceLocation };
-    } catch (err) {
-      if (!(err instanceof UnknownOutcomeError)) {
-        const message = describe(err);
-        await ledger.append({ event: "failed", legacySid: sid, attemptId, error: message, ...statusOf(err), runId: ctx.runId });
-        return failed(item, message, { warnings, attempts: 1 });
+      let lastSentAt = startedAt;
+      try {
+        const accepted = await ctx.deps.comms.create(
+          { credentialType: target.credentialType, appName: target.appName, isDefault: target.isDefault, content: encodeContent(secret) },
+          {
+            // A re-send after 429/503 moves the latest moment the create can have been carried out.
+            onSend: async (n) => {
+              if (n === 1) return;
+              lastSentAt = ctx.now().toISOString();
+              await ledger.append({ event: "resent", legacySid: sid, attemptId, runId: ctx.runId });
+            },
+          },
+        );
+        ctx.claimed.add(accepted.resourceId);
+        await ledger.append({
+          event: "accepted",
+          legacySid: sid,
+          attemptId,
+          commsCredentialId: accepted.resourceId,
+          resourceLocation: accepted.resourceLocation,
+          runId: ctx.runId,
+        });
+        return { id: accepted.resourceId, location: accepted.resourceLocation };
+      } catch (err) {
+        if (err instanceof JournalError) throw err;
+        if (!(err instanceof UnknownOutcomeError)) {
+          const message = describe(err);
+          await ledger.append({ event: "failed", legacySid: sid, attemptId, error: message, ...statusOf(err), runId: ctx.runId });
+          return failed(item, message, { warnings, attempts: sends });
+        }
+        ctx.log.warn({ sid, attemptId }, "create outcome unknown; reconciling against Comms (never re-sent blindly)");
+        // Journalled before anything else: a crash from here on leaves the attempt open, never forgotten.
+        const unknownAt = ctx.now().toISOString();
+        await ledger.append({ event: "unknown", legacySid: sid, attemptId, reason: err.message, runId: ctx.runId });
+        const lost: LostWithId = { attemptId, appName: target.appName, credentialType: target.credentialType, startedAt, unknownAt, priorIds, ...(lastSentAt !== startedAt ? { lastSentAt } : {}) };
+        track(ctx.lost, attemptId, lost);
+        return { lost, reason: err.message };
       }
-      ctx.log.warn({ sid, attemptId }, "create outcome unknown; reconciling against Comms (never re-sent blindly)");
-      const lost = { appName: target.appName, credentialType: target.credentialType, startedAt, unknownAt: ctx.now().toISOString(), priorIds };
-      const found = await reconcile(lost, ctx);
-      if (found && found !== "ambiguous") {
-        return adopt(item, found, attemptId, [...warnings, `the create's answer was lost; found ${found.id} in Comms and adopted it`], 1, ctx);
-      }
-      // The attempt stays open (pending) in the ledger: the next run reconciles it before creating.
-      await ledger.append({ event: "unknown", legacySid: sid, attemptId, reason: err.message, runId: ctx.runId });
-      const why =
-        found === "ambiguous"
-          ? "several new credentials could be its result"
-          : `nothing new appeared in Comms within ${Math.round(ctx.reconcileWindowMs / 1000)} s`;
-      const held = holdKey(item, warnings, lost, `a create for ${target.appName} ${target.credentialType} has an unknown outcome`, ctx);
-      return { ...held, status: "failed", attempts: 1, error: `create outcome unknown (${err.message}) and ${why}; nothing was re-sent — rerun apply later to reconcile` };
+    });
+    if ("status" in outcome) return outcome;
+    if ("id" in outcome) return confirmCreate(item, outcome.id, outcome.location, warnings, sends, ctx);
+    if (sends >= 2) {
+      // The re-send's answer was lost too: leave it open for the next run rather than loop.
+      const found = await look(outcome.lost, ctx);
+      if (found.kind === "one") return adopt(item, found.credential, outcome.lost, [...warnings, `the create's answer was lost; found ${found.credential.id} in Comms and adopted it`], sends, ctx);
+      return {
+        ...item,
+        status: "failed",
+        warnings,
+        attempts: sends,
+        error: `create outcome unknown (${outcome.reason}) for the second time in this run; nothing more was sent — rerun apply to reconcile it`,
+      };
     }
-  });
-  if ("status" in outcome) return outcome;
-  return confirmCreate(item, outcome.id, outcome.location, warnings, 1, ctx);
+    const settled = await resolveLost(item, outcome.lost, warnings, sends, ctx, outcome.reason);
+    if (settled) return settled;
+    warnings.push(`the create's answer was lost and nothing appeared in Comms within ${Math.round(ctx.settleMs / 1000)} s; sent again`);
+  }
 }
 
 /**
- * Settles an earlier lost create before a new one is sent: adopts its result, or holds (too
- * recent, or ambiguous), or records it abandoned (returns null: go ahead and create).
+ * An earlier run's accepted create that was not visible then. Confirmed if it shows up; with
+ * `wait`, looked for until it has been missing for `settleMs`; after that it is created anew.
+ * Returns null when the caller should create it again.
  */
-async function resolveEarlier(item: PlanItem, lost: LostAttempt & { attemptId: string }, warnings: string[], ctx: ItemContext): Promise<AppliedItem | null> {
-  if (ctx.deps.signal?.aborted) return notStarted(item);
-  const found = await reconcile(lost, ctx);
-  if (found === "ambiguous") return holdKey(item, warnings, lost, `several credentials could be the result of the earlier attempt ${lost.attemptId}`, ctx);
-  if (found) return adopt(item, found, lost.attemptId, [...warnings, `${found.id} found in Comms was adopted as the result of the earlier attempt ${lost.attemptId}`], 0, ctx);
-  const age = ctx.now().getTime() - Date.parse(lost.startedAt);
-  if (age < ctx.settleMs) {
-    const retryAt = new Date(Date.parse(lost.startedAt) + ctx.settleMs).toISOString();
-    return holdKey(item, warnings, lost, `the earlier create attempt ${lost.attemptId} (${lost.startedAt}) has an unknown outcome and nothing has appeared in Comms yet; it is sent again only after ${retryAt}`, ctx);
+async function awaitEarlierAccepted(item: PlanItem, id: string, warnings: string[], ctx: ItemContext): Promise<AppliedItem | null> {
+  const target = item.target!;
+  const acceptedAt = ctx.entries.get(item.legacySid)?.acceptedAt;
+  const until = acceptedAt ? Date.parse(acceptedAt) + ctx.settleMs : 0;
+  const remaining = until - ctx.now().getTime();
+  if (ctx.wait && remaining > 0) {
+    ctx.deps.onWaiting?.({
+      legacySid: item.legacySid,
+      appName: target.appName,
+      credentialType: target.credentialType,
+      until: new Date(until),
+      reason: `${id} was accepted at ${acceptedAt} but is not visible yet`,
+    });
   }
-  await ctx.deps.ledger.append({ event: "abandoned", legacySid: item.legacySid, attemptId: lost.attemptId, reason: `nothing appeared in Comms within ${Math.round(age / 1000)} s`, runId: ctx.runId });
+  const seen = await ctx.confirmer.waitFor(target.appName, id, {
+    ...(ctx.ticket ? { ticket: ctx.ticket } : {}),
+    ...(ctx.wait && remaining > 0 ? { timeoutMs: remaining, maxDelayMs: ctx.pollMaxMs, signal: ctx.signal } : {}),
+  });
+  if (seen) {
+    ctx.claimed.add(seen.id);
+    await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: seen.id, runId: ctx.runId });
+    return { ...item, target: { ...target, appName: seen.appName, credentialType: seen.credentialType }, warnings: [...warnings, `confirmed ${seen.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
+  }
+  if (ctx.signal.aborted) return notStarted(item, `not started: interrupted while waiting for ${id}, accepted by an earlier run`);
+  if (acceptedAt && ctx.now().getTime() < until) {
+    return {
+      ...item,
+      warnings: [...warnings, `${id} was accepted at ${acceptedAt} but is still not visible; nothing was sent (rerun apply after ${new Date(until).toISOString()}, or without --no-wait, to confirm it or create it again)`],
+      status: "accepted-unconfirmed",
+      attempts: 0,
+    };
+  }
+  warnings.push(`${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but never became visible in Comms; creating it again`);
+  return null;
+}
+
+/**
+ * Settles a lost create before anything more is sent for the item: adopts its result, or blocks
+ * (ambiguous), or — with `wait` — keeps looking until it has settled; without `wait`, an attempt
+ * too recent to give up on fails with the time to rerun. Returns null when nothing appeared and
+ * the attempt has settled: it is journalled `abandoned` and the caller creates.
+ */
+async function resolveLost(item: PlanItem, lost: LostWithId, warnings: string[], sends: number, ctx: ItemContext, lostReason?: string): Promise<AppliedItem | null> {
+  const lastSent = Date.parse(lost.lastSentAt ?? lost.startedAt);
+  const settledAt = lastSent + ctx.settleMs;
+  // Without waiting: a fresh loss is looked for during the reconcile window; an earlier run's once.
+  const until = ctx.wait ? settledAt : sends > 0 ? Date.parse(lost.startedAt) + ctx.reconcileWindowMs : 0;
+  const key = keyOf(lost.appName, lost.credentialType);
+  const what = lostReason ? `create outcome unknown (${lostReason})` : `the earlier create attempt ${lost.attemptId} (${lost.startedAt}) has an unknown outcome`;
+  let notified = false;
+  let delay = 100;
+  for (;;) {
+    const found = await look(lost, ctx);
+    if (found.kind === "one") {
+      const note = sends > 0 ? `the create's answer was lost; found ${found.credential.id} in Comms and adopted it` : `${found.credential.id} found in Comms was adopted as the result of the earlier attempt ${lost.attemptId}`;
+      return adopt(item, found.credential, lost, [...warnings, note], sends, ctx);
+    }
+    if (found.kind === "ambiguous") {
+      ctx.unresolved.set(key, `${what} and ${found.reason}`);
+      return { ...item, status: "failed", warnings, attempts: sends, error: `${what} and ${found.reason} (${found.ids.join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun apply` };
+    }
+    const left = until - ctx.now().getTime();
+    if (left <= 0 || ctx.signal.aborted) break;
+    if (!notified && ctx.wait) {
+      notified = true;
+      ctx.deps.onWaiting?.({ legacySid: item.legacySid, appName: lost.appName, credentialType: lost.credentialType, until: new Date(until), reason: what });
+    }
+    await sleepUnlessAborted(Math.min(delay, left), ctx);
+    delay = Math.min(delay * 2, ctx.pollMaxMs);
+  }
+  if (ctx.now().getTime() < settledAt) {
+    // Not settled: interrupted, or --no-wait. The attempt stays open in the ledger.
+    const retryAt = new Date(settledAt).toISOString();
+    const why = ctx.signal.aborted ? "interrupted while waiting for it" : `nothing has appeared in Comms yet; it is sent again only after ${retryAt}`;
+    if (sends === 0 && ctx.signal.aborted) return notStarted(item, `not started: ${what}; ${why}`);
+    return { ...item, status: "failed", warnings, attempts: sends, error: `${what}; ${why} — rerun apply${ctx.signal.aborted ? "" : " then (or without --no-wait)"}; nothing was re-sent` };
+  }
+  await ctx.deps.ledger.append({ event: "abandoned", legacySid: item.legacySid, attemptId: lost.attemptId, reason: `nothing appeared in Comms within ${Math.round((ctx.now().getTime() - lastSent) / 1000)} s`, runId: ctx.runId });
+  untrack(ctx.lost, lost.attemptId, lost);
   return null;
 }
 
@@ -363,44 +532,41 @@ function keyOf(appName: string, credentialType: string): string {
 }
 
 /**
- * An unresolved lost create blocks further creates of the same App and type for the rest of the
- * run: another credential appearing there would make the lost one's result ambiguous.
+ * One look (one list call) for what a lost create made, holding its (App, type) lock so that no
+ * create of that kind is in flight meanwhile (each finished create has claimed its own id).
  */
-function holdKey(item: PlanItem, warnings: string[], lost: LostAttempt, reason: string, ctx: ItemContext): AppliedItem {
-  ctx.unresolved.set(keyOf(lost.appName, lost.credentialType), reason);
-  return { ...item, status: "failed", error: `${reason}; nothing was sent`, warnings, attempts: 0 };
-}
-
-/**
- * Lists Comms until the attempt is `reconcileWindowMs` old, for the one credential that could be
- * what the lost create made (see `adoptionCandidates`). Never guesses between several.
- */
-async function reconcile(lost: LostAttempt, ctx: ItemContext): Promise<CommsCredential | "ambiguous" | null> {
+async function look(lost: LostWithId, ctx: ItemContext): Promise<ReturnType<typeof reconcileLost>> {
+  const key = keyOf(lost.appName, lost.credentialType);
   const since = new Date(Date.parse(lost.startedAt) - RECONCILE_CLOCK_SKEW_MS).toISOString();
-  const deadline = Date.parse(lost.startedAt) + ctx.reconcileWindowMs;
-  let delay = 100;
-  for (;;) {
+  return ctx.serialised(key, async () => {
     try {
       const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, startDate: since });
-      const candidates = adoptionCandidates(lost, listed, ctx.claimed);
-      if (candidates.length > 1) return "ambiguous";
-      const only = candidates[0];
-      if (only) {
-        ctx.claimed.add(only.id);
-        return only;
-      }
+      const rivals = [...(ctx.lost.get(key)?.entries() ?? [])].filter(([id]) => id !== lost.attemptId).map(([, a]) => a);
+      const found = reconcileLost(lost, listed, ctx.claimed, rivals);
+      if (found.kind === "one") ctx.claimed.add(found.credential.id);
+      return found;
     } catch (err) {
       ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
+      return { kind: "none" } as const;
     }
-    if (ctx.now().getTime() >= deadline) return null;
-    await ctx.sleep(Math.min(delay, Math.max(0, deadline - ctx.now().getTime())));
-    delay = Math.min(delay * 2, 2_000);
-  }
+  });
 }
 
-async function adopt(item: PlanItem, found: CommsCredential, attemptId: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
-  await ctx.deps.ledger.append({ event: "accepted", legacySid: item.legacySid, attemptId, commsCredentialId: found.id, reconciled: true, runId: ctx.runId });
+async function sleepUnlessAborted(ms: number, ctx: ItemContext): Promise<void> {
+  if (ctx.signal.aborted) return;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+  });
+  await Promise.race([ctx.sleep(ms), aborted]);
+  if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
+}
+
+async function adopt(item: PlanItem, found: CommsCredential, lost: LostWithId, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
+  await ctx.deps.ledger.append({ event: "accepted", legacySid: item.legacySid, attemptId: lost.attemptId, commsCredentialId: found.id, reconciled: true, runId: ctx.runId });
   await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: found.id, runId: ctx.runId });
+  untrack(ctx.lost, lost.attemptId, lost);
   // The report says where the credential actually is (an earlier attempt may have gone elsewhere).
   const target = item.target ? { ...item.target, appName: found.appName, credentialType: found.credentialType } : undefined;
   return { ...item, ...(target ? { target } : {}), commsCredentialId: found.id, warnings, status: "confirmed", attempts: sends };

@@ -63,7 +63,18 @@ const itemSchema = z.object({
     .object({ appName: z.string(), credentialType: z.enum(CREDENTIAL_TYPES as [CredentialType, ...CredentialType[]]), isDefault: z.boolean() })
     .optional(),
   commsCredentialId: z.string().optional(),
-  reconcileFrom: z.object({ attemptId: z.string(), startedAt: z.string() }).optional(),
+  // Every field: a saved plan must reconcile exactly as a fresh one (priorIds keep pre-existing credentials out).
+  reconcileFrom: z
+    .object({
+      attemptId: z.string(),
+      startedAt: z.string(),
+      appName: z.string().optional(),
+      credentialType: z.enum(CREDENTIAL_TYPES as [CredentialType, ...CredentialType[]]).optional(),
+      unknownAt: z.string().optional(),
+      lastSentAt: z.string().optional(),
+      priorIds: z.array(z.string()).optional(),
+    })
+    .optional(),
   recreate: z.boolean().optional(),
   warnings: z.array(z.string()),
   problems: z.array(z.string()),
@@ -76,6 +87,7 @@ const planSchema = z.object({
   accountSid: z.string(),
   mappingPath: z.string(),
   problems: z.array(z.string()),
+  accountProblems: z.array(z.string()).optional(),
   warnings: z.array(z.string()),
   items: z.array(itemSchema),
   observedFingerprint: z.string().regex(/^[0-9a-f]{64}$/),

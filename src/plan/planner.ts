@@ -1,7 +1,7 @@
 import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, SecretResult, Target } from "../domain.js";
 import type { LedgerEntry } from "../ledger/types.js";
 import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
-import { adoptionCandidates } from "./reconcile.js";
+import { reconcileLost, type LostAttempt } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
 import { fingerprintObservation } from "./planfile.js";
@@ -92,16 +92,19 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   const knownIds = new Set<string>();
   for (const e of snapshot.ledger.values()) for (const id of e.createdIds) knownIds.add(id);
   const claimed = new Set(knownIds);
+  // Every attempt with no recorded outcome: a lone new credential inside two of their windows is neither's to take.
+  const lost = [...snapshot.ledger.values()].flatMap((e) => (e.state === "pending" && e.lastAttempt ? [e.lastAttempt] : []));
 
   const drafts = snapshot.legacy.map((legacy) =>
-    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed),
+    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed, lost),
   );
 
-  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed);
-  blockDefaultConflicts(drafts);
+  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed, lost);
+  const accountProblems = [...blockDefaultConflicts(drafts)];
   for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
-  enforceLimits(drafts, snapshot.comms);
+  accountProblems.push(...enforceLimits(drafts, snapshot.comms));
   warnUnknownCredentials(drafts, snapshot.comms, knownIds);
+  problems.push(...accountProblems);
 
   return {
     schemaVersion: 1,
@@ -109,6 +112,7 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     accountSid: snapshot.accountSid,
     mappingPath: mapping.path,
     problems,
+    accountProblems,
     warnings,
     items: drafts.map((d) => d.item),
     observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
@@ -120,14 +124,14 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
  * from an earlier run. If exactly one credential can be its result, the item carries it so that the
  * writer records it in the ledger — then status and rollback know it as cr2comms's own.
  */
-function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>): void {
+function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>, lost: readonly LostAttempt[]): void {
   for (const { item } of drafts) {
     const ledger = snapshot.ledger.get(item.legacySid);
     const attempt = ledger?.lastAttempt;
     if (ledger?.state !== "pending" || !attempt || item.reconcileFrom) continue;
     if (item.action === "create" || item.action === "already-migrated" || item.action === "update-default") continue;
-    const candidates = adoptionCandidates(attempt, snapshot.comms, claimed);
-    const only = candidates.length === 1 ? candidates[0] : undefined;
+    const found = reconcileLost(attempt, snapshot.comms, claimed, lost);
+    const only = found.kind === "one" ? found.credential : undefined;
     if (only) {
       claimed.add(only.id);
       item.commsCredentialId = only.id;
@@ -137,7 +141,7 @@ function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, clai
       );
     } else {
       item.warnings.push(
-        `${item.legacySid}: an earlier create attempt (${attempt.attemptId}) for ${attempt.appName} ${attempt.credentialType} has no recorded outcome${candidates.length > 1 ? ` and ${candidates.length} credentials could be its result` : ""}; check Comms`,
+        `${item.legacySid}: an earlier create attempt (${attempt.attemptId}) for ${attempt.appName} ${attempt.credentialType} has no recorded outcome${found.kind === "ambiguous" ? ` and ${found.reason}` : ""}; check Comms`,
       );
     }
   }
@@ -157,6 +161,7 @@ function decide(
   commsById: ReadonlyMap<string, CommsCredential>,
   comms: readonly CommsCredential[],
   claimed: Set<string>,
+  lost: readonly LostAttempt[],
 ): Draft {
   const sid = legacy.sid;
   const item: PlanItem = {
@@ -229,15 +234,15 @@ function decide(
     item.warnings.push(`${sid} was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
   } else if (ledger.state === "pending" && attempt) {
     item.reconcileFrom = reconcileFromAttempt(attempt);
-    const candidates = adoptionCandidates(attempt, comms, claimed);
-    if (candidates.length > 1) {
+    const found = reconcileLost(attempt, comms, claimed, lost);
+    if (found.kind === "ambiguous") {
       item.action = "blocked";
       item.problems.push(
-        `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome and ${candidates.length} credentials in ${attempt.appName} ${attempt.credentialType} could be its result (${candidates.map((c) => c.id).join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun`,
+        `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome and ${found.reason} (${found.ids.join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun`,
       );
       return { item, entry, creates: false };
     }
-    const adopted = candidates[0];
+    const adopted = found.kind === "one" ? found.credential : undefined;
     if (adopted) {
       claimed.add(adopted.id);
       item.action = "already-migrated";
@@ -304,8 +309,11 @@ function warnRotated(item: PlanItem, ledger: LedgerEntry, secret: SecretResult |
   }
 }
 
-/** At most one `isDefault: true` per (appName, credentialType) among mapped items. */
-function blockDefaultConflicts(drafts: Draft[]): void {
+/**
+ * At most one `isDefault: true` per (appName, credentialType) among mapped items. A conflict is an
+ * account-level problem: fixing it changes other entries, so it blocks the whole apply.
+ */
+function blockDefaultConflicts(drafts: Draft[]): string[] {
   const groups = new Map<string, Draft[]>();
   for (const d of drafts) {
     const t = d.item.target;
@@ -315,13 +323,18 @@ function blockDefaultConflicts(drafts: Draft[]): void {
     if (group) group.push(d);
     else groups.set(key, [d]);
   }
+  const problems: string[] = [];
   for (const [key, group] of groups) {
     if (group.length < 2) continue;
     for (const d of group) {
       const others = group.filter((o) => o !== d).map((o) => `${o.item.legacySid} (entry #${o.entry?.index ?? "?"})`);
       block(d.item, `isDefault: true is set for more than one credential of ${key}: also ${others.join(", ")}`);
     }
+    problems.push(
+      `isDefault: true is set for ${group.length} credentials of ${key} (${group.map((d) => d.item.legacySid).join(", ")}); keep it on one — nothing is applied until then`,
+    );
   }
+  return problems;
 }
 
 function applySecret(d: Draft, result: SecretResult | undefined): void {
@@ -341,12 +354,18 @@ function applySecret(d: Draft, result: SecretResult | undefined): void {
   }
 }
 
-/** Comms' Apps-per-account and Credentials-per-App limits, counting what exists plus the creates before. */
-function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): void {
+/**
+ * Comms' Apps-per-account and Credentials-per-App limits, counting what exists plus the creates
+ * before. Going over is an account-level problem: the fix (fewer appNames, another App) changes
+ * other entries, so it blocks the whole apply rather than leaving a half-migrated account.
+ */
+function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): string[] {
   const existingPerApp = new Map<string, number>();
   for (const c of comms) existingPerApp.set(c.appName, (existingPerApp.get(c.appName) ?? 0) + 1);
   const apps = new Set(existingPerApp.keys());
   const plannedPerApp = new Map<string, number>();
+  const overApps: string[] = [];
+  const overCredentials = new Map<string, number>();
   for (const d of drafts) {
     const t = d.item.target;
     if (d.item.action !== "create" || !t) continue;
@@ -356,6 +375,7 @@ function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): void
         d.item,
         `App ${t.appName} would exceed the Comms limit of ${MAX_APPS_PER_ACCOUNT} Apps per account (${existingPerApp.size} existing + ${newApps} planned)`,
       );
+      if (!overApps.includes(t.appName)) overApps.push(t.appName);
       continue;
     }
     const existing = existingPerApp.get(t.appName) ?? 0;
@@ -365,11 +385,24 @@ function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): void
         d.item,
         `App ${t.appName} would exceed the Comms limit of ${MAX_CREDENTIALS_PER_APP} Credentials per App (${existing} existing + ${planned} planned)`,
       );
+      overCredentials.set(t.appName, (overCredentials.get(t.appName) ?? 0) + 1);
       continue;
     }
     apps.add(t.appName);
     plannedPerApp.set(t.appName, planned + 1);
   }
+  const problems: string[] = [];
+  if (overApps.length > 0) {
+    problems.push(
+      `the mapping needs ${apps.size + overApps.length} Apps but Comms allows ${MAX_APPS_PER_ACCOUNT} per account (${existingPerApp.size} exist): merge entries into fewer appNames — nothing is applied until the plan fits`,
+    );
+  }
+  for (const [app, over] of overCredentials) {
+    problems.push(
+      `App ${app} would hold ${(existingPerApp.get(app) ?? 0) + (plannedPerApp.get(app) ?? 0) + over} credentials but Comms allows ${MAX_CREDENTIALS_PER_APP} per App: move entries to another appName — nothing is applied until the plan fits`,
+    );
+  }
+  return problems;
 }
 
 /** A create into an App that already holds credentials of that type which cr2comms did not make. */

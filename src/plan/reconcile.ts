@@ -15,28 +15,59 @@ export interface LostAttempt {
 }
 
 /**
- * The Comms credentials that could be what a lost create made: same App and type, created between
- * the attempt's start and the last moment it could have been carried out (when the loss was
- * noticed, or the request timeout after its last send, for a crash) with the clock-skew allowance on both sides, not
- * claimed by any ledger entry, and not among those that existed before. Oldest first. Comms keeps
- * no content fingerprint, so more than one candidate is ambiguous and must not be guessed at.
+ * True when `c` could be what the lost create made, judging by time alone: created between the
+ * attempt's start and the last moment it could have been carried out (when the loss was noticed,
+ * or the request timeout after its last send, for a crash), with the clock-skew allowance on both
+ * sides, in the same App and type.
  */
-export function adoptionCandidates(attempt: LostAttempt, comms: readonly CommsCredential[], claimed: ReadonlySet<string>): CommsCredential[] {
+export function withinWindow(attempt: LostAttempt, c: CommsCredential): boolean {
   const from = Date.parse(attempt.startedAt) - RECONCILE_CLOCK_SKEW_MS;
   const lastSent = Date.parse(attempt.lastSentAt ?? attempt.startedAt);
   const until = (attempt.unknownAt ? Date.parse(attempt.unknownAt) : lastSent + REQUEST_TIMEOUT_MS) + RECONCILE_CLOCK_SKEW_MS;
+  const created = Date.parse(c.createdAt);
+  return c.appName === attempt.appName && c.credentialType === attempt.credentialType && created >= from && created <= until;
+}
+
+/**
+ * The Comms credentials that could be what a lost create made: inside its window (`withinWindow`),
+ * not claimed by any ledger entry, and not among those that existed before. Oldest first. Comms
+ * keeps no content fingerprint, so more than one candidate is ambiguous and must not be guessed at.
+ */
+export function adoptionCandidates(attempt: LostAttempt, comms: readonly CommsCredential[], claimed: ReadonlySet<string>): CommsCredential[] {
   const prior = new Set(attempt.priorIds ?? []);
   return comms
-    .filter((c) => {
-      const created = Date.parse(c.createdAt);
-      return (
-        c.appName === attempt.appName &&
-        c.credentialType === attempt.credentialType &&
-        created >= from &&
-        created <= until &&
-        !claimed.has(c.id) &&
-        !prior.has(c.id)
-      );
-    })
+    .filter((c) => withinWindow(attempt, c) && !claimed.has(c.id) && !prior.has(c.id))
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id));
+}
+
+/** What one look at Comms says about a lost create. */
+export type Reconciled = { kind: "none" } | { kind: "one"; credential: CommsCredential } | { kind: "ambiguous"; ids: string[]; reason: string };
+
+/**
+ * Decides a lost create's outcome from one list of Comms: its single candidate, nothing, or
+ * ambiguous — several candidates, or one that another unresolved attempt of the same App and type
+ * (`rivals`) could equally have made. With two lost creates in one (App, type), a lone new
+ * credential could be either's, so neither may take it.
+ */
+export function reconcileLost(
+  attempt: LostAttempt,
+  comms: readonly CommsCredential[],
+  claimed: ReadonlySet<string>,
+  rivals: readonly LostAttempt[] = [],
+): Reconciled {
+  const candidates = adoptionCandidates(attempt, comms, claimed);
+  if (candidates.length > 1) {
+    return { kind: "ambiguous", ids: candidates.map((c) => c.id), reason: `${candidates.length} new credentials in ${attempt.appName} ${attempt.credentialType} could be its result` };
+  }
+  const only = candidates[0];
+  if (!only) return { kind: "none" };
+  const rival = rivals.find((r) => r !== attempt && withinWindow(r, only) && !(r.priorIds ?? []).includes(only.id));
+  if (rival) {
+    return {
+      kind: "ambiguous",
+      ids: [only.id],
+      reason: `${only.id} could be the result of this attempt or of another create of ${attempt.appName} ${attempt.credentialType} (${rival.startedAt}) whose outcome is also unknown`,
+    };
+  }
+  return { kind: "one", credential: only };
 }

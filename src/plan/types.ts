@@ -64,8 +64,14 @@ export interface Plan {
   generatedAt: string;
   accountSid: string;
   mappingPath: string;
-  /** Problems not tied to one legacy credential (unknown or duplicate sids in the mapping). */
+  /** Problems not tied to one legacy credential (unknown or duplicate sids in the mapping, and `accountProblems`). */
   problems: string[];
+  /**
+   * Problems whose fix changes other entries (the Comms limits, conflicting defaults): `apply`
+   * writes nothing at all while there is one. Also listed in `problems`. Absent in plan files
+   * written before this field existed.
+   */
+  accountProblems?: string[];
   warnings: string[];
   items: PlanItem[];
   /**

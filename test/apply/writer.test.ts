@@ -158,7 +158,7 @@ describe("writer", () => {
     expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
   });
 
-  it("after a lost create, no other create of the same App and type is sent in that run", async () => {
+  it("after a lost create, the other creates of the same App and type still go ahead (their 202s name their own ids)", async () => {
     const w = await world({ faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-before-commit" }] } });
     const SID2 = "CR00000000000000000000000000000002";
     const dev = { p12: "file:limonade-ios-dev.p12", passphrase: "env:P" };
@@ -172,9 +172,11 @@ describe("writer", () => {
     const result = await apply(ready, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, reconcileWindowMs: 200 });
     const bySid = Object.fromEntries(result.items.map((i) => [i.legacySid, i]));
     expect(bySid[SID1]?.status).toBe("failed");
-    expect(bySid[SID2]?.status).toBe("planned");
-    expect(bySid[SID2]?.warnings.join(" ")).toMatch(/not attempted: .*unknown outcome/);
-    expect(w.posts()).toBe(1);
+    expect(bySid[SID1]?.error).toMatch(/outcome unknown.*nothing was re-sent/);
+    expect(bySid[SID2]?.status).toBe("confirmed");
+    expect(w.posts()).toBe(2);
+    expect((await w.ledger.entries()).get(SID1)?.state).toBe("pending");
+    expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
   });
 
   it("journals a re-send after a 429, which widens the window a rerun searches", async () => {

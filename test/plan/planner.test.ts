@@ -264,9 +264,21 @@ describe("plan: pending attempts (no recorded outcome)", () => {
     const only1 = comms({ createdAt: "2025-06-01T10:00:01.000Z" });
     const snap = snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: S2 })], comms: [only1], ledger: ledgerOf(pending(S1, "a"), pending(S2, "b")) });
     const [a, b] = run(snap, mapping(entry({ sid: S1 }), entry({ sid: S2 })), secretsFor(S1, S2)).items;
-    expect(a).toMatchObject({ action: "already-migrated", commsCredentialId: only1.id });
-    expect(b).toMatchObject({ action: "create", reconcileFrom: { attemptId: "b", startedAt } });
+    // A lone new credential inside both attempts' windows could be either's: neither takes it.
+    expect(a).toMatchObject({ action: "blocked" });
+    expect(b).toMatchObject({ action: "blocked" });
+    expect(a!.problems.join(" ")).toContain(`${only1.id} could be the result of this attempt or of another create`);
+    expect(a!.commsCredentialId).toBeUndefined();
     expect(b!.commsCredentialId).toBeUndefined();
+  });
+
+  it("adopts for one pending attempt when the other's window does not reach the credential", () => {
+    const later = comms({ createdAt: "2025-06-01T10:30:00.000Z" });
+    const late = { ...pending(S2, "b"), lastAttempt: { ...pending(S2, "b").lastAttempt!, startedAt: "2025-06-01T10:30:00.000Z" } };
+    const snap = snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: S2 })], comms: [later], ledger: ledgerOf(pending(S1, "a"), late) });
+    const [a, b] = run(snap, mapping(entry({ sid: S1 }), entry({ sid: S2 })), secretsFor(S1, S2)).items;
+    expect(a).toMatchObject({ action: "create", reconcileFrom: { attemptId: "a" } });
+    expect(b).toMatchObject({ action: "already-migrated", commsCredentialId: later.id });
   });
 
   it("creates with reconcileFrom when nothing matches", () => {
