@@ -25,6 +25,7 @@ function globalOptions<T>(y: Argv<T>) {
     .option("reports-dir", { type: "string", describe: "where reports go [CR2COMMS_REPORTS_DIR] (default reports)" })
     .option("ledger", { type: "string", describe: "ledger file [CR2COMMS_LEDGER] (default <reports-dir>/ledger.jsonl)" })
     .option("concurrency", { type: "number", describe: "requests in flight [CR2COMMS_CONCURRENCY] (default 4)" })
+    .option("settle-seconds", { type: "number", describe: "how long a create with an unknown outcome is waited for before it is sent again [CR2COMMS_SETTLE_SECONDS] (default 600)" })
     .option("json", { type: "boolean", describe: "machine-readable result on stdout" })
     .option("log-level", { type: "string", describe: "pino level for stderr logs [LOG_LEVEL] (default info)" })
     .option("emulator", { type: "boolean", describe: "rehearse against an embedded emulator with sample data (no Twilio account)" });
@@ -68,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
       .command("apply", "carry out the plan in Comms, journalled in the ledger (safe to rerun)", (y) =>
         globalOptions(y)
           .option("yes", { type: "boolean", describe: "do not ask for confirmation (required without a terminal)" })
-          .option("plan", { type: "string", describe: "apply exactly this saved plan; refused if anything changed since" }),
+          .option("plan", { type: "string", describe: "apply exactly this saved plan; refused if anything changed since" })
+          .option("wait", { type: "boolean", default: true, describe: "wait (up to --settle-seconds) for creates whose outcome is unknown; --no-wait exits 1 with the time to rerun" }),
         run((a) => applyCommand(a)),
       )
       .command("status", "compare the ledger with live Comms state (exit 0 in sync, 2 drift)", (y) => globalOptions(y), run((a) => statusCommand(a)))

@@ -63,10 +63,10 @@ export class UnknownOutcomeError extends Cr2commsError {
   }
 }
 
-/** Ctrl-C: in-flight work was finished and recorded. */
+/** Ctrl-C (or SIGTERM / SIGHUP, exit 128 + n): in-flight work was finished and recorded. */
 export class InterruptedError extends Cr2commsError {
-  constructor(message = "interrupted") {
-    super(message, EXIT.interrupted);
+  constructor(message = "interrupted", exitCode: number = EXIT.interrupted) {
+    super(message, exitCode);
   }
 }
 

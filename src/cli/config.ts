@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { ACCOUNT_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY } from "../limits.js";
+import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS } from "../limits.js";
 
 export const DEFAULT_CONVERSATIONS_URL = "https://conversations.twilio.com";
 export const DEFAULT_COMMS_URL = "https://comms.twilio.com";
@@ -19,6 +19,7 @@ export interface GlobalArgs {
   reportsDir?: string;
   ledger?: string;
   concurrency?: number;
+  settleSeconds?: number;
   json?: boolean;
   logLevel?: string;
   emulator?: boolean;
@@ -40,6 +41,8 @@ export interface Settings {
   reportsDir: string;
   ledgerPath: string;
   concurrency: number;
+  /** How long a create with an unknown outcome is waited for before it is sent again. */
+  settleMs: number;
   json: boolean;
   logLevel: string;
   emulator: boolean;
@@ -67,7 +70,14 @@ export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd())
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
     throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, not "${String(concurrencyRaw)}"`);
   }
+  const settleRaw = (Array.isArray(args.settleSeconds) ? (args.settleSeconds as number[]).at(-1) : args.settleSeconds) ?? nonEmpty(env.CR2COMMS_SETTLE_SECONDS);
+  const settleSeconds = settleRaw === undefined ? OUTCOME_SETTLE_MS / 1000 : Number(settleRaw);
+  if (!Number.isInteger(settleSeconds) || settleSeconds < 1) {
+    const from = args.settleSeconds !== undefined ? "--settle-seconds" : "CR2COMMS_SETTLE_SECONDS";
+    throw new UsageError(`${from} must be a whole number of seconds of at least 1, not "${String(settleRaw)}"`);
+  }
   return {
+    settleMs: settleSeconds * 1000,
     conversationsUrl: checkUrl("--conversations-url", nonEmpty(args.conversationsUrl) ?? nonEmpty(env.CR2COMMS_CONVERSATIONS_URL) ?? DEFAULT_CONVERSATIONS_URL),
     commsUrl: checkUrl("--comms-url", nonEmpty(args.commsUrl) ?? nonEmpty(env.CR2COMMS_COMMS_URL) ?? DEFAULT_COMMS_URL),
     commsApiVersion: version,

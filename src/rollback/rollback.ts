@@ -77,6 +77,8 @@ export interface RollbackDeps {
   sleep?: (ms: number) => Promise<void>;
   confirmTimeoutMs?: number;
   onItem?: (item: AppliedItem) => void;
+  /** Aborting (Ctrl-C, SIGTERM, SIGHUP) stops new deletes from starting; those in flight finish and are journalled. */
+  signal?: AbortSignal;
 }
 
 /** Deletes what the plan says, journals each deletion, and returns a report-ready result. */
@@ -98,20 +100,42 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     status: "planned",
   });
 
+  // A ledger that can no longer be written stops the run like a signal: nothing new starts.
+  const stop = new AbortController();
+  if (deps.signal?.aborted) stop.abort();
+  deps.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  const problems: string[] = [];
+
   const deleted = await Promise.all(
     plan.deletes.map((c) =>
       limit(async (): Promise<AppliedItem> => {
-        const t0 = now();
         const result = item(c, "delete");
+        if (stop.signal.aborted) {
+          result.warnings.push(deps.signal?.aborted ? "not started: the run was interrupted" : "not started: the ledger could not be written");
+          deps.onItem?.(result);
+          return result;
+        }
+        const t0 = now();
+        let goneNow: boolean | undefined;
         try {
           await deps.comms.delete(c.commsCredentialId);
-          const goneNow = await waitGone(deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS });
-          await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
-          result.status = goneNow ? "confirmed" : "accepted-unconfirmed";
-          if (!goneNow) result.warnings.push("the delete was accepted (202) but the credential was still visible at the timeout");
+          goneNow = await waitGone(deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS });
         } catch (err) {
           result.status = "failed";
           result.error = (err as Error).message;
+        }
+        if (goneNow !== undefined) {
+          try {
+            await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
+            result.status = goneNow ? "confirmed" : "accepted-unconfirmed";
+            if (!goneNow) result.warnings.push("the delete was accepted (202) but the credential was still visible at the timeout");
+          } catch (err) {
+            stop.abort();
+            const message = `deleted in Comms, but the ledger could not be written: ${(err as Error).message}`;
+            if (problems.length === 0) problems.push(`stopped: ${message}; no new delete was started after it`);
+            result.status = "failed";
+            result.error = message;
+          }
         }
         const t1 = now();
         result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
@@ -136,8 +160,13 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     i.warnings.push("already gone from Comms");
     return i;
   });
-  for (const g of plan.gone) {
-    await deps.ledger.append({ event: "deleted", legacySid: g.legacySid, commsCredentialId: g.commsCredentialId, reason: "already gone from Comms at rollback", runId: deps.runId });
+  for (const g of problems.length === 0 ? plan.gone : []) {
+    try {
+      await deps.ledger.append({ event: "deleted", legacySid: g.legacySid, commsCredentialId: g.commsCredentialId, reason: "already gone from Comms at rollback", runId: deps.runId });
+    } catch (err) {
+      problems.push(`the ledger could not be written: ${(err as Error).message}`);
+      break;
+    }
   }
   return {
     kind: "rollback",
@@ -146,9 +175,9 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     finishedAt: now().toISOString(),
     accountSid: deps.accountSid,
     items: [...deleted, ...refused, ...gone],
-    problems: plan.refused.map((r) => `refused to delete the last credential(s) of App ${r.appName} without --allow-app-deletion`),
+    problems: [...problems, ...plan.refused.map((r) => `refused to delete the last credential(s) of App ${r.appName} without --allow-app-deletion`)],
     warnings: [...plan.warnings],
-    interrupted: false,
+    interrupted: deps.signal?.aborted ?? false,
     requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
   };
 }

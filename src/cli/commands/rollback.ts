@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import confirm from "@inquirer/confirm";
-import { UsageError } from "../../errors.js";
+import { InterruptedError, UsageError } from "../../errors.js";
+import type { ApplyResult } from "../../apply/types.js";
+import { exitCodeFor, watchStopSignals } from "../signals.js";
 import { applyMarkdown, applyReport, renderTable, writeReport } from "../../report/index.js";
 import { planRollback, rollback } from "../../rollback/rollback.js";
 import type { GlobalArgs } from "../config.js";
-import { formatCounts, print, printJson } from "../output.js";
+import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
 
 export interface RollbackArgs extends GlobalArgs {
@@ -16,26 +18,41 @@ export interface RollbackArgs extends GlobalArgs {
 
 /** `cr2comms rollback`: deletes only what the ledger says cr2comms created. Exit 1 when it refused anything. */
 export async function rollbackCommand(args: RollbackArgs, now: () => Date = () => new Date()): Promise<number> {
-  const interactive = Boolean(process.stdin.isTTY);
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (!args.yes && !interactive) throw new UsageError("rollback deletes Comms credentials: pass --yes to confirm when stdin is not a terminal");
   const onlyIds = args.report ? idsFromReport(args.report) : undefined;
   const rt = await openRuntime(args);
+  let writing = false;
+  const stop = watchStopSignals((signal) => {
+    if (writing) rt.logger.warn(`${signal} received: finishing the deletes in flight, then writing the report (press Ctrl-C again to quit at once)`);
+  });
   try {
-    const [entries, comms] = await Promise.all([rt.ledger.entries(), rt.comms.list()]);
+    const observed = await Promise.race([Promise.all([rt.ledger.entries(), rt.comms.list()]), stop.stopped]);
+    if (typeof observed === "string") throw new InterruptedError(`interrupted (${observed}) while reading the account; nothing was deleted`, exitCodeFor(observed));
+    const [entries, comms] = observed;
     const plan = planRollback(entries, comms, { ...(onlyIds ? { onlyIds } : {}), allowAppDeletion: args.allowAppDeletion ?? false });
     if (!rt.settings.json) {
-      print(`Rollback: ${plan.deletes.length} to delete, ${plan.refused.reduce((n, r) => n + r.candidates.length, 0)} refused, ${plan.gone.length} already gone`);
+      const refusedCount = plan.refused.reduce((n, r) => n + r.candidates.length, 0);
+      print(`Rollback: ${plan.deletes.length} to delete, ${refusedCount} refused, ${plan.gone.length} already gone`);
       if (plan.deletes.length) print(renderTable(["legacy sid", "comms id", "app", "type"], plan.deletes.map((d) => [d.legacySid, d.commsCredentialId, d.appName, d.credentialType])));
       for (const r of plan.refused) print(`  refused: App ${r.appName} would lose its last credential (and its device registrations); pass --allow-app-deletion to allow`);
       for (const w of plan.warnings) print(`  warning: ${w}`);
     }
     if (plan.deletes.length && !args.yes) {
-      const ok = await confirm({ message: `Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?`, default: false }, { output: process.stderr });
+      let ok: boolean;
+      try {
+        ok = await confirm({ message: `Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?`, default: false }, { output: process.stderr });
+      } catch (err) {
+        if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError("interrupted at the confirmation prompt; nothing was deleted");
+        throw err;
+      }
       if (!ok) {
         print("Nothing deleted.");
         return 1;
       }
     }
+    if (stop.received) throw new InterruptedError(`interrupted (${stop.received}) before anything was deleted`, exitCodeFor(stop.received));
+    writing = true;
     const result = await rollback(plan, {
       comms: rt.comms,
       ledger: rt.ledger,
@@ -43,26 +60,45 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
       runId: randomUUID(),
       accountSid: rt.credentials.accountSid,
       now,
+      signal: stop.signal,
       onItem: (i) => rt.logger.info({ sid: i.legacySid, commsCredentialId: i.commsCredentialId, status: i.status }, `${i.legacySid} delete → ${i.status}`),
     });
     const paths = await writeReport(rt.settings.reportsDir, "rollback", applyReport(result), applyMarkdown(result), now());
     if (rt.settings.json) printJson({ ...applyReport(result), reportPaths: paths });
     else {
-      print(`Rolled back: ${formatCounts(countBy(result.items.map((i) => `${i.action}:${i.status}`)))}`);
-      for (const p of result.problems) print(`  problem: ${p}`);
+      print(rollbackSentence(result));
+      for (const p of result.problems) if (!p.startsWith("refused to delete")) print(`  problem: ${p}`);
+      for (const i of result.items) if (i.status === "failed") print(`  failed ${i.legacySid} (${i.commsCredentialId ?? ""}): ${i.error ?? ""}`);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
     }
-    const failed = result.items.some((i) => i.status === "failed");
+    if (stop.received) return exitCodeFor(stop.received);
+    const failed = result.items.some((i) => i.status === "failed") || result.problems.some((p) => p.startsWith("stopped: "));
     return failed || plan.refused.length > 0 ? 1 : 0;
   } finally {
+    stop.dispose();
     await rt.close();
   }
 }
 
-function countBy(keys: string[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
-  return out;
+/** "Rolled back: 5 deleted, 2 refused (App a, App b would lose their last credential), 1 already gone." */
+export function rollbackSentence(result: ApplyResult): string {
+  const count = (action: string, status?: string) => result.items.filter((i) => i.action === action && (!status || i.status === status)).length;
+  const parts: string[] = [];
+  const deleted = count("delete", "confirmed");
+  const pending = count("delete", "accepted-unconfirmed");
+  const failedDeletes = count("delete", "failed");
+  const notStarted = count("delete", "planned");
+  parts.push(`${deleted} deleted`);
+  if (pending) parts.push(`${pending} delete(s) accepted but still visible`);
+  if (failedDeletes) parts.push(`${failedDeletes} failed`);
+  if (notStarted) parts.push(`${notStarted} not started`);
+  const refusedApps = [...new Set(result.items.filter((i) => i.action === "refused").map((i) => i.target?.appName ?? ""))];
+  if (refusedApps.length) {
+    parts.push(`${count("refused")} refused (App ${refusedApps.join(", App ")} would lose ${refusedApps.length === 1 ? "its" : "their"} last credential; --allow-app-deletion allows it)`);
+  }
+  const gone = count("already-gone");
+  if (gone) parts.push(`${gone} already gone`);
+  return `Rolled back: ${parts.join(", ")}.`;
 }
 
 /** The Comms ids an apply report says were created (confirmed or accepted). */

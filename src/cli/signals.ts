@@ -1,0 +1,52 @@
+import { constants } from "node:os";
+
+/** The signals a run that writes to Comms finishes cleanly on: Ctrl-C, `kill`, a closed terminal. */
+const HANDLED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+export type StopSignal = (typeof HANDLED)[number];
+
+/** 128 + the signal's number, as shells report it: 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP. */
+export function exitCodeFor(signal: StopSignal): number {
+  return 128 + constants.signals[signal];
+}
+
+export interface StopWatch {
+  /** Aborted at the first signal. */
+  readonly signal: AbortSignal;
+  /** The first signal received, if any. */
+  readonly received: StopSignal | undefined;
+  /** Resolves with the first signal (never rejects); for racing a phase that can simply be abandoned. */
+  readonly stopped: Promise<StopSignal>;
+  dispose(): void;
+}
+
+/**
+ * Watches SIGINT, SIGTERM and SIGHUP for a run: the first one aborts `signal` (work in flight is
+ * finished and journalled, nothing new starts) and calls `onFirst`; a second one exits at once.
+ */
+export function watchStopSignals(onFirst: (signal: StopSignal) => void): StopWatch {
+  const controller = new AbortController();
+  let received: StopSignal | undefined;
+  let resolveStopped: (s: StopSignal) => void = () => undefined;
+  const stopped = new Promise<StopSignal>((resolve) => (resolveStopped = resolve));
+  const handlers = HANDLED.map((name) => {
+    const handler = () => {
+      if (received) process.exit(exitCodeFor(name));
+      received = name;
+      controller.abort();
+      onFirst(name);
+      resolveStopped(name);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return {
+    signal: controller.signal,
+    get received() {
+      return received;
+    },
+    stopped,
+    dispose() {
+      for (const [name, handler] of handlers) process.off(name, handler);
+    },
+  };
+}
