@@ -233,3 +233,21 @@ async function moveAside(path: string, base: string): Promise<string> {
     }
   }
 }
+
+/**
+ * For `apply` before it sends anything: a missing or empty ledger beside apply reports of this
+ * account that created credentials means the ledger was lost, and an apply now would create
+ * every one of them a second time. Throws `BlockedError` (exit 1) saying to rebuild it.
+ */
+export async function assertLedgerNotLost(opts: { ledgerPath: string; reportsDir: string; accountSid: string }): Promise<void> {
+  const text = await readFile(opts.ledgerPath, "utf8").catch((err: unknown) => {
+    if (osCode(err) === "ENOENT") return undefined;
+    throw new BlockedError(`cannot read the ledger ${opts.ledgerPath}: ${describeOsError(err)}`, { cause: err });
+  });
+  if (text !== undefined && text.trim() !== "") return;
+  const earlier = await findEarlierApplyReports(opts.reportsDir, opts.accountSid);
+  if (earlier.length === 0) return;
+  throw new BlockedError(
+    `the ledger ${opts.ledgerPath} is ${text === undefined ? "missing" : "empty"} but ${opts.reportsDir} holds ${earlier.length} apply report(s) for ${opts.accountSid} that created credentials: run \`cr2comms ledger rebuild\` first (an apply now would create them a second time)`,
+  );
+}

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { BlockedError, NotWritableError, UsageError } from "../../src/errors.js";
 import { FileLedger, parseLedger, replay } from "../../src/ledger/ledger.js";
 import { checkLedger, repairLedger } from "../../src/ledger/repair.js";
-import { eventsFromReport, findEarlierApplyReports, rebuildLedger, readRunReports } from "../../src/ledger/rebuild.js";
+import { assertLedgerNotLost, eventsFromReport, findEarlierApplyReports, rebuildLedger, readRunReports } from "../../src/ledger/rebuild.js";
 import { checkWritable } from "../../src/ledger/writable.js";
 import { plan } from "../../src/plan/planner.js";
 import { comms, entry, legacy, mapping, NOW, secretsFor, sid, snapshot } from "../plan/builders.js";
@@ -231,6 +231,25 @@ describe("findEarlierApplyReports", () => {
     });
     expect(await findEarlierApplyReports(reports, A1)).toEqual([join(reports, "apply-20260102T000000Z.json")]);
     expect(await findEarlierApplyReports(join(reports, "nope"), A1)).toEqual([]);
+  });
+});
+
+describe("assertLedgerNotLost", () => {
+  it("refuses a missing or empty ledger beside apply reports that created credentials, and nothing else", async () => {
+    const { path, reports } = scratch();
+    const opts = { ledgerPath: path, reportsDir: reports, accountSid: A1 };
+    await assertLedgerNotLost(opts);
+    writeReports(reports, { "apply-20260101T000000Z.json": report("apply", "2026-01-01T00:00:00.000Z", [item(1, "confirmed")]) });
+    const err = await assertLedgerNotLost(opts).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BlockedError);
+    expect((err as Error).message).toBe(
+      `the ledger ${path} is missing but ${reports} holds 1 apply report(s) for ${A1} that created credentials: run \`cr2comms ledger rebuild\` first (an apply now would create them a second time)`,
+    );
+    writeFileSync(path, "\n");
+    await expect(assertLedgerNotLost(opts)).rejects.toThrow(/is empty but/);
+    await assertLedgerNotLost({ ...opts, accountSid: A2 });
+    writeFileSync(path, `${ev(1)}\n`);
+    await assertLedgerNotLost(opts);
   });
 });
 
