@@ -245,13 +245,7 @@ export class FileLedger implements Ledger {
    */
   private writeAll(fd: number, bytes: Buffer, sizeBefore: number): void {
     try {
-      let done = 0;
-      while (done < bytes.length) {
-        const n = this.io.write(fd, bytes, done, bytes.length - done);
-        if (!(n > 0)) throw Object.assign(new Error("the write made no progress"), { code: "EIO" });
-        done += n;
-      }
-      this.io.fsync(fd);
+      writeFully(this.io, fd, bytes);
     } catch (err) {
       try {
         ftruncateSync(fd, sizeBefore);
@@ -276,9 +270,7 @@ export class FileLedger implements Ledger {
         throw new LedgerWriteError(`cannot set the torn last line of ${this.path} aside in ${candidate}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
       }
       try {
-        let done = 0;
-        while (done < fragment.length) done += writeSync(fd, fragment, done, fragment.length - done);
-        fsyncSync(fd);
+        writeFully(NODE_IO, fd, fragment);
       } catch (err) {
         throw new LedgerWriteError(`cannot set the torn last line of ${this.path} aside in ${candidate}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
       } finally {
@@ -287,6 +279,17 @@ export class FileLedger implements Ledger {
       return candidate;
     }
   }
+}
+
+/** Every byte (a write may take fewer than asked), then fsync. */
+function writeFully(io: LedgerIo, fd: number, bytes: Buffer): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = io.write(fd, bytes, done, bytes.length - done);
+    if (!(n > 0)) throw Object.assign(new Error("the write made no progress"), { code: "EIO" });
+    done += n;
+  }
+  io.fsync(fd);
 }
 
 function lastByte(fd: number, size: number): number {
