@@ -81,6 +81,12 @@ export async function main(argv: string[]): Promise<number> {
           .option("allow-app-deletion", { type: "boolean", describe: "allow deleting an App's last credential (deletes the App and its device registrations)" }),
         run((a) => rollbackCommand(a)),
       )
+      .command("ledger <action>", "check the ledger, set unreadable lines aside (repair), or rebuild it from the apply reports", (y) =>
+        globalOptions(y)
+          .positional("action", { choices: ["check", "repair", "rebuild"] as const, describe: "check: say what is wrong (exit 1); repair: move unreadable lines aside; rebuild: from apply/rollback reports" })
+          .option("force", { type: "boolean", describe: "rebuild: replace a ledger that holds events (the old one is moved aside first)" }),
+        run(async (a) => (await import("./cli/commands/ledger.js")).ledgerCommand(a)),
+      )
       .command("emulator", "serve the embedded Twilio emulator on loopback until Ctrl-C", (y) =>
         y
           .option("port", { type: "number", default: 0, describe: "port (0 = any free port)" })

@@ -76,3 +76,35 @@ export class ExitWith extends Cr2commsError {
     super(message, exitCode);
   }
 }
+
+/** Another cr2comms run holds the lock beside the ledger (one run at a time). */
+export class LockedError extends Cr2commsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+  }
+}
+
+/** An append to the ledger (or a rewrite of it) failed: the step it records must not go on unjournalled. */
+export class LedgerWriteError extends Cr2commsError {
+  readonly path: string;
+  readonly code: string | undefined;
+  constructor(message: string, path: string, code: string | undefined, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+    this.path = path;
+    this.code = code;
+  }
+}
+
+/** The ledger holds a line this version cannot read (hand edit, newer cr2comms): refused, never guessed at. */
+export class LedgerReadError extends Cr2commsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+  }
+}
+
+/** The reports dir or the ledger cannot be written: found before anything is sent to Comms. */
+export class NotWritableError extends Cr2commsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.failure, options);
+  }
+}

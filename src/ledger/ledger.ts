@@ -1,7 +1,12 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync, existsSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { UsageError } from "../errors.js";
-import type { Ledger, LedgerEntry, LedgerEvent, LedgerEventInput } from "./types.js";
+import { LedgerReadError, LedgerWriteError, UsageError } from "../errors.js";
+import { reportStamp } from "../report/write.js";
+import { escapeControl } from "../text.js";
+import { TOOL_VERSION } from "../version.js";
+import { describeOsError, osCode } from "./oserror.js";
+import { scanLedger, scanLine, type ScannedLine } from "./scan.js";
+import { LEDGER_VERSION, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
 
 /** Replays events, oldest first, into one entry per legacy sid. */
 export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry> {
@@ -33,6 +38,7 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
         if (e.secret) entry.secret = e.secret;
         break;
       case "accepted":
+        takeTarget(entry, e);
         entry.state = "accepted";
         entry.commsCredentialId = e.commsCredentialId;
         entry.acceptedAt = e.ts;
@@ -40,6 +46,7 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
         if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
         break;
       case "confirmed":
+        takeTarget(entry, e);
         entry.state = "confirmed";
         entry.commsCredentialId = e.commsCredentialId;
         if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
@@ -77,6 +84,14 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
   return entries;
 }
 
+/** A rebuilt event says where its credential is, as an attempt would have. */
+function takeTarget(entry: LedgerEntry, e: Extract<LedgerEvent, { event: "accepted" | "confirmed" }>): void {
+  if (e.appName !== undefined) entry.appName = e.appName;
+  if (e.credentialType !== undefined) entry.credentialType = e.credentialType;
+  if (e.isDefault !== undefined) entry.isDefault = e.isDefault;
+  if (e.secret !== undefined) entry.secret = e.secret;
+}
+
 /** The ledger in memory: what tests use. */
 export class MemoryLedger implements Ledger {
   readonly list: LedgerEvent[] = [];
@@ -92,11 +107,31 @@ export class MemoryLedger implements Ledger {
   }
 }
 
+/** The two system calls an append makes; tests pass doubles to force short or failing writes. */
+export interface LedgerIo {
+  /** As `fs.writeSync(fd, buffer, offset, length)`: returns the bytes written, which may be fewer. */
+  write(fd: number, buffer: Buffer, offset: number, length: number): number;
+  fsync(fd: number): void;
+}
+
+const NODE_IO: LedgerIo = {
+  write: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
+  fsync: (fd) => fsyncSync(fd),
+};
+
+const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
+const NEWLINE = 0x0a;
+
 /**
- * `reports/ledger.jsonl`: append-only JSON lines. Each append is written and fsync'd before it
- * returns, so an event survives a crash (SIGKILL) that happens right after the step it records.
+ * `reports/ledger.jsonl`: append-only JSON lines. Each append is written whole and fsync'd before
+ * it returns, so an event survives a crash (SIGKILL) that happens right after the step it records.
+ * Only the run holding the lock (`acquireLock`) appends; it calls `prepareForAppend` first.
  */
 export class FileLedger implements Ledger {
+  /** Known to end in a newline (or be empty): checked on the first append, kept by each whole append. */
+  private tailWhole = false;
+  private readonly io: LedgerIo;
+
   /**
    * With `accountSid`, every appended event is stamped with it and reading a ledger that holds
    * another account's events is refused: its Comms ids mean nothing in this account.
@@ -105,28 +140,87 @@ export class FileLedger implements Ledger {
     readonly path: string,
     private readonly clock: () => Date = () => new Date(),
     private readonly accountSid?: string,
-  ) {}
+    options: { io?: LedgerIo } = {},
+  ) {
+    this.io = options.io ?? NODE_IO;
+  }
+
+  /**
+   * Called once by the lock holder before its first append: creates the folder and the file if
+   * needed, and sets aside a torn last line (a write cut short by a crash) into
+   * `<ledger>.torn-<UTC stamp>` so that the next event does not glue onto it. A last line that is a
+   * whole event missing only its newline gets the newline. Returns warnings saying what was done.
+   */
+  async prepareForAppend(): Promise<string[]> {
+    const fd = this.openForAppend();
+    try {
+      const size = fstatSync(fd).size;
+      if (size === 0 || lastByte(fd, size) === NEWLINE) {
+        this.tailWhole = true;
+        return [];
+      }
+      const text = readFileSync(fd);
+      const cut = text.lastIndexOf(NEWLINE) + 1;
+      const fragment = text.subarray(cut);
+      const line = text.subarray(0, cut).toString("utf8").split("\n").length;
+      const scanned = scanLine(fragment.toString("utf8"), line, true);
+      if (scanned.problem?.kind === "newer-version") throw newerVersionError(this.path, scanned);
+      if (scanned.event) {
+        this.writeAll(fd, Buffer.from("\n"), size);
+        this.tailWhole = true;
+        return [`the last line of the ledger ${this.path} (line ${line}) is a whole event whose line end was never written; the line end was added`];
+      }
+      const tornPath = this.setAside(fragment);
+      try {
+        ftruncateSync(fd, cut);
+        this.io.fsync(fd);
+      } catch (err) {
+        throw new LedgerWriteError(`cannot cut the torn last line off the ledger ${this.path}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
+      }
+      this.tailWhole = true;
+      return [
+        `the ledger ${this.path} ended in an incomplete line ${line} (${fragment.length} bytes from a write cut short by a crash); it was moved to ${tornPath} and the ledger keeps its ${line - 1} complete line(s)`,
+      ];
+    } finally {
+      closeSync(fd);
+    }
+  }
 
   async append(event: LedgerEventInput): Promise<void> {
     const stamp = this.accountSid ? { accountSid: this.accountSid } : {};
-    const line = JSON.stringify({ v: 1, ts: this.clock().toISOString(), ...stamp, ...event }) + "\n";
-    mkdirSync(dirname(this.path), { recursive: true });
-    const fd = openSync(this.path, "a");
+    const line = Buffer.from(JSON.stringify({ v: LEDGER_VERSION, ts: this.clock().toISOString(), ...stamp, ...event }) + "\n", "utf8");
+    const fd = this.openForAppend();
     try {
-      writeSync(fd, line);
-      fsyncSync(fd);
+      const size = fstatSync(fd).size;
+      if (!this.tailWhole) {
+        if (size > 0 && lastByte(fd, size) !== NEWLINE) {
+          throw new LedgerWriteError(
+            `the ledger ${this.path} ends in an incomplete line (a write cut short); appending would damage the next event — run \`cr2comms ledger repair\` first`,
+            this.path,
+            undefined,
+          );
+        }
+        this.tailWhole = true;
+      }
+      this.writeAll(fd, line, size);
     } finally {
       closeSync(fd);
     }
   }
 
   async events(): Promise<LedgerEvent[]> {
-    if (!existsSync(this.path)) return [];
-    const events = parseLedger(readFileSync(this.path, "utf8"), this.path);
+    let text: string;
+    try {
+      text = readFileSync(this.path, "utf8");
+    } catch (err) {
+      if (osCode(err) === "ENOENT") return [];
+      throw new LedgerReadError(`cannot read the ledger ${this.path}: ${describeOsError(err)}`, { cause: err });
+    }
+    const events = parseLedger(text, this.path);
     const other = this.accountSid ? events.find((e) => e.accountSid && e.accountSid !== this.accountSid) : undefined;
     if (other) {
       throw new UsageError(
-        `the ledger ${this.path} belongs to account ${other.accountSid}, not ${this.accountSid}: use a separate --ledger (or --reports-dir) per account`,
+        `the ledger ${this.path} belongs to account ${escapeControl(String(other.accountSid))}, not ${this.accountSid}: use a separate --ledger (or --reports-dir) per account`,
       );
     }
     return events;
@@ -135,28 +229,99 @@ export class FileLedger implements Ledger {
   async entries(): Promise<Map<string, LedgerEntry>> {
     return replay(await this.events());
   }
+
+  private openForAppend(): number {
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      return openSync(this.path, APPEND_FLAGS, 0o644);
+    } catch (err) {
+      throw new LedgerWriteError(`cannot open the ledger ${this.path} for appending: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
+    }
+  }
+
+  /**
+   * Writes every byte (a write may take fewer than asked) and fsyncs. On failure the file is cut
+   * back to `sizeBefore`, so no fragment is left for the next append to glue onto.
+   */
+  private writeAll(fd: number, bytes: Buffer, sizeBefore: number): void {
+    try {
+      writeFully(this.io, fd, bytes);
+    } catch (err) {
+      try {
+        ftruncateSync(fd, sizeBefore);
+        fsyncSync(fd);
+      } catch {
+        this.tailWhole = false;
+      }
+      throw new LedgerWriteError(`cannot append to the ledger ${this.path}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
+    }
+  }
+
+  /** Writes the fragment to a new `<ledger>.torn-<stamp>[-n]` file, flushed before the ledger is cut. */
+  private setAside(fragment: Buffer): string {
+    const base = `${this.path}.torn-${reportStamp(this.clock())}`;
+    for (let n = 1; ; n++) {
+      const candidate = n === 1 ? base : `${base}-${n}`;
+      let fd: number;
+      try {
+        fd = openSync(candidate, "wx", 0o644);
+      } catch (err) {
+        if (osCode(err) === "EEXIST") continue;
+        throw new LedgerWriteError(`cannot set the torn last line of ${this.path} aside in ${candidate}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
+      }
+      try {
+        writeFully(NODE_IO, fd, fragment);
+      } catch (err) {
+        throw new LedgerWriteError(`cannot set the torn last line of ${this.path} aside in ${candidate}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
+      } finally {
+        closeSync(fd);
+      }
+      return candidate;
+    }
+  }
+}
+
+/** Every byte (a write may take fewer than asked), then fsync. */
+function writeFully(io: LedgerIo, fd: number, bytes: Buffer): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = io.write(fd, bytes, done, bytes.length - done);
+    if (!(n > 0)) throw Object.assign(new Error("the write made no progress"), { code: "EIO" });
+    done += n;
+  }
+  io.fsync(fd);
+}
+
+function lastByte(fd: number, size: number): number {
+  const one = Buffer.alloc(1);
+  readSync(fd, one, 0, 1, size - 1);
+  return one[0]!;
+}
+
+export const REPAIR_HINT = "run `cr2comms ledger repair` to set unreadable lines aside (every readable event is kept)";
+
+function newerVersionError(path: string, line: ScannedLine): LedgerReadError {
+  return new LedgerReadError(
+    `ledger ${path}:${line.line}: written by a newer cr2comms (event version ${line.problem?.version}; cr2comms ${TOOL_VERSION} reads version ${LEDGER_VERSION}): use that newer cr2comms with this ledger`,
+  );
 }
 
 /**
- * Parses JSON lines. A torn last line (the process died mid-write) is ignored; a malformed line
- * elsewhere means the file was edited by hand and is refused rather than guessed at.
+ * Parses JSON lines. A torn last line (no newline: a crash mid-write, or an append still in
+ * progress) is ignored; any other unreadable line was damaged or edited by hand and is refused
+ * rather than guessed at, naming the line and the repair command. Events of an unknown (newer)
+ * version are refused wherever they are.
  */
 export function parseLedger(text: string, path: string): LedgerEvent[] {
-  const lines = text.split("\n");
   const events: LedgerEvent[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === "") return;
-    try {
-      const event = JSON.parse(line) as LedgerEvent;
-      if (event.v !== 1 || typeof event.legacySid !== "string" || typeof event.event !== "string") {
-        throw new Error("not a cr2comms ledger event (v1)");
-      }
-      events.push(event);
-    } catch (err) {
-      const isLast = lines.slice(i + 1).every((l) => l.trim() === "");
-      if (isLast && !text.endsWith("\n")) return;
-      throw new UsageError(`ledger ${path}:${i + 1}: ${(err as Error).message}`);
+  for (const line of scanLedger(text).lines) {
+    if (line.event) {
+      events.push(line.event);
+      continue;
     }
-  });
+    if (line.problem?.kind === "newer-version") throw newerVersionError(path, line);
+    if (line.problem?.kind === "torn") continue;
+    throw new LedgerReadError(`ledger ${path}:${line.line}: ${escapeControl(line.problem?.reason ?? "unreadable")}; ${REPAIR_HINT}`);
+  }
   return events;
 }

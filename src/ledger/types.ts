@@ -27,8 +27,8 @@ export type LedgerEvent =
       resourceLocation?: string;
       /** true when the credential was found by reconciliation rather than by a 202 answer. */
       reconciled?: boolean;
-    })
-  | (LedgerBase & { event: "confirmed"; commsCredentialId: string })
+    } & RebuiltTarget)
+  | (LedgerBase & { event: "confirmed"; commsCredentialId: string } & RebuiltTarget)
   | (LedgerBase & { event: "unconfirmed"; commsCredentialId: string; reason: string })
   | (LedgerBase & { event: "failed"; attemptId?: string; error: string; status?: number })
   /** The create is being sent again (after a 429/503): it can have been carried out as late as this. */
@@ -40,15 +40,31 @@ export type LedgerEvent =
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
   | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string });
 
+/** The only event schema version this cr2comms reads and writes. */
+export const LEDGER_VERSION = 1;
+
 interface LedgerBase {
   v: 1;
-  /** ISO time the event was written. */
+  /** ISO time the event was written (for a rebuilt event: when the report says it happened). */
   ts: string;
   legacySid: string;
   /** Run id (one per apply/rollback invocation). */
   runId?: string;
   /** The Twilio account the event belongs to; a ledger never mixes accounts. */
   accountSid?: string;
+  /** Written by `cr2comms ledger rebuild` from a report, not by the run that did the step. */
+  rebuilt?: true;
+}
+
+/**
+ * A rebuilt `accepted`/`confirmed` event has no `attempt` before it, so it carries what the
+ * attempt would have recorded: where the credential is and the fingerprint of its secret.
+ */
+interface RebuiltTarget {
+  appName?: string;
+  credentialType?: CredentialType;
+  isDefault?: boolean;
+  secret?: SecretFingerprint;
 }
 
 export type LedgerEventInput = LedgerEvent extends infer E ? (E extends LedgerEvent ? Omit<E, "v" | "ts"> : never) : never;

@@ -1,0 +1,253 @@
+import { readdir, readFile, rename, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { CREDENTIAL_TYPES, type CredentialType, type SecretFingerprint } from "../domain.js";
+import { BlockedError, LedgerWriteError, UsageError } from "../errors.js";
+import { writeFileAtomic } from "../report/atomic.js";
+import { reportStamp } from "../report/write.js";
+import { escapeControl } from "../text.js";
+import { replay } from "./ledger.js";
+import { acquireLock } from "./lock.js";
+import { describeOsError, osCode } from "./oserror.js";
+import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
+
+/** The parts of an apply or rollback report (`reports/README.md`) that prove ledger events. */
+export interface RunReport {
+  path: string;
+  kind: "apply" | "rollback";
+  accountSid: string;
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  items: RunReportItem[];
+}
+
+export interface RunReportItem {
+  legacySid: string;
+  action: string;
+  status: string;
+  commsCredentialId?: string;
+  target: { appName: string; credentialType: CredentialType; isDefault: boolean } | null;
+  finishedAt?: string;
+  secret?: SecretFingerprint;
+}
+
+/** `apply-<stamp>[-n].json` and `rollback-<stamp>[-n].json`, as `writeReport` names them. */
+const RUN_REPORT_NAME = /^(apply|rollback)-\d{8}T\d{6}Z(-\d+)?\.json$/;
+
+/** Status of an apply item whose Comms credential exists (or was accepted with a 202). */
+const CREATED = new Set(["confirmed", "accepted-unconfirmed"]);
+
+/**
+ * Every apply and rollback report in `reportsDir`, oldest run first. Files that are not readable
+ * reports are listed in `skipped` with the reason, never guessed at.
+ */
+export async function readRunReports(reportsDir: string): Promise<{ reports: RunReport[]; skipped: { path: string; reason: string }[] }> {
+  let names: string[];
+  try {
+    names = await readdir(reportsDir);
+  } catch (err) {
+    if (osCode(err) === "ENOENT") return { reports: [], skipped: [] };
+    throw new BlockedError(`cannot list the reports dir ${reportsDir}: ${describeOsError(err)}`, { cause: err });
+  }
+  const reports: RunReport[] = [];
+  const skipped: { path: string; reason: string }[] = [];
+  for (const name of names.filter((n) => RUN_REPORT_NAME.test(n)).sort()) {
+    const path = join(reportsDir, name);
+    try {
+      reports.push(parseRunReport(path, JSON.parse(await readFile(path, "utf8"))));
+    } catch (err) {
+      skipped.push({ path, reason: escapeControl((err as Error).message) });
+    }
+  }
+  reports.sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.path < b.path ? -1 : 1));
+  return { reports, skipped };
+}
+
+function parseRunReport(path: string, json: unknown): RunReport {
+  const r = json as Record<string, unknown>;
+  if (r?.schemaVersion !== 1) throw new Error(`not a cr2comms report of schemaVersion 1`);
+  if (r.kind !== "apply" && r.kind !== "rollback") throw new Error(`kind is ${JSON.stringify(r.kind)}, not apply or rollback`);
+  for (const key of ["accountSid", "runId", "startedAt", "finishedAt"] as const) {
+    if (typeof r[key] !== "string") throw new Error(`${key} is missing`);
+  }
+  if (!Array.isArray(r.items)) throw new Error("items is missing");
+  const items: RunReportItem[] = [];
+  for (const raw of r.items as Record<string, unknown>[]) {
+    if (typeof raw?.legacySid !== "string" || typeof raw.action !== "string" || typeof raw.status !== "string") continue;
+    const t = raw.target as Record<string, unknown> | null | undefined;
+    const target =
+      t && typeof t.appName === "string" && CREDENTIAL_TYPES.includes(t.credentialType as CredentialType)
+        ? { appName: t.appName, credentialType: t.credentialType as CredentialType, isDefault: t.isDefault === true }
+        : null;
+    const timings = raw.timings as { finishedAt?: unknown } | undefined;
+    const secret = raw.secret as SecretFingerprint | undefined;
+    items.push({
+      legacySid: raw.legacySid,
+      action: raw.action,
+      status: raw.status,
+      ...(typeof raw.commsCredentialId === "string" ? { commsCredentialId: raw.commsCredentialId } : {}),
+      target,
+      ...(typeof timings?.finishedAt === "string" ? { finishedAt: timings.finishedAt } : {}),
+      ...(secret && typeof secret.contentSha256 === "string" && (secret.kind === "apn" || secret.kind === "fcm") ? { secret } : {}),
+    });
+  }
+  return {
+    path,
+    kind: r.kind,
+    accountSid: r.accountSid as string,
+    runId: r.runId as string,
+    startedAt: r.startedAt as string,
+    finishedAt: r.finishedAt as string,
+    items,
+  };
+}
+
+/**
+ * The ledger events a report proves, stamped `rebuilt: true` and timed when the report says:
+ * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint); an
+ * accepted-unconfirmed one → `accepted` (a later apply waits for it rather than create a duplicate);
+ * a rollback delete, or a credential rollback found already gone → `deleted`.
+ */
+export function eventsFromReport(report: RunReport): LedgerEvent[] {
+  const events: LedgerEvent[] = [];
+  for (const item of report.items) {
+    const id = item.commsCredentialId;
+    if (!id) continue;
+    const base = { v: LEDGER_VERSION, ts: item.finishedAt ?? report.finishedAt, legacySid: item.legacySid, runId: report.runId, accountSid: report.accountSid, rebuilt: true } as const;
+    if (report.kind === "rollback") {
+      const deleted = (item.action === "delete" && CREATED.has(item.status)) || item.action === "already-gone";
+      if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
+      continue;
+    }
+    if (!CREATED.has(item.status) || !item.target) continue;
+    const where = {
+      appName: item.target.appName,
+      credentialType: item.target.credentialType,
+      isDefault: item.target.isDefault,
+      ...(item.secret ? { secret: item.secret } : {}),
+    };
+    if (item.status === "confirmed") events.push({ ...base, event: "confirmed", commsCredentialId: id, ...where });
+    else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
+  }
+  return events;
+}
+
+/**
+ * Apply reports of `accountSid` that record at least one credential created (confirmed or
+ * accepted): when the ledger is missing or empty and this is not, the ledger was lost and an
+ * apply would create those credentials a second time.
+ */
+export async function findEarlierApplyReports(reportsDir: string, accountSid: string): Promise<string[]> {
+  const { reports } = await readRunReports(reportsDir);
+  return reports
+    .filter((r) => r.kind === "apply" && r.accountSid === accountSid && r.items.some((i) => i.commsCredentialId && CREATED.has(i.status)))
+    .map((r) => r.path);
+}
+
+export interface RebuildResult {
+  ledgerPath: string;
+  accountSid: string;
+  events: number;
+  /** Legacy sids whose Comms credential the rebuilt ledger knows. */
+  credentials: number;
+  /** Each report read, oldest first, with the events it gave. */
+  fromReports: { path: string; kind: "apply" | "rollback"; events: number }[];
+  /** Reports that could not be read (not used). */
+  skipped: { path: string; reason: string }[];
+  /** Where `--force` moved the old ledger. */
+  movedAside?: string;
+  warnings: string[];
+}
+
+/**
+ * `cr2comms ledger rebuild`: under the lock, writes the ledger from the apply and rollback reports
+ * of one account. Refuses a ledger that already holds something unless `force` (which first moves
+ * it to `<ledger>.before-rebuild-<stamp>`).
+ */
+export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: string; accountSid?: string; force?: boolean; now?: () => Date }): Promise<RebuildResult> {
+  const now = opts.now ?? (() => new Date());
+  const { ledgerPath, reportsDir } = opts;
+  const lock = await acquireLock(ledgerPath, { command: "ledger rebuild", now });
+  try {
+    const existing = await readFile(ledgerPath, "utf8").catch((err: unknown) => {
+      if (osCode(err) === "ENOENT") return "";
+      throw new BlockedError(`cannot read the ledger ${ledgerPath}: ${describeOsError(err)}`, { cause: err });
+    });
+    const holdsSomething = existing.trim() !== "";
+    if (holdsSomething && !opts.force) {
+      throw new BlockedError(
+        `the ledger ${ledgerPath} already holds ${existing.trim().split("\n").length} line(s); rebuild replaces a ledger only with --force (which moves the old one to ${ledgerPath}.before-rebuild-<time> first) — for damaged lines use \`cr2comms ledger repair\``,
+      );
+    }
+    const { reports, skipped } = await readRunReports(reportsDir);
+    const accounts = [...new Set(reports.map((r) => r.accountSid))];
+    const accountSid = opts.accountSid ?? accounts[0];
+    if (!opts.accountSid && accounts.length > 1) {
+      throw new UsageError(`the reports in ${reportsDir} are of ${accounts.length} accounts (${accounts.map(escapeControl).join(", ")}): say which with --account-sid`);
+    }
+    const mine = reports.filter((r) => r.accountSid === accountSid);
+    if (!accountSid || mine.length === 0) {
+      throw new BlockedError(`no apply or rollback reports${opts.accountSid ? ` of ${opts.accountSid}` : ""} in ${reportsDir}: nothing to rebuild the ledger from`);
+    }
+    const fromReports = mine.map((r) => ({ path: r.path, kind: r.kind, list: eventsFromReport(r) }));
+    const events = fromReports.flatMap((r) => r.list);
+    if (events.length === 0) {
+      throw new BlockedError(`the ${mine.length} apply/rollback report(s) of ${accountSid} in ${reportsDir} record no credential created or deleted: nothing to rebuild`);
+    }
+    let movedAside: string | undefined;
+    if (holdsSomething) movedAside = await moveAside(ledgerPath, `${ledgerPath}.before-rebuild-${reportStamp(now())}`);
+    try {
+      await writeFileAtomic(ledgerPath, events.map((e) => `${JSON.stringify(e)}\n`).join(""), { overwrite: true });
+    } catch (err) {
+      throw new LedgerWriteError(`cannot write the ledger ${ledgerPath}: ${describeOsError(err)}`, ledgerPath, osCode(err), { cause: err });
+    }
+    return {
+      ledgerPath,
+      accountSid,
+      events: events.length,
+      credentials: [...replay(events).values()].filter((e) => e.commsCredentialId !== undefined).length,
+      fromReports: fromReports.map((r) => ({ path: r.path, kind: r.kind, events: r.list.length })),
+      skipped,
+      ...(movedAside ? { movedAside } : {}),
+      warnings: lock.warnings,
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Renames `path` to `base` (or `base-2`, …) without replacing anything there. */
+async function moveAside(path: string, base: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    const taken = await stat(candidate).then(
+      () => true,
+      (err: unknown) => osCode(err) !== "ENOENT",
+    );
+    if (taken) continue;
+    try {
+      await rename(path, candidate);
+      return candidate;
+    } catch (err) {
+      throw new LedgerWriteError(`cannot move the old ledger ${path} aside to ${candidate}: ${describeOsError(err)}`, path, osCode(err), { cause: err });
+    }
+  }
+}
+
+/**
+ * For `apply` before it sends anything: a missing or empty ledger beside apply reports of this
+ * account that created credentials means the ledger was lost, and an apply now would create
+ * every one of them a second time. Throws `BlockedError` (exit 1) saying to rebuild it.
+ */
+export async function assertLedgerNotLost(opts: { ledgerPath: string; reportsDir: string; accountSid: string }): Promise<void> {
+  const text = await readFile(opts.ledgerPath, "utf8").catch((err: unknown) => {
+    if (osCode(err) === "ENOENT") return undefined;
+    throw new BlockedError(`cannot read the ledger ${opts.ledgerPath}: ${describeOsError(err)}`, { cause: err });
+  });
+  if (text !== undefined && text.trim() !== "") return;
+  const earlier = await findEarlierApplyReports(opts.reportsDir, opts.accountSid);
+  if (earlier.length === 0) return;
+  throw new BlockedError(
+    `the ledger ${opts.ledgerPath} is ${text === undefined ? "missing" : "empty"} but ${opts.reportsDir} holds ${earlier.length} apply report(s) for ${opts.accountSid} that created credentials: run \`cr2comms ledger rebuild\` first (an apply now would create them a second time)`,
+  );
+}

@@ -1,0 +1,144 @@
+import { readFile } from "node:fs/promises";
+import { LedgerReadError, LedgerWriteError } from "../errors.js";
+import { writeFileAtomic } from "../report/atomic.js";
+import { reportStamp } from "../report/write.js";
+import { TOOL_VERSION } from "../version.js";
+import { replay } from "./ledger.js";
+import { acquireLock } from "./lock.js";
+import { describeOsError, osCode } from "./oserror.js";
+import { scanLedger, type LineProblemKind } from "./scan.js";
+import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
+
+export interface LedgerProblem {
+  /** `lost`: the ledger is missing or empty but apply reports say credentials were created. */
+  kind: LineProblemKind | "other-account" | "several-accounts" | "unreadable-file" | "lost";
+  /** 1-based line, for line problems. */
+  line?: number;
+  message: string;
+}
+
+/** What `cr2comms ledger check` found. `ok` when every line is a readable v1 event of one account. */
+export interface LedgerCheck {
+  path: string;
+  exists: boolean;
+  ok: boolean;
+  /** Readable events. */
+  events: number;
+  /** Legacy sids whose Comms credential the ledger currently knows. */
+  credentials: number;
+  /** Accounts the events are stamped with. */
+  accounts: string[];
+  problems: LedgerProblem[];
+}
+
+const PROBLEM_TEXT: Record<LineProblemKind, string> = {
+  malformed: "not a readable ledger event",
+  torn: "incomplete last line (a write cut short by a crash, or an append still in progress)",
+  "newer-version": "written by a newer cr2comms",
+};
+
+/** Reads every line of the ledger and says what is wrong; never modifies it and takes no lock. */
+export async function checkLedger(path: string, opts: { accountSid?: string } = {}): Promise<LedgerCheck> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if (osCode(err) === "ENOENT") return { path, exists: false, ok: true, events: 0, credentials: 0, accounts: [], problems: [] };
+    const problems: LedgerProblem[] = [{ kind: "unreadable-file", message: `cannot read ${path}: ${describeOsError(err)}` }];
+    return { path, exists: true, ok: false, events: 0, credentials: 0, accounts: [], problems };
+  }
+  const scan = scanLedger(text);
+  const events: LedgerEvent[] = [];
+  const problems: LedgerProblem[] = [];
+  for (const l of scan.lines) {
+    if (l.event) events.push(l.event);
+    else if (l.problem) {
+      const why = l.problem.kind === "newer-version" ? `${PROBLEM_TEXT[l.problem.kind]} (${l.problem.reason}; this is cr2comms ${TOOL_VERSION}, which reads version ${LEDGER_VERSION})` : `${PROBLEM_TEXT[l.problem.kind]}: ${l.problem.reason}`;
+      problems.push({ kind: l.problem.kind, line: l.line, message: `line ${l.line}: ${why}` });
+    }
+  }
+  const byAccount = new Map<string, number>();
+  for (const e of events) if (e.accountSid) byAccount.set(e.accountSid, (byAccount.get(e.accountSid) ?? 0) + 1);
+  const accounts = [...byAccount.keys()];
+  const others = opts.accountSid ? accounts.filter((a) => a !== opts.accountSid) : [];
+  if (others.length) {
+    problems.push({ kind: "other-account", message: `events of other accounts than ${opts.accountSid}: ${others.map((a) => `${a} (${byAccount.get(a)})`).join(", ")}` });
+  } else if (!opts.accountSid && accounts.length > 1) {
+    problems.push({ kind: "several-accounts", message: `events of several accounts: ${accounts.map((a) => `${a} (${byAccount.get(a)})`).join(", ")}` });
+  }
+  const credentials = [...replay(events).values()].filter((e) => e.commsCredentialId !== undefined).length;
+  return { path, exists: true, ok: problems.length === 0, events: events.length, credentials, accounts, problems };
+}
+
+export interface RepairResult {
+  /** The lines moved out of the ledger, with why. */
+  moved: { line: number; kind: LineProblemKind; reason: string }[];
+  /** `<ledger>.unreadable-<stamp>`: one JSON line per moved line `{line, kind, reason, text}`. */
+  sidePath?: string;
+  /** Readable events kept, in their order. */
+  kept: number;
+  /** From taking the lock (e.g. a stale lock taken over). */
+  warnings: string[];
+}
+
+/**
+ * `cr2comms ledger repair`: under the lock, moves every unreadable line (malformed, torn) into
+ * `<ledger>.unreadable-<stamp>` and rewrites the ledger atomically with every readable event, in
+ * order and byte for byte. Refuses a ledger holding events of a newer cr2comms (it cannot judge them).
+ */
+export async function repairLedger(path: string, opts: { now?: () => Date } = {}): Promise<RepairResult> {
+  const now = opts.now ?? (() => new Date());
+  const lock = await acquireLock(path, { command: "ledger repair", now });
+  try {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err) {
+      if (osCode(err) === "ENOENT") return { moved: [], kept: 0, warnings: lock.warnings };
+      throw new LedgerReadError(`cannot read the ledger ${path}: ${describeOsError(err)}`, { cause: err });
+    }
+    const scan = scanLedger(text);
+    const newer = scan.lines.find((l) => l.problem?.kind === "newer-version");
+    if (newer) {
+      throw new LedgerReadError(
+        `ledger ${path}:${newer.line}: written by a newer cr2comms (${newer.problem!.reason}); this cr2comms ${TOOL_VERSION} cannot judge it and repairs nothing — use that newer cr2comms`,
+      );
+    }
+    const bad = scan.lines.filter((l) => l.problem);
+    const good = scan.lines.filter((l) => l.event);
+    if (bad.length === 0 && !scan.unterminated) return { moved: [], kept: good.length, warnings: lock.warnings };
+
+    let sidePath: string | undefined;
+    if (bad.length) {
+      const side = bad.map((l) => JSON.stringify({ line: l.line, kind: l.problem!.kind, reason: l.problem!.reason, text: l.text })).join("\n") + "\n";
+      sidePath = await writeAside(`${path}.unreadable-${reportStamp(now())}`, side);
+    }
+    try {
+      await writeFileAtomic(path, good.map((l) => `${l.text}\n`).join(""), { overwrite: true });
+    } catch (err) {
+      throw new LedgerWriteError(`cannot rewrite the ledger ${path}: ${describeOsError(err)}`, path, osCode(err), { cause: err });
+    }
+    return {
+      moved: bad.map((l) => ({ line: l.line, kind: l.problem!.kind as LineProblemKind, reason: l.problem!.reason })),
+      ...(sidePath ? { sidePath } : {}),
+      kept: good.length,
+      warnings: lock.warnings,
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Writes a new file `base` (or `base-2`, …), never replacing one; returns its path. */
+export async function writeAside(base: string, text: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    try {
+      await writeFileAtomic(candidate, text, { overwrite: false });
+      return candidate;
+    } catch (err) {
+      if (osCode(err) === "EEXIST") continue;
+      throw new LedgerWriteError(`cannot write ${candidate}: ${describeOsError(err)}`, candidate, osCode(err), { cause: err });
+    }
+  }
+}
