@@ -13,6 +13,7 @@ import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { observeAndPlan } from "../pipeline.js";
 import { openRuntime } from "../runtime.js";
+import { holdLedger } from "../exclusive.js";
 import { exitCodeFor, watchStopSignals } from "../signals.js";
 import { printPlanSummary } from "./plan.js";
 
@@ -34,11 +35,15 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   // From here on a signal never kills the run silently: while reading, nothing has been written;
   // once writing, what is in flight is finished and journalled, then the report is written.
   let writing = false;
+  let release: (() => Promise<void>) | undefined;
   const stop = watchStopSignals((signal) => {
     if (writing) rt.logger.warn(`${signal} received: finishing the requests in flight, then writing the report (press Ctrl-C again to quit at once)`);
   });
   try {
-    const planned = await Promise.race([observeAndPlan(rt, { now, interactive, env: process.env }), stop.stopped]);
+    release = await holdLedger(rt, "apply");
+    const observing = observeAndPlan(rt, { now, interactive, env: process.env });
+    observing.catch(() => undefined); // abandoned after a signal: its failure no longer matters
+    const planned = await Promise.race([observing, stop.stopped]);
     if (typeof planned === "string") {
       throw new InterruptedError(`interrupted (${planned}) while reading the account; nothing was written to Comms`, exitCodeFor(planned));
     }
@@ -99,6 +104,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     return failed || unconfirmed > 0 ? 1 : 0;
   } finally {
     stop.dispose();
+    await release?.();
     await rt.close();
   }
 }

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import confirm from "@inquirer/confirm";
 import { InterruptedError, UsageError } from "../../errors.js";
 import type { ApplyResult } from "../../apply/types.js";
+import { holdLedger } from "../exclusive.js";
 import { exitCodeFor, watchStopSignals } from "../signals.js";
 import { applyMarkdown, applyReport, renderTable, writeReport } from "../../report/index.js";
 import { planRollback, rollback } from "../../rollback/rollback.js";
@@ -23,11 +24,15 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
   const onlyIds = args.report ? idsFromReport(args.report) : undefined;
   const rt = await openRuntime(args);
   let writing = false;
+  let release: (() => Promise<void>) | undefined;
   const stop = watchStopSignals((signal) => {
     if (writing) rt.logger.warn(`${signal} received: finishing the deletes in flight, then writing the report (press Ctrl-C again to quit at once)`);
   });
   try {
-    const observed = await Promise.race([Promise.all([rt.ledger.entries(), rt.comms.list()]), stop.stopped]);
+    release = await holdLedger(rt, "rollback");
+    const observing = Promise.all([rt.ledger.entries(), rt.comms.list()]);
+    observing.catch(() => undefined); // abandoned after a signal: its failure no longer matters
+    const observed = await Promise.race([observing, stop.stopped]);
     if (typeof observed === "string") throw new InterruptedError(`interrupted (${observed}) while reading the account; nothing was deleted`, exitCodeFor(observed));
     const [entries, comms] = observed;
     const plan = planRollback(entries, comms, { ...(onlyIds ? { onlyIds } : {}), allowAppDeletion: args.allowAppDeletion ?? false });
@@ -76,6 +81,7 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
     return failed || plan.refused.length > 0 ? 1 : 0;
   } finally {
     stop.dispose();
+    await release?.();
     await rt.close();
   }
 }
