@@ -137,7 +137,7 @@ function validate(raw: unknown): string[] {
   if (!("version" in raw)) return ["missing `version: 1` at the top level"];
   if (raw.version !== MAPPING_VERSION) {
     const shown = typeof raw.version === "number" ? String(raw.version) : JSON.stringify(raw.version) ?? "?";
-    return [`unsupported mapping version ${shown}, this cr2comms reads version ${MAPPING_VERSION}`];
+    return [`unsupported mapping version ${escapeControl(shown.slice(0, 40))}, this cr2comms reads version ${MAPPING_VERSION}`];
   }
   // `order` keeps the output in file order: top-level problems first, then entry by entry.
   const problems: { order: number; text: string }[] = [];
