@@ -33,10 +33,15 @@ export class BlockedError extends Cr2commsError {
   }
 }
 
-/** 401 from either API. */
+/** 401 from either API. The message says what to check; it never repeats a credential. */
 export class AuthError extends Cr2commsError {
   constructor(accountSid: string, api: string, options?: { cause?: unknown }) {
-    super(`authentication failed for account ${accountSid} (${api} API answered 401)`, EXIT.failure, options);
+    super(
+      `authentication failed for account ${accountSid} (${api} API answered 401): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN ` +
+        "(or TWILIO_API_KEY and TWILIO_API_SECRET, and that the API key was created in this account), or the matching flags",
+      EXIT.failure,
+      options,
+    );
   }
 }
 

@@ -64,5 +64,13 @@ export const OUTCOME_SETTLE_MS = 10 * 60_000;
  */
 export const SETTLE_POLL_MAX_MS = 5_000;
 
+/**
+ * Local input caps. No real secret file (PEM, .p12, service-account JSON) comes near 1 MiB, and a
+ * mapping for the largest account Comms allows (10 Apps × 10 Credentials, plus legacy leftovers)
+ * is a few KiB; anything bigger is the wrong file, and reading it whole could exhaust memory.
+ */
+export const MAX_SECRET_FILE_BYTES = 1024 * 1024;
+export const MAX_MAPPING_FILE_BYTES = 1024 * 1024;
+
 /** Certificates expiring within this many days get a warning. */
 export const CERT_EXPIRY_WARNING_DAYS = 30;

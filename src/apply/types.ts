@@ -25,6 +25,8 @@ export interface ApplyResult {
   finishedAt: string;
   accountSid: string;
   mappingPath?: string;
+  /** The mapping path as reports show it (relative to the working directory). */
+  mappingDisplayPath?: string;
   items: AppliedItem[];
   problems: string[];
   warnings: string[];

@@ -81,6 +81,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     finishedAt: now().toISOString(),
     accountSid: plan.accountSid,
     mappingPath: plan.mappingPath,
+    ...(plan.mappingDisplayPath !== undefined ? { mappingDisplayPath: plan.mappingDisplayPath } : {}),
     items,
     problems,
     warnings: [...plan.warnings],

@@ -1,9 +1,11 @@
-import { readFileSync } from "node:fs";
-import { extname, resolve } from "node:path";
+import { extname, relative, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { CREDENTIAL_TYPES, LEGACY_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
+import { MAX_MAPPING_FILE_BYTES } from "../limits.js";
+import { readLocalFile } from "../localfile.js";
+import { escapeControl } from "../text.js";
 import type { Mapping, MappingEntry } from "./types.js";
 
 /** The only mapping file version this build reads. */
@@ -36,26 +38,29 @@ const fileSchema = z.strictObject({
 
 /**
  * Reads and validates a mapping file (`.yaml`, `.yml` or `.json`).
- * Throws `UsageError` (exit 64) listing every problem, one per line, by entry sid (or `credentials[i]`)
+ * Throws `UsageError` (exit 64) listing every problem, one per line, by entry sid and number (`entry #1` is the first)
  * and field. Secret references are kept as written: the secrets module checks their syntax.
  */
-export function loadMapping(path: string): Mapping {
-  const absolute = resolve(path);
+export function loadMapping(path: string, cwd: string = process.cwd()): Mapping {
+  const absolute = resolve(cwd, path);
+  const displayPath = displayMappingPath(absolute, cwd);
+  const shown = escapeControl(path);
   const ext = extname(absolute).toLowerCase();
   if (ext !== ".yaml" && ext !== ".yml" && ext !== ".json") {
-    throw new UsageError(`mapping file ${path}: unsupported extension "${ext}" (use .yaml, .yml or .json)`);
+    throw new UsageError(`mapping file ${shown}: unsupported extension "${escapeControl(ext)}" (use .yaml, .yml or .json)`);
   }
-  let text: string;
-  try {
-    text = readFileSync(absolute, "utf8");
-  } catch (err) {
-    throw new UsageError(`cannot read mapping file ${path}: ${describeFsError(err)}`, { cause: err });
+  const read = readLocalFile(absolute, MAX_MAPPING_FILE_BYTES);
+  if (!read.ok) {
+    if (read.code === "unreadable") throw new UsageError(`cannot read mapping file ${shown}: ${read.reason === "not found" ? "no such file" : read.reason}`);
+    const hint = read.code === "too-large" ? " (a mapping file is a few KiB: is this the right file?)" : "";
+    throw new UsageError(`mapping file ${shown} is ${read.reason}${hint}`);
   }
+  const text = read.data.toString("utf8");
   const raw = ext === ".json" ? parseJson(path, text) : parseYaml(path, text);
   const problems = validate(raw);
   if (problems.length > 0) {
     const header =
-      problems.length === 1 ? `invalid mapping file ${path}:` : `invalid mapping file ${path} (${problems.length} problems):`;
+      problems.length === 1 ? `invalid mapping file ${shown}:` : `invalid mapping file ${shown} (${problems.length} problems):`;
     throw new UsageError([header, ...problems.map((p) => `  - ${p}`)].join("\n"));
   }
   const parsed = fileSchema.parse(raw);
@@ -74,15 +79,13 @@ export function loadMapping(path: string): Mapping {
     }
     return entry;
   });
-  return { version: 1, credentials, path: absolute };
+  return { version: 1, credentials, path: absolute, displayPath };
 }
 
-function describeFsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ENOENT") return "no such file";
-  if (code === "EACCES" || code === "EPERM") return "permission denied";
-  if (code === "EISDIR") return "it is a directory";
-  return code ?? "unreadable";
+/** The path as reports show it: relative to `cwd` when inside it, so no local home folder leaks into a shared report. */
+export function displayMappingPath(absolute: string, cwd: string): string {
+  const rel = relative(cwd, absolute);
+  return rel === "" || rel.startsWith("..") || resolve(cwd, rel) !== absolute || /^[A-Za-z]:/.test(rel) ? absolute : rel;
 }
 
 function parseYaml(path: string, text: string): unknown {
@@ -92,7 +95,7 @@ function parseYaml(path: string, text: string): unknown {
   const err = doc.errors[0];
   if (err) {
     const { line, col } = lineCounter.linePos(err.pos[0]);
-    throw new UsageError(`${path}:${line}:${col}: YAML syntax error: ${firstLine(err.message)}`);
+    throw new UsageError(`${escapeControl(path)}:${line}:${col}: YAML syntax error: ${firstLine(err.message)}`);
   }
   return doc.toJS({ maxAliasCount: 100 });
 }
@@ -108,14 +111,14 @@ function parseJson(path: string, text: string): unknown {
     const yamlErr = doc.errors[0];
     if (yamlErr) {
       const { line, col } = lineCounter.linePos(yamlErr.pos[0]);
-      throw new UsageError(`${path}:${line}:${col}: JSON syntax error`);
+      throw new UsageError(`${escapeControl(path)}:${line}:${col}: JSON syntax error`);
     }
     const at = /at position (\d+)/.exec(String((jsonErr as Error).message))?.[1];
     if (at !== undefined) {
       const { line, col } = lineCounter.linePos(Number(at));
-      throw new UsageError(`${path}:${line}:${col}: JSON syntax error`);
+      throw new UsageError(`${escapeControl(path)}:${line}:${col}: JSON syntax error`);
     }
-    throw new UsageError(`${path}: JSON syntax error`);
+    throw new UsageError(`${escapeControl(path)}: JSON syntax error`);
   }
 }
 
@@ -134,7 +137,7 @@ function validate(raw: unknown): string[] {
   if (!("version" in raw)) return ["missing `version: 1` at the top level"];
   if (raw.version !== MAPPING_VERSION) {
     const shown = typeof raw.version === "number" ? String(raw.version) : JSON.stringify(raw.version) ?? "?";
-    return [`unsupported mapping version ${shown}, this cr2comms reads version ${MAPPING_VERSION}`];
+    return [`unsupported mapping version ${escapeControl(shown.slice(0, 40))}, this cr2comms reads version ${MAPPING_VERSION}`];
   }
   // `order` keeps the output in file order: top-level problems first, then entry by entry.
   const problems: { order: number; text: string }[] = [];
@@ -155,7 +158,8 @@ type Issue = z.core.$ZodIssue;
 function entryLabel(raw: Record<string, unknown>, index: number): string {
   const entry = Array.isArray(raw.credentials) ? (raw.credentials[index] as unknown) : undefined;
   const sid = isRecord(entry) ? entry.sid : undefined;
-  return typeof sid === "string" && LEGACY_SID_PATTERN.test(sid) ? `${sid} (credentials[${index}])` : `credentials[${index}]`;
+  // Numbered from 1, as a person counts entries in the file.
+  return typeof sid === "string" && LEGACY_SID_PATTERN.test(sid) ? `${sid} (entry #${index + 1})` : `entry #${index + 1}`;
 }
 
 /** Key names are shown only when they look like key names (a mangled paste could put secret text in a key). */
@@ -225,11 +229,11 @@ function describeOne(raw: Record<string, unknown>, issue: Issue): string | strin
     case "sid":
       if (value === undefined) return `${label}: sid is required`;
       return typeof value === "string"
-        ? `${label}: sid "${value.slice(0, 40)}" is not a legacy credential sid (CR followed by 32 hex digits)`
+        ? `${label}: sid "${escapeControl(value.slice(0, 40))}" is not a legacy credential sid (CR followed by 32 hex digits)`
         : `${label}: sid must be a string (CR followed by 32 hex digits), not ${typeName(value)}`;
     case "appName":
       return typeof value === "string"
-        ? `${label}: appName "${value.slice(0, 80)}" must be 1..64 characters of a-z, 0-9 and _`
+        ? `${label}: appName "${escapeControl(value.slice(0, 80))}" must be 1..64 characters of a-z, 0-9 and _`
         : `${label}: appName must be a string of 1..64 characters of a-z, 0-9 and _, not ${typeName(value)}`;
     case "isDefault":
     case "skip":

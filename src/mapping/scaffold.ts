@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { CredentialType, LegacyCredential } from "../domain.js";
 import { UsageError } from "../errors.js";
 import { writeFileAtomic } from "../report/atomic.js";
+import { escapeControl } from "../text.js";
 
 const MAX_APP_NAME = 64;
 
@@ -39,13 +40,15 @@ function targetType(c: LegacyCredential): CredentialType | undefined {
 /** Text safe to put in a YAML comment: one line, bounded. */
 function commentText(value: string | null): string {
   if (value === null) return "(no friendly name)";
+  // Escaped after JSON quoting too: U+2028 or a bidi override must not reach a YAML comment raw.
   const oneLine = value.replace(/[\r\n\t]+/g, " ").trim();
-  return JSON.stringify(oneLine.length > 100 ? `${oneLine.slice(0, 99)}…` : oneLine);
+  return escapeControl(JSON.stringify(oneLine.length > 100 ? `${oneLine.slice(0, 99)}…` : oneLine));
 }
 
 function legacyDescription(c: LegacyCredential): string {
-  if (c.type !== "apn") return `legacy ${c.type}`;
-  const raw = c.sandboxRaw === null ? "unset" : c.sandboxRaw;
+  if (c.type !== "apn") return `legacy ${escapeControl(c.type)}`;
+  // The raw flag is whatever the API sent: a newline in it would start a YAML line of its own.
+  const raw = c.sandboxRaw === null ? "unset" : escapeControl(c.sandboxRaw);
   return `legacy apn, sandbox ${raw}`;
 }
 
@@ -131,11 +134,20 @@ export function renderScaffold(legacy: LegacyCredential[], opts: { generatedAt: 
 
   if (entries.length === 0) {
     lines.push(`credentials: []`);
-    if (notes.length > 0) lines.push(`# Not migrated:`, ...notes.flat().map((l) => l.slice(2)));
+    if (notes.length > 0) {
+      lines.push(`# Not migrated:`);
+      for (const note of notes) for (const l of note) lines.push(l.slice(2));
+    }
   } else {
     lines.push(`credentials:`);
-    for (const entry of entries) lines.push(...entry, ``);
-    if (notes.length > 0) lines.push(`  # Not migrated:`, ...notes.flat());
+    for (const entry of entries) {
+      for (const l of entry) lines.push(l);
+      lines.push(``);
+    }
+    if (notes.length > 0) {
+      lines.push(`  # Not migrated:`);
+      for (const note of notes) for (const l of note) lines.push(l);
+    }
   }
   return `${lines.join("\n").trimEnd()}\n`;
 }

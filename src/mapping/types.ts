@@ -17,7 +17,7 @@ export interface MappingEntry {
   credentialType?: CredentialType;
   skip?: boolean;
   secrets?: MappingSecrets;
-  /** 0-based position in the file, for error messages. */
+  /** 0-based position in the file; messages show it from 1 (`entry #1`). */
   index: number;
 }
 
@@ -26,4 +26,9 @@ export interface Mapping {
   credentials: MappingEntry[];
   /** Absolute path of the file it was loaded from; `file:` references are relative to its folder. */
   path: string;
+  /**
+   * The path as reports show it: relative to the working directory when the file is inside it,
+   * else absolute. Set by `loadMapping`; optional so that hand-built mappings need not set it.
+   */
+  displayPath?: string;
 }

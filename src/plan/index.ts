@@ -1,4 +1,4 @@
 /** The planner stage: mapper, pure planner and saved plan files. Types live in `./types.js`. */
 export { mapCredential, derivedCredentialType, type MapResult } from "./mapper.js";
 export { plan, secretsNeeded, type PlanOptions } from "./planner.js";
-export { fingerprintObservation, serializePlanFile, parsePlanFile, PLAN_FILE_VERSION } from "./planfile.js";
+export { describeStaleness, fingerprintObservation, fingerprintParts, serializePlanFile, parsePlanFile, PLAN_FILE_VERSION } from "./planfile.js";

@@ -1,5 +1,6 @@
 import { APP_NAME_PATTERN, type CredentialType, type LegacyCredential, type Target } from "../domain.js";
 import type { MappingEntry } from "../mapping/types.js";
+import { escapeControl } from "../text.js";
 
 /** Result of mapping one legacy credential: a target when it can be migrated, plus what to tell the user. */
 export interface MapResult {
@@ -17,7 +18,8 @@ export function derivedCredentialType(legacy: Pick<LegacyCredential, "type" | "s
 }
 
 /**
- * Maps an apn/fcm legacy credential and its mapping entry to a Comms target (pure).
+ * Maps an apn/fcm legacy credential and its mapping entry to a Comms target (pure). Messages do not
+ * name the sid: the item they end up on does.
  * gcm and unknown types are the planner's business; here they are a problem.
  */
 export function mapCredential(legacy: LegacyCredential, entry: MappingEntry): MapResult {
@@ -25,42 +27,43 @@ export function mapCredential(legacy: LegacyCredential, entry: MappingEntry): Ma
   const problems: string[] = [];
   const derived = derivedCredentialType(legacy);
   if (!derived) {
-    return { warnings, problems: [`legacy type "${legacy.type}" of ${legacy.sid} has no Comms equivalent`] };
+    return { warnings, problems: [`legacy type "${escapeControl(legacy.type)}" has no Comms equivalent`] };
   }
 
   let credentialType: CredentialType = derived;
   if (legacy.type === "apn") {
     if (legacy.sandbox === null) {
       warnings.push(
-        `${legacy.sid}: the legacy sandbox flag is missing (${legacy.sandboxRaw === null ? "null" : JSON.stringify(legacy.sandboxRaw)}); mapped to APN (production)`,
+        `the legacy sandbox flag is missing (${legacy.sandboxRaw === null ? "null" : escapeControl(JSON.stringify(legacy.sandboxRaw))}); mapped to APN (production)`,
       );
     }
     if (entry.credentialType !== undefined) {
       if (entry.credentialType === "APN" || entry.credentialType === "APN_SANDBOX") {
         if (entry.credentialType !== derived) {
           warnings.push(
-            `${legacy.sid}: credentialType ${entry.credentialType} from the mapping overrides the legacy sandbox flag (which gives ${derived})`,
+            `credentialType ${entry.credentialType} from the mapping overrides the legacy sandbox flag (which gives ${derived})`,
           );
         }
         credentialType = entry.credentialType;
       } else {
-        problems.push(`${legacy.sid}: credentialType ${entry.credentialType} is not valid for a legacy apn credential (use APN or APN_SANDBOX)`);
+        problems.push(`credentialType ${entry.credentialType} is not valid for a legacy apn credential (use APN or APN_SANDBOX)`);
       }
     }
   } else {
-    warnings.push(
-      `${legacy.sid}: the legacy FCM server key cannot be used by Comms; it needs the Firebase service-account JSON (FCM HTTP v1)`,
-    );
+    // Only worth saying while the entry has no service account to use instead.
+    if (entry.secrets?.serviceAccount === undefined) {
+      warnings.push("the legacy FCM server key cannot be used by Comms; it needs the Firebase service-account JSON (FCM HTTP v1)");
+    }
     if (entry.credentialType !== undefined && entry.credentialType !== "FCM") {
-      problems.push(`${legacy.sid}: credentialType ${entry.credentialType} is not valid for a legacy fcm credential (only FCM)`);
+      problems.push(`credentialType ${entry.credentialType} is not valid for a legacy fcm credential (only FCM)`);
     }
   }
 
   const appName = entry.appName;
   if (appName === undefined || appName === "") {
-    problems.push(`${legacy.sid}: mapping entry #${entry.index} has no appName`);
+    problems.push(`mapping entry #${entry.index + 1} has no appName`);
   } else if (!APP_NAME_PATTERN.test(appName)) {
-    problems.push(`${legacy.sid}: appName "${appName}" must match ^[a-z0-9_]+$ and be 1..64 characters`);
+    problems.push(`appName "${escapeControl(appName)}" must match ^[a-z0-9_]+$ and be 1..64 characters`);
   }
 
   if (problems.length > 0 || appName === undefined) return { warnings, problems };

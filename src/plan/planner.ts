@@ -4,7 +4,8 @@ import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
 import { reconcileLost, type LostAttempt } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
-import { fingerprintObservation } from "./planfile.js";
+import { fingerprintObservation, fingerprintParts } from "./planfile.js";
+import { escapeControl } from "../text.js";
 import type { Plan, PlanItem, Snapshot } from "./types.js";
 
 /** Inputs the pure planner would otherwise take from the environment. */
@@ -79,12 +80,12 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
 
   for (const e of mapping.credentials) {
     if (legacySids.has(e.sid)) continue;
-    const msg = `mapping entry #${e.index}: ${e.sid} does not exist in account ${snapshot.accountSid}`;
+    const msg = `mapping entry #${e.index + 1}: ${e.sid} does not exist in account ${snapshot.accountSid}`;
     if (e.skip) warnings.push(`${msg} (skip: true, ignored)`);
     else problems.push(msg);
   }
   for (const [sid, list] of bySid) {
-    if (list.length > 1) problems.push(`${sid} is listed ${list.length} times in the mapping (entries #${list.map((e) => e.index).join(", #")})`);
+    if (list.length > 1) problems.push(`${sid} is listed ${list.length} times in the mapping (${entryNumbers(list)})`);
   }
 
   const commsById = new Map(snapshot.comms.map((c) => [c.id, c]));
@@ -102,6 +103,7 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   recordLostAttemptsOfIdleItems(drafts, snapshot, claimed, lost);
   const accountProblems = [...blockDefaultConflicts(drafts)];
   for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
+  warnSharedCertificates(drafts);
   accountProblems.push(...enforceLimits(drafts, snapshot.comms));
   warnUnknownCredentials(drafts, snapshot.comms, knownIds);
   problems.push(...accountProblems);
@@ -111,12 +113,19 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     generatedAt: opts.now.toISOString(),
     accountSid: snapshot.accountSid,
     mappingPath: mapping.path,
+    ...(mapping.displayPath !== undefined ? { mappingDisplayPath: mapping.displayPath } : {}),
     problems,
     accountProblems,
     warnings,
     items: drafts.map((d) => d.item),
     observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
+    observedParts: fingerprintParts(snapshot, mapping, secrets),
   };
+}
+
+/** `entries #2, #5`: mapping entries as a person counts them, from 1. */
+function entryNumbers(entries: readonly MappingEntry[]): string {
+  return `entries #${entries.map((e) => e.index + 1).join(", #")}`;
 }
 
 /**
@@ -135,13 +144,14 @@ function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, clai
     if (only) {
       claimed.add(only.id);
       item.commsCredentialId = only.id;
+      item.liveDefault = only.isDefault;
       item.reconcileFrom = reconcileFromAttempt(attempt);
       item.warnings.push(
-        `${item.legacySid}: an earlier create attempt (${attempt.attemptId}) made ${only.id} in ${only.appName}; it is recorded in the ledger as cr2comms's (rollback can delete it)`,
+        `an earlier create attempt (${attempt.attemptId}) made ${only.id} in ${only.appName}; it is recorded in the ledger as cr2comms's (rollback can delete it)`,
       );
     } else {
       item.warnings.push(
-        `${item.legacySid}: an earlier create attempt (${attempt.attemptId}) for ${attempt.appName} ${attempt.credentialType} has no recorded outcome${found.kind === "ambiguous" ? ` and ${found.reason}` : ""}; check Comms`,
+        `an earlier create attempt (${attempt.attemptId}) for ${attempt.appName} ${attempt.credentialType} has no recorded outcome${found.kind === "ambiguous" ? ` and ${found.reason}` : ""}; check Comms`,
       );
     }
   }
@@ -177,13 +187,13 @@ function decide(
 
   if (legacy.type === "gcm") {
     item.action = "drop";
-    item.warnings.push(`${sid} is a gcm credential: GCM was shut down by Google and Comms has no equivalent; it is dropped`);
+    item.warnings.push("gcm credential: GCM was shut down by Google and Comms has no equivalent; it is dropped");
     return { item, entry, creates: false };
   }
   const known = legacy.type === "apn" || legacy.type === "fcm";
-  if (!known) item.warnings.push(`${sid} has legacy type "${legacy.type}", which cr2comms does not know; it is not migrated`);
+  if (!known) item.warnings.push(`legacy type "${escapeControl(legacy.type)}" is not one cr2comms knows; it is not migrated`);
   if (!entry) {
-    if (known) item.warnings.push(`${sid} is not in the mapping; it is not migrated`);
+    if (known) item.warnings.push("not in the mapping; it is not migrated");
     return { item, creates: false };
   }
   if (entry.skip && entries.length === 1) {
@@ -191,12 +201,12 @@ function decide(
     return { item, entry, creates: false };
   }
   if (!known) {
-    if (entries.length > 1) block(item, `${sid} is listed ${entries.length} times in the mapping`);
-    else block(item, `${sid} is mapped, but its legacy type "${legacy.type}" cannot be migrated`);
+    if (entries.length > 1) block(item, `listed ${entries.length} times in the mapping (${entryNumbers(entries)})`);
+    else block(item, `mapped, but its legacy type "${escapeControl(legacy.type)}" cannot be migrated`);
     return { item, entry, creates: false };
   }
   if (entries.length > 1) {
-    block(item, `${sid} is listed ${entries.length} times in the mapping (entries #${entries.map((e) => e.index).join(", #")})`);
+    block(item, `listed ${entries.length} times in the mapping (${entryNumbers(entries)})`);
     return { item, entry, creates: false };
   }
 
@@ -212,7 +222,7 @@ function decide(
 
   const live = liveCredential(ledger, commsById);
   if (ledger && live) {
-    migratedTo(item, live, target, ledger, secret);
+    migratedTo(item, live, target, ledger, secret, entry);
     return { item, entry, creates: false };
   }
 
@@ -223,7 +233,7 @@ function decide(
 
   if (ledger.state === "confirmed" && id) {
     item.recreate = true;
-    item.warnings.push(`${sid} was migrated as ${id} but no longer exists in Comms; it will be recreated`);
+    item.warnings.push(`was migrated as ${id} but no longer exists in Comms; it will be recreated`);
   } else if ((ledger.state === "accepted" || ledger.state === "unconfirmed") && id) {
     item.commsCredentialId = id;
     if (attempt) item.reconcileFrom = reconcileFromAttempt(attempt);
@@ -231,14 +241,14 @@ function decide(
     const where = ledger.appName && ledger.credentialType ? { appName: ledger.appName, credentialType: ledger.credentialType } : target;
     item.target = { ...target, ...where };
     warnMoved(item, where, target);
-    item.warnings.push(`${sid} was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
+    item.warnings.push(`was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
   } else if (ledger.state === "pending" && attempt) {
     item.reconcileFrom = reconcileFromAttempt(attempt);
     const found = reconcileLost(attempt, comms, claimed, lost);
     if (found.kind === "ambiguous") {
       item.action = "blocked";
       item.problems.push(
-        `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome and ${found.reason} (${found.ids.join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun`,
+        `an earlier create attempt (${attempt.attemptId}) has no recorded outcome and ${found.reason} (${found.ids.join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun`,
       );
       return { item, entry, creates: false };
     }
@@ -247,9 +257,10 @@ function decide(
       claimed.add(adopted.id);
       item.action = "already-migrated";
       item.commsCredentialId = adopted.id;
+      item.liveDefault = adopted.isDefault;
       item.target = { ...target, appName: adopted.appName, credentialType: adopted.credentialType };
       item.warnings.push(
-        `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome; ${adopted.id} found in Comms was adopted as its result`,
+        `an earlier create attempt (${attempt.attemptId}) has no recorded outcome; ${adopted.id} found in Comms was adopted as its result`,
       );
       warnMoved(item, adopted, target);
       if (target.isDefault && !adopted.isDefault) {
@@ -260,7 +271,7 @@ function decide(
       return { item, entry, creates: false };
     }
     item.warnings.push(
-      `${sid}: an earlier create attempt (${attempt.attemptId}) has no recorded outcome and nothing matching is in Comms yet; apply checks again before creating`,
+      `an earlier create attempt (${attempt.attemptId}) has no recorded outcome and nothing matching is in Comms yet; apply checks again before creating`,
     );
   }
   return { item, entry, creates: true };
@@ -279,14 +290,28 @@ function reconcileFromAttempt(attempt: NonNullable<LedgerEntry["lastAttempt"]>):
   };
 }
 
-/** `already-migrated` or `update-default` for a sid whose ledger credential is live in Comms. */
-function migratedTo(item: PlanItem, live: CommsCredential, target: Target, ledger: LedgerEntry, secret: SecretResult | undefined): void {
+/**
+ * `already-migrated` or `update-default` for a sid whose ledger credential is live in Comms.
+ * Comms makes the first credential of a type its App's default, so a live default the mapping is
+ * silent about is normal and not warned about; only an explicit `isDefault: false` contradicts it.
+ */
+function migratedTo(
+  item: PlanItem,
+  live: CommsCredential,
+  target: Target,
+  ledger: LedgerEntry,
+  secret: SecretResult | undefined,
+  entry: MappingEntry | undefined,
+): void {
   item.commsCredentialId = live.id;
+  item.liveDefault = live.isDefault;
   item.target = { appName: live.appName, credentialType: live.credentialType, isDefault: target.isDefault };
   item.action = target.isDefault && !live.isDefault ? "update-default" : "already-migrated";
   warnMoved(item, { appName: ledger.appName ?? live.appName, credentialType: ledger.credentialType ?? live.credentialType }, target);
-  if (!target.isDefault && live.isDefault) {
-    item.warnings.push(`${live.id} is the default for ${live.appName} ${live.credentialType} although the mapping does not say so; left as is`);
+  if (entry?.isDefault === false && live.isDefault) {
+    item.warnings.push(
+      `${live.id} is the default for ${live.appName} ${live.credentialType} although the mapping says isDefault: false; left as is (Comms cannot unset a default: make another credential the default)`,
+    );
   }
   warnRotated(item, ledger, secret);
   item.secret = secretFingerprint(secret) ?? ledger.secret;
@@ -295,7 +320,7 @@ function migratedTo(item: PlanItem, live: CommsCredential, target: Target, ledge
 function warnMoved(item: PlanItem, where: { appName: string; credentialType: CredentialType }, target: Target): void {
   if (where.appName === target.appName && where.credentialType === target.credentialType) return;
   item.warnings.push(
-    `${item.legacySid} was migrated to ${where.appName} ${where.credentialType} but the mapping now says ${target.appName} ${target.credentialType}; it is kept where it is (moving it needs rollback, then apply)`,
+    `was migrated to ${where.appName} ${where.credentialType} but the mapping now says ${target.appName} ${target.credentialType}; it is kept where it is (moving it needs rollback, then apply)`,
   );
 }
 
@@ -304,7 +329,7 @@ function warnRotated(item: PlanItem, ledger: LedgerEntry, secret: SecretResult |
   const now = secretFingerprint(secret)?.contentSha256;
   if (before && now && before !== now) {
     item.warnings.push(
-      `${item.legacySid}: the secret now resolved differs from the one migrated; cr2comms does not rotate credentials (rollback, then apply, to replace it)`,
+      `the secret now resolved differs from the one migrated; cr2comms does not rotate credentials (rollback, then apply, to replace it)`,
     );
   }
 }
@@ -327,7 +352,7 @@ function blockDefaultConflicts(drafts: Draft[]): string[] {
   for (const [key, group] of groups) {
     if (group.length < 2) continue;
     for (const d of group) {
-      const others = group.filter((o) => o !== d).map((o) => `${o.item.legacySid} (entry #${o.entry?.index ?? "?"})`);
+      const others = group.filter((o) => o !== d).map((o) => `${o.item.legacySid} (entry #${o.entry ? o.entry.index + 1 : "?"})`);
       block(d.item, `isDefault: true is set for more than one credential of ${key}: also ${others.join(", ")}`);
     }
     problems.push(
@@ -340,7 +365,7 @@ function blockDefaultConflicts(drafts: Draft[]): string[] {
 function applySecret(d: Draft, result: SecretResult | undefined): void {
   const item = d.item;
   if (!result) {
-    block(item, `${item.legacySid}: no secret resolved`);
+    block(item, "no secret resolved");
     return;
   }
   item.warnings.push(...result.warnings);
@@ -350,7 +375,32 @@ function applySecret(d: Draft, result: SecretResult | undefined): void {
     item.action = "blocked";
     item.problems.push(...result.problems);
   } else if (!result.secret) {
-    block(item, `${item.legacySid}: the secret did not validate`);
+    block(item, "the secret did not validate");
+  }
+}
+
+/**
+ * One certificate (same `certSha256`) mapped to more than one App: each App would push with the
+ * same Apple identity, which is almost always a copy-paste slip in the mapping. Both items say so.
+ */
+function warnSharedCertificates(drafts: Draft[]): void {
+  const byCert = new Map<string, Draft[]>();
+  for (const d of drafts) {
+    const cert = d.item.secret?.certSha256;
+    if (!cert || !d.item.target) continue;
+    const list = byCert.get(cert);
+    if (list) list.push(d);
+    else byCert.set(cert, [d]);
+  }
+  for (const group of byCert.values()) {
+    const apps = new Set(group.map((d) => d.item.target!.appName));
+    if (apps.size < 2) continue;
+    for (const d of group) {
+      const others = group.filter((o) => o.item.target!.appName !== d.item.target!.appName);
+      d.item.warnings.push(
+        `the same certificate is also mapped to ${others.map((o) => `${o.item.target!.appName} (${o.item.legacySid})`).join(", ")}; each App should have its own`,
+      );
+    }
   }
 }
 

@@ -54,6 +54,11 @@ export interface PlanItem {
   };
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
   recreate?: boolean;
+  /**
+   * Whether Comms lists the item's live credential (`commsCredentialId`) as its App's default for
+   * the type, as observed. Absent when no live Comms credential is known for the item.
+   */
+  liveDefault?: boolean;
   warnings: string[];
   problems: string[];
   secret?: SecretFingerprint;
@@ -64,6 +69,8 @@ export interface Plan {
   generatedAt: string;
   accountSid: string;
   mappingPath: string;
+  /** The mapping path as reports show it (relative to the working directory); see `Mapping.displayPath`. */
+  mappingDisplayPath?: string;
   /** Problems not tied to one legacy credential (unknown or duplicate sids in the mapping, and `accountProblems`). */
   problems: string[];
   /**
@@ -79,7 +86,17 @@ export interface Plan {
    * secret fingerprints). `apply --plan` refuses a saved plan whose fingerprint no longer matches.
    */
   observedFingerprint: string;
+  /**
+   * SHA-256 per part of what was observed, so that a stale plan can say what changed
+   * (`describeStaleness`). Absent in plan files written before it existed.
+   */
+  observedParts?: ObservedParts;
 }
+
+/** The parts of an observation that are digested separately (`Plan.observedParts`). */
+export const OBSERVED_PARTS = ["legacy", "comms", "ledger", "mapping", "secrets"] as const;
+export type ObservedPart = (typeof OBSERVED_PARTS)[number];
+export type ObservedParts = Record<ObservedPart, string>;
 
 /** Count of items per action. */
 export function summarize(items: readonly { action: string }[]): Record<string, number> {

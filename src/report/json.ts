@@ -30,6 +30,8 @@ export interface ReportItemJson {
   commsCredentialId?: string;
   /** The ledger says it was migrated before but it is gone from Comms: it is created again. */
   recreate?: true;
+  /** Whether Comms listed `commsCredentialId` as its App's default for the type when observed. */
+  liveDefault?: boolean;
   /** Applied reports only. */
   status?: ItemStatus;
   error?: string;
@@ -57,6 +59,7 @@ interface ReportHeaderJson {
 export interface PlanReportJson extends ReportHeaderJson {
   kind: "plan";
   mode: "dry-run";
+  /** Relative to the working directory when the mapping is inside it (never a local home path then). */
   mappingPath: string;
   /** Digest of what the plan was computed from (see `Plan.observedFingerprint`). */
   observedFingerprint: string;
@@ -100,6 +103,7 @@ function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
     target: target ? { appName: target.appName, credentialType: target.credentialType, isDefault: target.isDefault } : null,
     ...(item.commsCredentialId !== undefined ? { commsCredentialId: item.commsCredentialId } : {}),
     ...(item.recreate === true ? { recreate: true as const } : {}),
+    ...(item.liveDefault !== undefined ? { liveDefault: item.liveDefault } : {}),
     ...(applied ? { status: applied.status } : {}),
     ...(applied?.error !== undefined ? { error: applied.error } : {}),
     ...(applied?.timings !== undefined ? { timings: { ...applied.timings } } : {}),
@@ -119,7 +123,7 @@ export function planReport(plan: Plan): PlanReportJson {
     generatedAt: plan.generatedAt,
     accountSid: plan.accountSid,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
-    mappingPath: plan.mappingPath,
+    mappingPath: plan.mappingDisplayPath ?? plan.mappingPath,
     observedFingerprint: plan.observedFingerprint,
     summary: summarize(plan.items),
     problems: [...plan.problems],
@@ -133,8 +137,8 @@ export function applySummary(items: readonly AppliedItem[]): Record<string, numb
   return { ...summarize(items.map((i) => ({ action: i.status }))), ...summarize(items) };
 }
 
-/** The JSON applied report for an apply or rollback run. */
-export function applyReport(result: ApplyResult): ApplyReportJson {
+/** The JSON applied report for an apply or rollback run. `mappingDisplayPath`, when given, is shown as `mappingPath`. */
+export function applyReport(result: ApplyResult & { mappingDisplayPath?: string }): ApplyReportJson {
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     kind: result.kind,
@@ -142,7 +146,7 @@ export function applyReport(result: ApplyResult): ApplyReportJson {
     generatedAt: result.finishedAt,
     accountSid: result.accountSid,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
-    ...(result.mappingPath !== undefined ? { mappingPath: result.mappingPath } : {}),
+    ...(result.mappingPath !== undefined ? { mappingPath: result.mappingDisplayPath ?? result.mappingPath } : {}),
     runId: result.runId,
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,

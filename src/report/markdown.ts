@@ -1,32 +1,51 @@
 import type { ApplyResult, AppliedItem } from "../apply/types.js";
 import { PLAN_ACTIONS, summarize, type Plan, type PlanItem } from "../plan/types.js";
+import { escapeControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
 type AnyItem = PlanItem | AppliedItem;
 
+/**
+ * An applied result as the Markdown renderer reads it: `mappingDisplayPath` (the mapping path
+ * relative to the working directory) is shown instead of the absolute `mappingPath` when present.
+ */
+export type RenderableResult = ApplyResult & { mappingDisplayPath?: string };
+
+/** Appends without spreading into call arguments, which overflows the stack for large lists. */
+function append(out: string[], lines: readonly string[]): void {
+  for (const line of lines) out.push(line);
+}
+
 /** Actions whose items are not migrated; they get the "Not migrated" section, with a reason. */
 const NOT_MIGRATED = new Set(["unmapped", "skip", "drop"]);
 
-/** A Markdown table cell: `|` would end the cell and a newline the row; `<` could open HTML. */
+/**
+ * A Markdown table cell: `|` would end the cell and a newline the row; `<` could open HTML; other
+ * control characters and bidi overrides are escaped (`escapeControl`) so that nothing hides text.
+ */
 export function mdCell(text: string): string {
-  return text
-    .replace(/\\/g, "\\\\")
-    .replace(/\|/g, "\\|")
-    .replace(/</g, "&lt;")
-    .replace(/\r\n|\r|\n/g, "<br>");
+  return escapeControl(
+    text
+      .replace(/\\/g, "\\\\")
+      .replace(/\|/g, "\\|")
+      .replace(/</g, "&lt;")
+      .replace(/\r\n|\r|\n/g, "<br>"),
+  );
 }
 
 /** One line of running text (list item). */
 function mdLine(text: string): string {
-  return text.replace(/\s*(\r\n|\r|\n)\s*/g, " ").replace(/</g, "&lt;");
+  return escapeControl(text.replace(/\s*(\r\n|\r|\n)\s*/g, " ").replace(/</g, "&lt;"));
 }
 
 function code(text: string): string {
-  return text === "" ? "" : `\`${text.replace(/`/g, "'")}\``;
+  return text === "" ? "" : `\`${escapeControl(text.replace(/`/g, "'"))}\``;
 }
 
 function table(headers: string[], rows: string[][]): string[] {
-  return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
+  const out = [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`];
+  for (const r of rows) out.push(`| ${r.join(" | ")} |`);
+  return out;
 }
 
 /** Summary rows in a fixed order (pipeline order), whatever order the items came in. */
@@ -36,7 +55,9 @@ function countTable(label: string, counts: Record<string, number>): string[] {
   const rank = (k: string): number => (COUNT_ORDER.includes(k) ? COUNT_ORDER.indexOf(k) : COUNT_ORDER.length);
   const entries = Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return ["No items.", ""];
-  return [...table([label, "Count"], entries.map(([k, n]) => [mdCell(k), String(n)])), ""];
+  const out = table([label, "Count"], entries.map(([k, n]) => [mdCell(k), String(n)]));
+  out.push("");
+  return out;
 }
 
 function legacyTypeCell(item: AnyItem): string {
@@ -44,12 +65,16 @@ function legacyTypeCell(item: AnyItem): string {
   return item.sandbox === true ? "apn (sandbox)" : item.sandbox === false ? "apn (production)" : "apn (sandbox unset)";
 }
 
+/** Enough of a SHA-256 to compare by eye; the JSON report has the whole digest. */
+const SHORT_DIGEST_HEX = 16;
+
 function secretCell(item: AnyItem): string {
   const s = item.secret;
   if (!s) return "";
   const parts: string[] = [];
   if (s.kind === "apn") {
     if (s.subject !== undefined) parts.push(s.subject);
+    if (s.certSha256 !== undefined) parts.push(`certificate SHA-256 ${s.certSha256.slice(0, SHORT_DIGEST_HEX)}…`);
     if (s.notAfter !== undefined) parts.push(`not after ${s.notAfter}`);
     if (s.environment !== undefined) parts.push(`environment ${s.environment}`);
   } else {
@@ -59,15 +84,32 @@ function secretCell(item: AnyItem): string {
   return mdCell(parts.join("; "));
 }
 
-/** `sid: message`, unless the message already names the sid. */
+/**
+ * `sid: message`. Item messages do not carry their sid (the renderer names it, once); a message
+ * that starts with it anyway (a plan file saved by an older cr2comms) is not prefixed again.
+ */
 function bySid(sid: string, message: string): string {
-  return message.includes(sid) ? mdLine(message) : `${code(sid)}: ${mdLine(message)}`;
+  return message.startsWith(sid) ? mdLine(message) : `${code(sid)}: ${mdLine(message)}`;
 }
 
 function listSection(title: string, general: string[], items: AnyItem[], pick: (i: AnyItem) => string[]): string[] {
-  const lines = [...general.map((m) => `- ${mdLine(m)}`)];
-  for (const item of items) for (const m of pick(item)) lines.push(`- ${bySid(item.legacySid, m)}`);
-  return [`## ${title}`, "", ...(lines.length ? lines : ["None."]), ""];
+  const out = [`## ${title}`, ""];
+  const before = out.length;
+  for (const m of general) out.push(`- ${mdLine(m)}`);
+  for (const item of items) for (const m of pick(item)) out.push(`- ${bySid(item.legacySid, m)}`);
+  if (out.length === before) out.push("None.");
+  out.push("");
+  return out;
+}
+
+/**
+ * What Comms has (or will have) as the default: the live state for an item with a live Comms
+ * credential, the change for an `update-default`, else what the mapping asks for.
+ */
+function defaultCell(item: AnyItem): string {
+  if (item.action === "update-default") return "status" in item && item.status === "confirmed" ? "yes" : "no → yes";
+  if (item.liveDefault !== undefined) return item.liveDefault ? "yes" : "no";
+  return item.target?.isDefault ? "yes" : "no";
 }
 
 function notMigratedReason(item: AnyItem): string {
@@ -90,13 +132,15 @@ function actionCell(item: AnyItem): string {
 
 function body(items: AnyItem[], general: { problems: string[]; warnings: string[] }): string[] {
   const out: string[] = [];
-  out.push(
-    ...listSection("Problems", general.problems, items, (i) => [
+  append(
+    out,
+    listSection("Problems", general.problems, items, (i) => [
       ...i.problems,
-      ...("status" in i && i.status === "failed" && i.error ? [`failed: ${i.error}`] : []),
+      // A blocked item "fails" with its problems, which are listed already.
+      ...("status" in i && i.status === "failed" && i.error && i.action !== "blocked" ? [`failed: ${i.error}`] : []),
     ]),
   );
-  out.push(...listSection("Warnings", general.warnings, items, (i) => i.warnings));
+  append(out, listSection("Warnings", general.warnings, items, (i) => i.warnings));
 
   const byApp = new Map<string, AnyItem[]>();
   const notMigrated: AnyItem[] = [];
@@ -117,18 +161,16 @@ function body(items: AnyItem[], general: { problems: string[]; warnings: string[
       mdCell(i.friendlyName ?? ""),
       legacyTypeCell(i),
       i.target?.credentialType ?? "",
-      i.target?.isDefault ? "yes" : "no",
+      defaultCell(i),
       mdCell(actionCell(i)),
       code(i.commsCredentialId ?? ""),
       secretCell(i),
     ]);
-    out.push(
-      ...table(
-        ["Legacy sid", "Friendly name", "Legacy type", "→ Comms type", "Default", applied ? "Action: status" : "Action", "Comms id", "Secret"],
-        rows,
-      ),
-      "",
+    append(
+      out,
+      table(["Legacy sid", "Friendly name", "Legacy type", "→ Comms type", "Default", applied ? "Action: status" : "Action", "Comms id", "Secret"], rows),
     );
+    out.push("");
   }
 
   out.push("## Not migrated", "");
@@ -142,9 +184,17 @@ function body(items: AnyItem[], general: { problems: string[]; warnings: string[
       mdCell(actionCell(i)),
       mdCell(notMigratedReason(i)),
     ]);
-    out.push(...table(["Legacy sid", "Friendly name", "Legacy type", "Action", "Reason"], rows), "");
+    append(out, table(["Legacy sid", "Friendly name", "Legacy type", "Action", "Reason"], rows));
+    out.push("");
   }
   return out;
+}
+
+/** The lines as one document; every line is escaped once more, so nothing raw can slip through. */
+function document(out: readonly string[]): string {
+  let text = "";
+  for (const line of out) text += `${escapeControl(line)}\n`;
+  return `${text.trimEnd()}\n`;
 }
 
 /** The Markdown dry-run report, for a reviewer in a pull request. */
@@ -154,28 +204,28 @@ export function planMarkdown(plan: Plan): string {
     "",
     `- Account: ${code(plan.accountSid)}`,
     `- Generated: ${plan.generatedAt}`,
-    `- Mapping: ${code(plan.mappingPath)}`,
+    `- Mapping: ${code(plan.mappingDisplayPath ?? plan.mappingPath)}`,
     `- Tool: ${TOOL_NAME} ${TOOL_VERSION}`,
     "",
     "Nothing has been written to Twilio. `cr2comms apply` carries out this plan.",
     "",
     "## Summary",
     "",
-    ...countTable("Action", summarize(plan.items)),
-    ...body(plan.items, plan),
   ];
-  return `${out.join("\n").trimEnd()}\n`;
+  append(out, countTable("Action", summarize(plan.items)));
+  append(out, body(plan.items, plan));
+  return document(out);
 }
 
 /** The Markdown applied report for an apply or rollback run. */
-export function applyMarkdown(result: ApplyResult): string {
+export function applyMarkdown(result: RenderableResult): string {
   const requests = Object.entries(result.requests ?? {});
   const out = [
     `# ${TOOL_NAME} ${result.kind}`,
     "",
     `- Account: ${code(result.accountSid)}`,
     `- Run: ${code(result.runId)}, ${result.startedAt} → ${result.finishedAt}`,
-    ...(result.mappingPath !== undefined ? [`- Mapping: ${code(result.mappingPath)}`] : []),
+    ...(result.mappingPath !== undefined ? [`- Mapping: ${code(result.mappingDisplayPath ?? result.mappingPath)}`] : []),
     `- Tool: ${TOOL_NAME} ${TOOL_VERSION}`,
     ...(requests.length ? [`- Requests to Comms: ${requests.map(([k, n]) => `${mdLine(k)} ${n}`).join(", ")}`] : []),
     "",
@@ -184,9 +234,9 @@ export function applyMarkdown(result: ApplyResult): string {
       : []),
     "## Summary",
     "",
-    ...countTable("Status", summarize(result.items.map((i) => ({ action: i.status })))),
-    ...countTable("Action", summarize(result.items)),
-    ...body(result.items, result),
   ];
-  return `${out.join("\n").trimEnd()}\n`;
+  append(out, countTable("Status", summarize(result.items.map((i) => ({ action: i.status })))));
+  append(out, countTable("Action", summarize(result.items)));
+  append(out, body(result.items, result));
+  return document(out);
 }

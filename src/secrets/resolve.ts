@@ -1,9 +1,11 @@
-import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import password from "@inquirer/password";
 import type { CredentialType, SecretResult } from "../domain.js";
 import { InterruptedError } from "../errors.js";
+import { MAX_SECRET_FILE_BYTES } from "../limits.js";
+import { readLocalFile } from "../localfile.js";
+import { escapeControl } from "../text.js";
 import type { MappingEntry, MappingSecrets } from "../mapping/types.js";
 import { validateApn } from "./apn.js";
 import { validateFcm } from "./fcm.js";
@@ -26,8 +28,6 @@ export interface SecretContext {
 type Field = keyof MappingSecrets;
 const APN_FIELDS: readonly Field[] = ["certificate", "privateKey", "p12", "passphrase"];
 const FCM_FIELDS: readonly Field[] = ["serviceAccount"];
-/** No real secret file comes near this; a bigger one is the wrong file. */
-const MAX_SECRET_FILE_BYTES = 1024 * 1024;
 
 const APN_EXPECTED = "certificate + privateKey (PEM files), or p12 (+ passphrase)";
 const FCM_EXPECTED = "serviceAccount (the Firebase service-account JSON file)";
@@ -76,27 +76,22 @@ export function checkSecretFields(secrets: MappingSecrets, target: CredentialTyp
   return problems;
 }
 
-/** Reads one reference's value as bytes; pushes a problem (naming sid, field, path or variable) on failure. */
+/** Reads one reference's value as bytes; pushes a problem (naming field, path or variable) on failure. */
 async function load(sid: string, field: Field, ref: SecretRef, ctx: SecretContext, problems: string[]): Promise<Buffer | undefined> {
-  const where = `${sid}: secrets.${field}`;
+  const where = `secrets.${field}`;
   if (ref.kind === "file") {
     const path = ref.path.startsWith("~/") ? join(homedir(), ref.path.slice(2)) : isAbsolute(ref.path) ? ref.path : resolve(ctx.mappingDir, ref.path);
-    try {
-      const st = await stat(path);
-      if (st.isDirectory()) {
-        problems.push(`${where}: ${path} is a folder, not a file`);
-        return undefined;
-      }
-      if (st.size > MAX_SECRET_FILE_BYTES) {
-        problems.push(`${where}: ${path} is larger than 1 MiB; it is not a ${field} file`);
-        return undefined;
-      }
-      return await readFile(path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      problems.push(`${where}: ${code === "ENOENT" ? `file not found: ${path}` : code === "EACCES" ? `file not readable (permission denied): ${path}` : `cannot read ${path} (${code ?? "error"})`}`);
-      return undefined;
-    }
+    const read = readLocalFile(path, MAX_SECRET_FILE_BYTES);
+    if (read.ok) return read.data;
+    const shown = escapeControl(path);
+    problems.push(
+      read.code === "too-large"
+        ? `${where}: ${shown} is ${read.reason}; it is not a ${field} file`
+        : read.reason === "not found"
+          ? `${where}: file not found: ${shown}`
+          : `${where}: ${shown} is ${read.reason}`,
+    );
+    return undefined;
   }
   let text: string;
   if (ref.kind === "env") {
@@ -133,7 +128,8 @@ async function load(sid: string, field: Field, ref: SecretRef, ctx: SecretContex
  * Resolves and validates one mapping entry's secrets for `target`: checks the references (literal
  * secrets are refused) and the combination of fields, reads files and variables, asks for `prompt`
  * ones (only when nothing else is already wrong), then validates (APN or FCM). Every problem found
- * is returned, each starting with the sid; messages name fields, paths and variables, never values.
+ * is returned. Messages do not repeat the sid (whoever prints them names the credential); they name
+ * fields, paths (escaped) and variables, never values.
  */
 export async function resolveEntrySecrets(entry: MappingEntry, target: CredentialType, ctx: SecretContext): Promise<SecretResult> {
   const sid = entry.sid;
@@ -144,10 +140,10 @@ export async function resolveEntrySecrets(entry: MappingEntry, target: Credentia
     const value = secrets[field];
     if (value === undefined) continue;
     const parsed = tryParseSecretRef(value);
-    if ("error" in parsed) problems.push(`${sid}: secrets.${field}: ${parsed.error}`);
+    if ("error" in parsed) problems.push(`secrets.${field}: ${parsed.error}`);
     else refs.set(field, parsed.ref);
   }
-  problems.push(...checkSecretFields(secrets, target).map((p) => `${sid}: ${p}`));
+  problems.push(...checkSecretFields(secrets, target));
 
   const relevant = target === "FCM" ? FCM_FIELDS : APN_FIELDS;
   const values = new Map<Field, Buffer>();
@@ -167,21 +163,16 @@ export async function resolveEntrySecrets(entry: MappingEntry, target: Credentia
   }
   if (problems.length > 0) return { problems, warnings: [] };
 
-  const prefix = (r: SecretResult): SecretResult => ({
-    ...r,
-    problems: r.problems.map((p) => `${sid}: ${p}`),
-    warnings: r.warnings.map((w) => `${sid}: ${w}`),
-  });
   const passphraseBytes = values.get("passphrase");
   // A passphrase file usually ends with a newline that is not part of the passphrase.
   const passphrase = passphraseBytes?.toString("utf8").replace(/\r?\n$/, "");
 
-  if (target === "FCM") return prefix(validateFcm(values.get("serviceAccount")!.toString("utf8")));
+  if (target === "FCM") return validateFcm(values.get("serviceAccount")!.toString("utf8"));
   const p12 = values.get("p12");
   if (p12) {
     const opened = readP12(p12, passphrase);
-    if ("problem" in opened) return { problems: [`${sid}: secrets.p12: ${opened.problem}`], warnings: [] };
-    return prefix(validateApn(opened.certificatePem, opened.privateKeyPem, target, ctx.now));
+    if ("problem" in opened) return { problems: [`secrets.p12: ${opened.problem}`], warnings: [] };
+    return validateApn(opened.certificatePem, opened.privateKeyPem, target, ctx.now);
   }
-  return prefix(validateApn(values.get("certificate")!.toString("utf8"), values.get("privateKey")!.toString("utf8"), target, ctx.now, passphrase === undefined ? {} : { passphrase }));
+  return validateApn(values.get("certificate")!.toString("utf8"), values.get("privateKey")!.toString("utf8"), target, ctx.now, passphrase === undefined ? {} : { passphrase });
 }

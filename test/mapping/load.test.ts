@@ -51,6 +51,7 @@ credentials:
     expect(m).toEqual({
       version: 1,
       path,
+      displayPath: path,
       credentials: [
         {
           sid: SID1,
@@ -106,14 +107,14 @@ credentials:
     const msg = errorOf(path);
     const lines = msg.split("\n");
     expect(lines[0]).toContain(path);
-    expect(lines).toContain(`  - ${SID1} (credentials[0]): appName "Limonade iOS" must be 1..64 characters of a-z, 0-9 and _`);
-    expect(lines).toContain(`  - ${SID1} (credentials[0]): isDefault must be true or false, not a string`);
-    expect(lines).toContain(`  - credentials[1]: sid "CRnothex" is not a legacy credential sid (CR followed by 32 hex digits)`);
-    expect(lines).toContain(`  - credentials[1]: credentialType must be one of APN, APN_SANDBOX, FCM`);
+    expect(lines).toContain(`  - ${SID1} (entry #1): appName "Limonade iOS" must be 1..64 characters of a-z, 0-9 and _`);
+    expect(lines).toContain(`  - ${SID1} (entry #1): isDefault must be true or false, not a string`);
+    expect(lines).toContain(`  - entry #2: sid "CRnothex" is not a legacy credential sid (CR followed by 32 hex digits)`);
+    expect(lines).toContain(`  - entry #2: credentialType must be one of APN, APN_SANDBOX, FCM`);
     expect(lines.some((l) => l.includes(SID2))).toBe(false); // a missing appName is the planner's per-credential problem
-    expect(lines).toContain(`  - credentials[3]: sid is required`);
-    expect(lines).toContain(`  - credentials[3]: skip must be true or false, not a number`);
-    expect(lines.some((l) => l.startsWith("  - credentials[4]: expected a map"))).toBe(true);
+    expect(lines).toContain(`  - entry #4: sid is required`);
+    expect(lines).toContain(`  - entry #4: skip must be true or false, not a number`);
+    expect(lines.some((l) => l.startsWith("  - entry #5: expected a map"))).toBe(true);
     expect(lines).toHaveLength(8);
     // Never a raw zod dump.
     expect(msg).not.toMatch(/Invalid input|"code"|expected one of "/);
@@ -134,8 +135,8 @@ credentials:
       ),
     );
     expect(msg).toContain(`unknown top-level key "extra"`);
-    expect(msg).toContain(`${SID1} (credentials[0]): unknown key "appname" (did you mean "appName"?)`);
-    expect(msg).toContain(`${SID1} (credentials[0]): secrets: unknown key "cert"`);
+    expect(msg).toContain(`${SID1} (entry #1): unknown key "appname" (did you mean "appName"?)`);
+    expect(msg).toContain(`${SID1} (entry #1): secrets: unknown key "cert"`);
   });
 
   it("reads only version 1", () => {

@@ -57,7 +57,7 @@ describe("planMarkdown", () => {
     const ios = section(md, "## App `limonade_ios`");
     expect(ios[0]).toBe("| Legacy sid | Friendly name | Legacy type | → Comms type | Default | Action | Comms id | Secret |");
     expect(ios[2]).toBe(
-      `| \`${sid(1)}\` | Limonade \\| iOS<br>prod | apn (production) | APN | yes | create |  | CN=Apple Push Services: com.limonade.ios; not after 2026-01-01T00:00:00.000Z; environment production |`,
+      `| \`${sid(1)}\` | Limonade \\| iOS<br>prod | apn (production) | APN | yes | create |  | CN=Apple Push Services: com.limonade.ios; certificate SHA-256 aaaaaaaaaaaaaaaa…; not after 2026-01-01T00:00:00.000Z; environment production |`,
     );
     expect(ios[3]).toBe(`| \`${sid(5)}\` | Beta | apn (sandbox) | APN_SANDBOX | no | blocked |  |  |`);
     expect(section(md, "## App `limonade_android`")[2]).toBe(

@@ -8,8 +8,8 @@ describe("renderTable", () => {
     );
   });
 
-  it("flattens newlines in cells and pads short rows", () => {
-    expect(renderTable(["a", "b"], [["x\ny"]])).toBe(["a    b", "---  -", "x y"].join("\n"));
+  it("escapes newlines in cells and pads short rows", () => {
+    expect(renderTable(["a", "b"], [["x\ny"]])).toBe(["a     b", "----  -", "x\\ny"].join("\n"));
     expect(renderTable(["only"], [])).toBe("only\n----");
   });
 });

@@ -34,8 +34,8 @@ describe("resolveEntrySecrets: references", () => {
     const elsewhere = await resolve(PROD, "APN", { mappingDir: tmpdir() });
     expect(elsewhere.secret).toBeUndefined();
     expect(elsewhere.problems).toEqual([
-      `${SID}: secrets.certificate: file not found: ${join(tmpdir(), "secrets/apn-prod.cert.pem")}`,
-      `${SID}: secrets.privateKey: file not found: ${join(tmpdir(), "secrets/apn-prod.key.pem")}`,
+      `secrets.certificate: file not found: ${join(tmpdir(), "secrets/apn-prod.cert.pem")}`,
+      `secrets.privateKey: file not found: ${join(tmpdir(), "secrets/apn-prod.key.pem")}`,
     ]);
   });
 
@@ -44,7 +44,7 @@ describe("resolveEntrySecrets: references", () => {
     const ok = await resolve({ certificate: "env:CERT", privateKey: "env:KEY" }, "APN", { env });
     expect(ok.problems).toEqual([]);
     const missing = await resolve({ certificate: "env:CERT", privateKey: "env:NOPE_KEY" }, "APN", { env });
-    expect(missing.problems).toEqual([`${SID}: secrets.privateKey: environment variable NOPE_KEY is not set`]);
+    expect(missing.problems).toEqual([`secrets.privateKey: environment variable NOPE_KEY is not set`]);
   });
 
   it("opens a p12 from a file with a passphrase from the environment", async () => {
@@ -54,7 +54,7 @@ describe("resolveEntrySecrets: references", () => {
     expect(ok.problems).toEqual([]);
     expect(ok.secret?.fingerprint.environment).toBe("development");
     const wrong = await resolve(secrets, "APN_SANDBOX", { env: { P12_PASS: "not-it" }, now });
-    expect(wrong.problems).toEqual([`${SID}: secrets.p12: the passphrase does not open the .p12 (wrong passphrase?)`]);
+    expect(wrong.problems).toEqual([`secrets.p12: the passphrase does not open the .p12 (wrong passphrase?)`]);
     const noPass = await resolve({ p12: "file:secrets/apn-dev.p12" }, "APN_SANDBOX", { now });
     expect(noPass.problems).toEqual([expect.stringMatching(/secrets\.p12: the \.p12 is protected by a passphrase/)]);
   });
@@ -79,7 +79,7 @@ describe("resolveEntrySecrets: references", () => {
     const prompt = vi.fn(async () => "x");
     const r = await resolve({ p12: "file:secrets/apn-dev.p12", passphrase: "prompt" }, "APN_SANDBOX", { prompt });
     expect(prompt).not.toHaveBeenCalled();
-    expect(r.problems).toEqual([`${SID}: secrets.passphrase: \`prompt\` needs an interactive terminal and this run is not interactive; use file:<path> or env:<VAR>`]);
+    expect(r.problems).toEqual([`secrets.passphrase: \`prompt\` needs an interactive terminal and this run is not interactive; use file:<path> or env:<VAR>`]);
   });
 
   it("does not prompt when the entry is already blocked", async () => {
@@ -91,25 +91,25 @@ describe("resolveEntrySecrets: references", () => {
 
   it("refuses a literal secret in the mapping", async () => {
     const r = await resolve({ certificate: fixture("apn-prod.cert.pem"), privateKey: PROD.privateKey }, "APN");
-    expect(r.problems).toEqual([expect.stringMatching(new RegExp(`^${SID}: secrets\\.certificate: not a secret reference: literal secrets are refused`))]);
+    expect(r.problems).toEqual([expect.stringMatching(new RegExp(`^secrets\\.certificate: not a secret reference: literal secrets are refused`))]);
   });
 });
 
 describe("resolveEntrySecrets: which secrets a type needs", () => {
   const APN_EXPECTED = "certificate + privateKey (PEM files), or p12 (+ passphrase)";
   it.each([
-    [undefined, "APN", [`${SID}: no secrets given; APN needs ${APN_EXPECTED}`]],
+    [undefined, "APN", [`no secrets given; APN needs ${APN_EXPECTED}`]],
     [{ passphrase: "env:X" }, "APN_SANDBOX", [
-      `${SID}: no certificate (only a passphrase) given; APN_SANDBOX needs ${APN_EXPECTED}`,
-      `${SID}: secrets.passphrase: environment variable X is not set`,
+      `no certificate (only a passphrase) given; APN_SANDBOX needs ${APN_EXPECTED}`,
+      `secrets.passphrase: environment variable X is not set`,
     ]],
-    [{ certificate: PROD.certificate }, "APN", [`${SID}: secrets.privateKey is missing; APN needs ${APN_EXPECTED}`]],
-    [{ ...PROD, p12: "file:secrets/apn-dev.p12" }, "APN", [`${SID}: give either certificate + privateKey or p12, not both; APN needs ${APN_EXPECTED}`]],
-    [{ ...PROD, serviceAccount: "file:secrets/fcm-service-account.json" }, "APN", [`${SID}: secrets.serviceAccount is for FCM credentials; APN needs ${APN_EXPECTED}`]],
-    [{ serviceAccount: "file:secrets/fcm-service-account.json", p12: "file:x.p12" }, "FCM", [`${SID}: secrets.p12 is for APN credentials; FCM needs serviceAccount (the Firebase service-account JSON file)`]],
+    [{ certificate: PROD.certificate }, "APN", [`secrets.privateKey is missing; APN needs ${APN_EXPECTED}`]],
+    [{ ...PROD, p12: "file:secrets/apn-dev.p12" }, "APN", [`give either certificate + privateKey or p12, not both; APN needs ${APN_EXPECTED}`]],
+    [{ ...PROD, serviceAccount: "file:secrets/fcm-service-account.json" }, "APN", [`secrets.serviceAccount is for FCM credentials; APN needs ${APN_EXPECTED}`]],
+    [{ serviceAccount: "file:secrets/fcm-service-account.json", p12: "file:x.p12" }, "FCM", [`secrets.p12 is for APN credentials; FCM needs serviceAccount (the Firebase service-account JSON file)`]],
     [{ certificate: PROD.certificate }, "FCM", [
-      `${SID}: secrets.certificate is for APN credentials; FCM needs serviceAccount (the Firebase service-account JSON file)`,
-      `${SID}: secrets.serviceAccount is missing; FCM needs serviceAccount (the Firebase service-account JSON file)`,
+      `secrets.certificate is for APN credentials; FCM needs serviceAccount (the Firebase service-account JSON file)`,
+      `secrets.serviceAccount is missing; FCM needs serviceAccount (the Firebase service-account JSON file)`,
     ]],
   ] as const)("%j for %s", async (secrets, target, problems) => {
     const r = await resolve(secrets as MappingSecrets | undefined, target);
@@ -130,13 +130,13 @@ describe("resolveEntrySecrets: which secrets a type needs", () => {
     expect(ok.problems).toEqual([]);
     expect(ok.secret?.fingerprint.projectId).toBe("fake-cr2comms-fixture");
     const wrong = await resolve({ serviceAccount: "file:secrets/google-services.json" }, "FCM");
-    expect(wrong.problems).toEqual([expect.stringMatching(new RegExp(`^${SID}: serviceAccount is a google-services\\.json`))]);
+    expect(wrong.problems).toEqual([expect.stringMatching(new RegExp(`^serviceAccount is a google-services\\.json`))]);
   });
 
   it("validates APN with the context's now and the target type", async () => {
     const t = certTimes("apn-expired.cert.pem");
     const expired = await resolve({ certificate: "file:secrets/apn-expired.cert.pem", privateKey: "file:secrets/apn-expired.key.pem" }, "APN", { now: new Date(t.notAfter.getTime() + 60_000) });
-    expect(expired.problems).toEqual([expect.stringMatching(new RegExp(`^${SID}: the certificate expired on`))]);
+    expect(expired.problems).toEqual([expect.stringMatching(new RegExp(`^the certificate expired on`))]);
     const mismatch = await resolve(PROD, "APN_SANDBOX");
     expect(mismatch.problems).toEqual([expect.stringMatching(/credentialType: APN\b/)]);
     expect(mismatch.fingerprint?.environment).toBe("production");

@@ -6,7 +6,7 @@ import cliProgress from "cli-progress";
 import { apply, type WaitNotice } from "../../apply/writer.js";
 import type { AppliedItem, ApplyResult } from "../../apply/types.js";
 import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
-import { parsePlanFile } from "../../plan/index.js";
+import { describeStaleness, parsePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, summarize, type Plan } from "../../plan/types.js";
 import { applyMarkdown, applyReport, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
@@ -49,9 +49,9 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     }
     const { plan: fresh, secrets, snapshot } = planned;
     if (savedPlan && savedPlan.observedFingerprint !== fresh.observedFingerprint) {
-      throw new BlockedError(
-        `the saved plan ${args.plan} is stale: Twilio, the ledger, the mapping or the secrets changed since it was made (${savedPlan.generatedAt}); run plan again`,
-      );
+      const changed = describeStaleness(savedPlan, fresh);
+      const what = changed.length ? changed.join("; ") : "Twilio, the ledger, the mapping or the secrets changed";
+      throw new BlockedError(`the saved plan ${args.plan} is stale (made ${savedPlan.generatedAt}): ${what} since; run plan again and review it`);
     }
     const plan = savedPlan ?? fresh;
     if (!rt.settings.json) printPlanSummary(plan);

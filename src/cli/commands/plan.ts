@@ -2,7 +2,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { serializePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
-import { planMarkdown, planReport, writeReport } from "../../report/index.js";
+import { messageLines, planMarkdown, planReport, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
@@ -42,13 +42,11 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
 
 export function printPlanSummary(plan: Plan): void {
   print(`Plan for ${plan.accountSid}: ${formatCounts(summarize(plan.items), PLAN_ACTIONS)}`);
-  for (const p of plan.problems) print(`  problem: ${p}`);
-  const warnings = [...plan.warnings, ...plan.items.flatMap((i) => i.warnings.map((w) => (w.includes(i.legacySid) ? w : `${i.legacySid}: ${w}`)))];
+  const { problems, warnings } = messageLines(plan);
+  for (const p of problems) print(`  problem: ${p}`);
   for (const w of warnings.slice(0, 20)) print(`  warning: ${w}`);
   if (warnings.length > 20) print(`  … and ${warnings.length - 20} more warning(s) in the report`);
-  for (const item of plan.items) {
-    if (item.action === "blocked") print(`  blocked ${item.legacySid}: ${item.problems.join("; ")}`);
-  }
-  if (isBlocked(plan)) print("Blocking problems found: fix them and run plan again (the other credentials are planned as shown).");
+  if ((plan.accountProblems ?? []).length > 0) print("Problems whose fix changes other entries: apply writes nothing until they are fixed.");
+  else if (isBlocked(plan)) print("Blocking problems found: fix them and run plan again (the other credentials are planned as shown).");
   else if (!hasChanges(plan)) print("Nothing to change: Comms already matches the mapping.");
 }
