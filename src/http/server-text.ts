@@ -39,8 +39,9 @@ export function cleanServerText(text: string, opts: CleanOptions = {}): string {
   let out = text.slice(0, SERVER_TEXT_SCAN_CHARS);
   out = out.replace(PEM_BLOCK, REDACTED).replace(PEM_MARKER, REDACTED);
   if (material.length > 0) {
-    out = out.replace(BASE64_RUN, (run) => (echoed(run) ? REDACTED : run));
+    // Wider runs first (an e-mail address, a dotted token), then their base64-only parts.
     out = out.replace(WORDISH_RUN, (run) => (echoed(run) ? REDACTED : run));
+    out = out.replace(BASE64_RUN, (run) => (echoed(run) ? REDACTED : run));
   }
   out = out.replace(LONG_RUN, (run) => (looksSecret(run) ? REDACTED : run));
   out = out.replace(/\s+/g, " ").trim();

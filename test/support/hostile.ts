@@ -42,7 +42,7 @@ export type EchoMode =
   | "message"
   /** Comms `{errors: [{code, detail}]}` with the raw body as detail. */
   | "errors-detail"
-  /** text/plain: the raw body. */
+  /** text/plain: a sentence quoting the raw body. */
   | "text"
   /** application/problem+json with the raw body as detail. */
   | "problem"
@@ -84,7 +84,7 @@ export async function startEchoServer(mode: EchoMode): Promise<Started & { write
       };
       if (mode === "message") send("application/json", JSON.stringify({ code: 20001, message: body, status: 400 }));
       else if (mode === "errors-detail") send("application/json", JSON.stringify({ errors: [{ code: 20001, detail: body }] }));
-      else if (mode === "text") send("text/plain", body);
+      else if (mode === "text") send("text/plain", `Bad request, received: ${body}`);
       else if (mode === "problem") {
         send("application/problem+json", JSON.stringify({ type: "https://example.test/bad", title: "Bad request", status: 400, detail: body }));
       } else send("application/json", JSON.stringify({ code: 20001, message: decodedEcho(body) }));
