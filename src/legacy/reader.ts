@@ -153,7 +153,7 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
   };
 }
 
-interface RoutedOptions {
+export interface RoutedOptions {
   baseUrl: string;
   accountSid: string;
   dispatcher: Dispatcher;
@@ -168,7 +168,7 @@ interface RoutedOptions {
  * the shared agent, retries transient failures with the shared policy, and hands the library the
  * parsed JSON of a 2xx answer. Error answers become `AuthError`/`ApiError` here, from cleaned text.
  */
-class RoutedRequestClient extends twilio.RequestClient {
+export class RoutedRequestClient extends twilio.RequestClient {
   private readonly base: URL;
   constructor(private readonly o: RoutedOptions) {
     super({ autoRetry: false });
