@@ -239,7 +239,7 @@ function parseJson(text: string, path: string): unknown {
 
 /**
  * A list answer whose records array is missing is an empty page (unknown fields are ignored), so
- * the library's page reader never meets `undefined`.
+ * the library's page reader never meets `undefined` or `null`.
  */
 function asPage(parsed: unknown): unknown {
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
@@ -248,8 +248,9 @@ function asPage(parsed: unknown): unknown {
   const page = parsed as Record<string, unknown>;
   const meta = page.meta && typeof page.meta === "object" ? (page.meta as Record<string, unknown>) : undefined;
   const key = typeof meta?.key === "string" && meta.key !== "" ? meta.key : "credentials";
-  if (!Array.isArray(page[key])) return { ...page, meta: { ...meta, key }, [key]: [] };
-  return page;
+  const records: unknown[] = Array.isArray(page[key]) ? page[key] : [];
+  // A record that is not an object becomes an empty one: counted as a record without a sid.
+  return { ...page, meta: { ...meta, key }, [key]: records.map((r) => (r && typeof r === "object" && !Array.isArray(r) ? r : {})) };
 }
 
 /** Query parameters as the library would send them (arrays repeat the key). */

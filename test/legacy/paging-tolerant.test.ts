@@ -78,11 +78,11 @@ describe("legacy tolerant reading", () => {
     let withBad = true;
     const { reader } = await setup(() => ({
       status: 200,
-      json: page(withBad ? [record(1), { type: "apn" }, record(2, { sid: "" }), record(3)] : [record(1)], null),
+      json: page(withBad ? [record(1), { type: "apn" }, null, record(2, { sid: "" }), "odd", record(3)] : [record(1)], null),
     }));
     const list = await reader.listAll();
     expect(list.map((c) => c.sid)).toEqual([sid(1), sid(3)]);
-    expect(reader.warnings).toEqual(["Conversations API listed 2 credentials without a sid; skipped (cannot be mapped or migrated)"]);
+    expect(reader.warnings).toEqual(["Conversations API listed 4 credentials without a sid; skipped (cannot be mapped or migrated)"]);
     withBad = false;
     await reader.listAll();
     expect(reader.warnings).toEqual([]);
