@@ -36,6 +36,11 @@ export interface CommsCredential {
   appName: string;
   createdAt: string;
   updatedAt: string;
+  /**
+   * Fields the API left out (`id`, `appName`, `credentialType`: the docs mark them optional); each
+   * is `""` here. Absent when the credential is complete.
+   */
+  missing?: string[];
 }
 
 /** `^[a-z0-9_]+$`, 1..64 — Comms' rule for appName. */

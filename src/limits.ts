@@ -31,6 +31,29 @@ export const RETRY_AFTER_MAX_MS = 60_000;
 /** Per-request timeouts (undici headers/body timeouts). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 
+/** How long an idle keep-alive connection is kept open for the next request. */
+export const KEEP_ALIVE_TIMEOUT_MS = 10_000;
+
+/**
+ * Largest answer either client reads; beyond it reading stops with an error. A Comms page of 1000
+ * credentials is about 300 KB and a legacy page of 100 about 60 KB, so 4 MiB is ample headroom
+ * while keeping a hostile or broken server from exhausting memory.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Page budgets: listing stops with an error past them (an endless pager). Generous: 2,000 legacy
+ * pages of 100 is 200,000 credentials; 100 Comms pages of 1000 is 1,000 times the 10 Apps × 10
+ * Credentials an account can hold.
+ */
+export const LEGACY_MAX_PAGES = 2_000;
+export const COMMS_MAX_PAGES = 100;
+
+/** Server text in an error message is cut to this many characters (after secrets are removed). */
+export const MAX_SERVER_TEXT_CHARS = 300;
+/** Only this much of a server answer is looked at when building an error message from it. */
+export const SERVER_TEXT_SCAN_CHARS = 8_192;
+
 /** A 202 is acceptance, not completion: poll until visible, with backoff, up to this long. */
 export const CONFIRM_TIMEOUT_MS = 30_000;
 export const CONFIRM_INITIAL_DELAY_MS = 100;

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { createCommsClient } from "../comms/index.js";
 import type { CommsClient } from "../comms/types.js";
 import { SAMPLE_SEED, startEmulator, type Emulator, type Seed } from "../emulator/index.js";
+import { createDispatcher } from "../http/agent.js";
 import { FileLedger } from "../ledger/ledger.js";
 import { createLegacyReader } from "../legacy/index.js";
 import { createLogger, type Logger } from "../log.js";
@@ -43,12 +44,15 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
   } else {
     credentials = resolveCredentials(args, env);
   }
+  // One agent for both APIs; the emulator is on loopback and never goes through a proxy.
+  const dispatcher = createDispatcher({ proxy: !settings.emulator, env });
   const legacy = createLegacyReader({
     accountSid: credentials.accountSid,
     username: credentials.username,
     password: credentials.password,
     baseUrl: settings.conversationsUrl,
     logger,
+    dispatcher,
   });
   const comms = createCommsClient({
     baseUrl: settings.commsUrl,
@@ -57,6 +61,7 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
     username: credentials.username,
     password: credentials.password,
     logger,
+    dispatcher,
   });
   const ledger = new FileLedger(settings.ledgerPath, () => new Date(), credentials.accountSid);
   const em = emulator;
@@ -70,6 +75,7 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
     ...(em ? { emulator: em } : {}),
     async close() {
       await comms.close();
+      await dispatcher.close();
       if (em) {
         const statePath = emulatorStatePath(settings);
         mkdirSync(dirname(statePath), { recursive: true });

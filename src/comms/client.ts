@@ -1,17 +1,21 @@
 /**
- * The Comms Push Notifications Credentials client, over undici with keep-alive.
+ * The Comms Push Notifications Credentials client, sending through the shared HTTP agent.
  * Request bodies carry base64 secrets: they are never logged; logs show method, path, status.
+ * Error messages are built from cleaned server text (`cleanServerText`), which drops anything the
+ * request sent, so they are safe to print and store when they leave this client.
  */
-import { Pool } from "undici";
+import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
+import { createDispatcher, firstHeader, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
+import { isNetworkError } from "../http/network.js";
 import { classifyHttp, withRetry, type RetryDecision } from "../http/retry.js";
-import { COMMS_PAGE_SIZE, REQUEST_TIMEOUT_MS } from "../limits.js";
+import { cleanServerText, parseErrorBody } from "../http/server-text.js";
+import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
-import { parseErrorBody } from "./errors.js";
 import type {
   Accepted,
   CommsClient,
@@ -38,10 +42,19 @@ export interface CommsClientConfig {
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Connect, headers and body timeout; default `REQUEST_TIMEOUT_MS`. */
+  /**
+   * The shared HTTP agent (see `createDispatcher`); the caller closes it. Without one the client
+   * makes its own, without proxy, and `close()` closes it.
+   */
+  dispatcher?: Dispatcher;
+  /** Connect, headers and body timeout of the client's own dispatcher; default `REQUEST_TIMEOUT_MS`. */
   requestTimeoutMs?: number;
   /** List page size; default `COMMS_PAGE_SIZE` (tests use small pages to exercise paging). */
   pageSize?: number;
+  /** List page budget; default `COMMS_MAX_PAGES`. */
+  maxPages?: number;
+  /** Largest answer read; default `MAX_RESPONSE_BYTES`. */
+  maxResponseBytes?: number;
 }
 
 /** The kinds `stats.byKind` counts (every HTTP attempt, retries included). */
@@ -51,21 +64,19 @@ interface HttpResult {
   status: number;
   text: string;
   location: string | undefined;
+  /** Secret strings the request carried, for cleaning server text. */
+  sent: readonly string[];
   /** True when an earlier attempt of this call may have been carried out (network error or 5xx). */
   uncertainEarlier: boolean;
 }
 
-/** Creates a Comms client. Call `close()` when done to release pooled connections. */
+/** Creates a Comms client. Call `close()` when done (it closes the client's own dispatcher, if any). */
 export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const logger = cfg.logger ?? silentLogger;
   const base = parseBaseUrl(cfg.baseUrl, "Comms");
-  const timeout = cfg.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  const pool = new Pool(base.origin, {
-    connect: { timeout },
-    headersTimeout: timeout,
-    bodyTimeout: timeout,
-    keepAliveTimeout: 10_000,
-  });
+  const ownDispatcher = cfg.dispatcher ? undefined : createDispatcher({ proxy: false, timeoutMs: cfg.requestTimeoutMs });
+  const dispatcher = cfg.dispatcher ?? ownDispatcher!;
+  const maxBytes = cfg.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const prefix = base.pathname.replace(/\/+$/, "");
   const collectionPath = `${prefix}/${cfg.apiVersion}/PushNotifications/Credentials`;
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
@@ -82,6 +93,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       "user-agent": `${TOOL_NAME}/${TOOL_VERSION}`,
     };
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const sent = sentSecrets(body);
     if (payload !== undefined) headers["content-type"] = "application/json";
     let sends = 0;
     try {
@@ -91,14 +103,12 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           uncertainEarlier = uncertain;
           stats.requests++;
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
-          const res = await pool.request({ origin: base.origin, method: method as "GET", path, headers, body: payload });
-          const text = await res.body.text();
-          logger.debug({ api: API, method, path: pathOnly, status: res.statusCode }, "http");
-          const location = res.headers.location;
+          const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes });
+          logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
           return {
-            status: res.statusCode,
-            text,
-            location: Array.isArray(location) ? location[0] : location,
+            status: res.status,
+            text: res.text,
+            location: firstHeader(res.headers.location),
             retryAfter: firstHeader(res.headers["retry-after"]),
           };
         },
@@ -122,7 +132,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           },
         },
       );
-      return { status: result.status, text: result.text, location: result.location, uncertainEarlier };
+      return { status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
     } catch (error) {
       if (error instanceof UnknownOutcomeError || error instanceof Cr2commsError) throw error;
       if (isNetworkError(error)) throw new NetworkError(API, method, `${base.origin}${pathOnly}`, error);
@@ -132,7 +142,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
 
   function fail(res: HttpResult): never {
     if (res.status === 401) throw new AuthError(cfg.accountSid, API);
-    const parsed = parseErrorBody(res.status, res.text);
+    const parsed = parseErrorBody(res.status, res.text, { sent: res.sent });
     throw new ApiError(API, res.status, parsed.code, parsed.message);
   }
 
@@ -150,7 +160,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     const res = await send("fetch", "GET", path);
     if (res.status === 404) return null;
     if (res.status !== 200) fail(res);
-    return toCommsCredential(parseJson(res.text, path));
+    return toCommsCredential(parseJson(res.text, path), logger);
   }
 
   function accepted(res: HttpResult, fallbackId: string | undefined, fallbackLocation: string | undefined): Accepted {
@@ -186,22 +196,31 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       const firstPath = `${collectionPath}?${query.toString()}`;
 
       const byId = new Map<string, CommsCredential>();
+      // Credentials without an id cannot be told apart: each is kept.
+      const withoutId: CommsCredential[] = [];
       const seen = new Set<string>();
+      const maxPages = cfg.maxPages ?? COMMS_MAX_PAGES;
       let path = firstPath;
-      for (;;) {
+      for (let pages = 1; ; pages++) {
         const res = await send("list", "GET", path);
         if (res.status !== 200) fail(res);
-        const page = parseJson(res.text, path) as { credentials?: unknown; pagination?: { next?: unknown } };
-        if (!Array.isArray(page.credentials)) {
-          throw new Cr2commsError(`${API} API list answer has no credentials array (${collectionPath})`, EXIT.failure);
+        const page = asObject(parseJson(res.text, path));
+        // The docs mark `credentials` optional: an account without any answers without it.
+        const items: unknown[] = Array.isArray(page.credentials) ? page.credentials : [];
+        for (const raw of items) {
+          const credential = toCommsCredential(raw, logger);
+          if (credential.id === "") withoutId.push(credential);
+          else if (!byId.has(credential.id)) byId.set(credential.id, credential);
         }
-        for (const raw of page.credentials) {
-          const credential = toCommsCredential(raw);
-          if (!byId.has(credential.id)) byId.set(credential.id, credential);
-        }
-        const next = nonEmpty(page.pagination?.next);
+        const next = nonEmpty(asObject(page.pagination).next);
         if (!next) break;
+        if (items.length === 0) {
+          throw new Cr2commsError(`${API} API paging stopped: an empty page still names a next page (${collectionPath})`, EXIT.failure);
+        }
         if (seen.has(next)) throw new Cr2commsError(`${API} API paging loops: pagination.next repeats`, EXIT.failure);
+        if (pages >= maxPages) {
+          throw new Cr2commsError(`${API} API paging stopped: more than ${maxPages} pages (${collectionPath})`, EXIT.failure);
+        }
         seen.add(next);
         if (/^https?:\/\//i.test(next) || next.startsWith("/")) {
           path = serverPath(next);
@@ -211,7 +230,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           path = `${collectionPath}?${nextQuery.toString()}`;
         }
       }
-      return [...byId.values()];
+      return [...byId.values(), ...withoutId];
     },
 
     fetch(id) {
@@ -242,14 +261,19 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     },
 
     async close() {
-      await pool.close();
+      await ownDispatcher?.close();
     },
   };
 }
 
+/** The secret strings of a request body (a create's base64 `content` values); [] for other bodies. */
+function sentSecrets(body: unknown): string[] {
+  const content = asObject(asObject(body).content);
+  return Object.values(content).filter((v): v is string => typeof v === "string");
+}
 
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+function asObject(value: unknown): Record<string, unknown> {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 function nonEmpty(value: unknown): string | undefined {
@@ -265,34 +289,37 @@ function lastSegment(location: string): string | undefined {
   }
 }
 
-/** undici and Node socket errors carry a string `code`; anything else is a bug, not the network. */
-function isNetworkError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && (code.startsWith("UND_ERR") || code.startsWith("E"));
-}
-
 function parseJson(text: string, path: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (cause) {
-    throw new Cr2commsError(`${API} API answered ${path.split("?")[0]} with invalid JSON`, EXIT.failure, { cause });
+  } catch {
+    // No cause: the parser's message quotes the answer, which is server text.
+    throw new Cr2commsError(`${API} API answered ${path.split("?")[0]} with invalid JSON`, EXIT.failure);
   }
 }
 
-/** Validates the fields the tool relies on; unknown extra fields are ignored. */
-export function toCommsCredential(raw: unknown): CommsCredential {
-  const r = (raw && typeof raw === "object" ? raw : {}) as Record<string, unknown>;
-  if (typeof r.id !== "string" || r.id === "" || typeof r.appName !== "string" || typeof r.credentialType !== "string") {
-    throw new Cr2commsError(`${API} API returned a credential without id, appName or credentialType`, EXIT.failure);
-  }
-  return {
-    id: r.id,
+/** Fields the Comms docs mark optional; a credential lacking one is kept and marked incomplete. */
+const OPTIONAL_FIELDS = ["id", "appName", "credentialType"] as const;
+
+/**
+ * Reads the fields the tool relies on. The docs mark `id`, `appName` and `credentialType` optional:
+ * a missing (or non-string) one becomes `""` and is named in `missing`, so one odd credential is
+ * reported rather than aborting a list. Unknown extra fields are ignored.
+ */
+export function toCommsCredential(raw: unknown, logger: Logger = silentLogger): CommsCredential {
+  const r = asObject(raw);
+  const text = (key: string): string => (typeof r[key] === "string" ? (r[key] as string) : "");
+  const missing = OPTIONAL_FIELDS.filter((key) => text(key) === "");
+  const credential: CommsCredential = {
+    id: text("id"),
     // Kept as sent: a type this tool does not know is still reported, not dropped.
-    credentialType: r.credentialType as CredentialType,
+    credentialType: text("credentialType") as CredentialType,
     isDefault: r.isDefault === true,
-    appName: r.appName,
-    createdAt: typeof r.createdAt === "string" ? r.createdAt : "",
-    updatedAt: typeof r.updatedAt === "string" ? r.updatedAt : "",
+    appName: text("appName"),
+    createdAt: text("createdAt"),
+    updatedAt: text("updatedAt"),
   };
+  if (missing.length === 0) return credential;
+  logger.warn({ api: API, id: cleanServerText(credential.id), missing }, "Comms credential without some fields; kept as incomplete");
+  return { ...credential, missing: [...missing] };
 }

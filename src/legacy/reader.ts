@@ -1,17 +1,22 @@
 /**
  * Reads every legacy Conversations push credential (`GET /v1/Credentials`, all pages) through the
- * `twilio` library, with our own retry policy and a request client that can aim at any base URL.
+ * `twilio` library, which only builds URLs, pages and maps records: the HTTP is ours (the shared
+ * agent, our retry policy, size cap, cleaned error text), sent to any base URL.
  */
 import twilio from "twilio";
+import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type RequestClient from "twilio/lib/base/RequestClient.js";
 import type ResponseModule from "twilio/lib/http/response.js";
 import type { LegacyCredential } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT } from "../errors.js";
-import { LEGACY_PAGE_SIZE, REQUEST_TIMEOUT_MS } from "../limits.js";
+import { LEGACY_MAX_PAGES, LEGACY_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
+import { createDispatcher, firstHeader, sendHttp, type HttpAnswer } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
+import { isNetworkError } from "../http/network.js";
 import { classifyHttp, withRetry } from "../http/retry.js";
+import { cleanServerText, parseErrorBody } from "../http/server-text.js";
 
 /** Where the legacy API lives unless told otherwise. */
 export const DEFAULT_CONVERSATIONS_URL = "https://conversations.twilio.com";
@@ -37,20 +42,45 @@ export interface LegacyReaderConfig {
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /**
+   * The shared HTTP agent (see `createDispatcher`); the caller closes it. Without one the reader
+   * makes its own, without proxy, and `close()` closes it.
+   */
+  dispatcher?: Dispatcher;
+  /** Page budget; default `LEGACY_MAX_PAGES`. */
+  maxPages?: number;
+  /** Largest answer read; default `MAX_RESPONSE_BYTES`. */
+  maxResponseBytes?: number;
 }
 
 export interface LegacyReader {
   /**
    * Every credential of the account, each sid once, in the order the API returned them.
    * `onPage` is called after each page with the number of distinct credentials read so far.
+   * A record without a sid cannot be mapped or migrated: it is skipped and counted in `warnings`.
    */
   listAll(onPage?: (n: number) => void): Promise<LegacyCredential[]>;
+  /** Problems of the last `listAll` that did not stop it (e.g. records without a sid), cleaned text. */
+  readonly warnings: readonly string[];
+  /** Closes the reader's own dispatcher, if it made one. */
+  close(): Promise<void>;
 }
 
 /** Creates a reader for the legacy Conversations Credentials API. */
 export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
   const logger = cfg.logger ?? silentLogger;
-  const httpClient = new RoutedRequestClient(cfg.baseUrl, logger, cfg.sleep, cfg.random);
+  const ownDispatcher = cfg.dispatcher ? undefined : createDispatcher({ proxy: false });
+  const httpClient = new RoutedRequestClient({
+    baseUrl: cfg.baseUrl,
+    accountSid: cfg.accountSid,
+    dispatcher: cfg.dispatcher ?? ownDispatcher!,
+    maxBytes: cfg.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+    logger,
+    sleep: cfg.sleep,
+    random: cfg.random,
+  });
+  const maxPages = cfg.maxPages ?? LEGACY_MAX_PAGES;
+  let warnings: string[] = [];
   const client = twilio(cfg.username, cfg.password, {
     accountSid: cfg.accountSid,
     httpClient,
@@ -64,13 +94,27 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
   });
 
   return {
+    get warnings() {
+      return warnings;
+    },
+
+    async close() {
+      await ownDispatcher?.close();
+    },
+
     async listAll(onPage) {
+      warnings = [];
       const bySid = new Map<string, LegacyCredential>();
       const seenPages = new Set<string>();
+      let withoutSid = 0;
       try {
         let page: CredentialPageLike = await client.conversations.v1.credentials.page({ pageSize: LEGACY_PAGE_SIZE });
-        for (;;) {
+        for (let pages = 1; ; pages++) {
           for (const instance of page.instances) {
+            if (typeof instance.sid !== "string" || instance.sid === "") {
+              withoutSid++;
+              continue;
+            }
             const credential = toLegacyCredential(instance);
             if (bySid.has(credential.sid)) {
               logger.debug({ sid: credential.sid }, "legacy credential listed twice; kept once");
@@ -80,75 +124,155 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
           }
           onPage?.(bySid.size);
           const nextUrl = page.nextPageUrl;
-          const next = page.nextPage();
-          if (!next || !nextUrl) break;
+          if (!nextUrl) break;
+          const where = cleanServerText(stripQuery(nextUrl));
+          if (page.instances.length === 0) {
+            throw new Cr2commsError(`${API} API paging stopped: an empty page still names a next page (${where})`, EXIT.failure);
+          }
           if (seenPages.has(nextUrl)) {
-            throw new Cr2commsError(`${API} API paging loops: next_page_url repeats ${nextUrl}`, EXIT.failure);
+            throw new Cr2commsError(`${API} API paging loops: next_page_url repeats (${where})`, EXIT.failure);
+          }
+          if (pages >= maxPages) {
+            throw new Cr2commsError(`${API} API paging stopped: more than ${maxPages} pages (${where})`, EXIT.failure);
           }
           seenPages.add(nextUrl);
+          const next = page.nextPage();
+          if (!next) break;
           page = await next;
         }
       } catch (error) {
         throw toReaderError(error, cfg.accountSid);
+      }
+      if (withoutSid > 0) {
+        const warning = `${API} API listed ${withoutSid} credential${withoutSid === 1 ? "" : "s"} without a sid; skipped (cannot be mapped or migrated)`;
+        warnings.push(warning);
+        logger.warn({ api: API, count: withoutSid }, warning);
       }
       return [...bySid.values()];
     },
   };
 }
 
+export interface RoutedOptions {
+  baseUrl: string;
+  accountSid: string;
+  dispatcher: Dispatcher;
+  maxBytes: number;
+  logger: Logger;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
 /**
- * A `twilio.RequestClient` that sends every request (next-page URLs included) to `baseUrl`,
- * and retries transient failures with the shared policy (these are all GETs).
+ * A `twilio.RequestClient` that sends every request (next-page URLs included) to `baseUrl` through
+ * the shared agent, retries transient failures with the shared policy, and hands the library the
+ * parsed JSON of a 2xx answer. Error answers become `AuthError`/`ApiError` here, from cleaned text.
  */
-class RoutedRequestClient extends twilio.RequestClient {
+export class RoutedRequestClient extends twilio.RequestClient {
   private readonly base: URL;
-  constructor(
-    baseUrl: string,
-    private readonly logger: Logger,
-    private readonly sleep?: (ms: number) => Promise<void>,
-    private readonly random?: () => number,
-  ) {
-    super({ autoRetry: false, timeout: REQUEST_TIMEOUT_MS, keepAlive: true });
-    this.base = parseBaseUrl(baseUrl, "Conversations");
+  constructor(private readonly o: RoutedOptions) {
+    super({ autoRetry: false });
+    this.base = parseBaseUrl(o.baseUrl, "Conversations");
   }
 
   override async request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
-    const uri = rebase(opts.uri, this.base);
-    const { logLevel: _quiet, ...rest } = opts;
+    const url = new URL(rebase(opts.uri, this.base));
+    appendParams(url, opts.params);
     const method = String(opts.method).toUpperCase();
-    const path = new URL(uri).pathname;
+    const path = url.pathname;
     const idempotent = method === "GET" || method === "DELETE";
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(opts.headers ?? {})) {
+      // undici manages the connection itself.
+      if (typeof value === "string" && name.toLowerCase() !== "connection") headers[name.toLowerCase()] = value;
+    }
+    if (opts.username && opts.password) {
+      headers.authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString("base64")}`;
+    } else if (opts.authStrategy) {
+      headers.authorization = await opts.authStrategy.getAuthString();
+    }
+    const body = encodeBody(opts.data, headers["content-type"]);
+    let res: HttpAnswer;
     try {
-      return await withRetry(
+      res = await withRetry(
         async () => {
-          const res = await super.request<TData>({ ...rest, uri });
-          this.logger.debug({ api: API, method, path, status: res.statusCode }, "http");
-          return res;
+          const answer = await sendHttp({ dispatcher: this.o.dispatcher, api: API, method, url: url.href, headers, body, maxBytes: this.o.maxBytes });
+          this.o.logger.debug({ api: API, method, path, status: answer.status }, "http");
+          return answer;
         },
         (outcome) => {
           if (outcome.ok) {
-            return classifyHttp(idempotent, {
-              status: outcome.value.statusCode,
-              retryAfter: headerValue(outcome.value.headers, "retry-after"),
-            });
+            return classifyHttp(idempotent, { status: outcome.value.status, retryAfter: firstHeader(outcome.value.headers["retry-after"]) });
           }
-          if (!isAxiosError(outcome.error)) return { kind: "done" };
+          if (!isNetworkError(outcome.error)) return { kind: "done" };
           return classifyHttp(idempotent, { networkError: outcome.error });
         },
         {
-          sleep: this.sleep,
-          random: this.random,
+          sleep: this.o.sleep,
+          random: this.o.random,
           description: `${method} ${path}`,
-          onRetry: (info) => this.logger.warn({ api: API, method, path, ...info }, "retrying request"),
+          onRetry: (info) => this.o.logger.warn({ api: API, method, path, ...info }, "retrying request"),
         },
       );
     } catch (error) {
-      if (isAxiosError(error)) throw new NetworkError(API, method, uri, error);
+      if (isNetworkError(error)) throw new NetworkError(API, method, url.href, error);
       throw error;
     }
+    if (res.status === 401) throw new AuthError(this.o.accountSid, API);
+    if (res.status < 200 || res.status >= 300) {
+      const parsed = parseErrorBody(res.status, res.text);
+      throw new ApiError(API, res.status, parsed.code, parsed.message);
+    }
+    const parsed = res.text.trim() === "" ? {} : parseJson(res.text, path);
+    return { statusCode: res.status, body: asPage(parsed), headers: res.headers } as unknown as Response<TData>;
   }
 }
 
+function parseJson(text: string, path: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // No cause: the parser's message quotes the answer, which is server text.
+    throw new Cr2commsError(`${API} API answered ${path} with invalid JSON`, EXIT.failure);
+  }
+}
+
+/**
+ * A list answer whose records array is missing is an empty page (unknown fields are ignored), so
+ * the library's page reader never meets `undefined` or `null`.
+ */
+function asPage(parsed: unknown): unknown {
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new Cr2commsError(`${API} API answer is not a JSON object`, EXIT.failure);
+  }
+  const page = parsed as Record<string, unknown>;
+  const meta = page.meta && typeof page.meta === "object" ? (page.meta as Record<string, unknown>) : undefined;
+  const key = typeof meta?.key === "string" && meta.key !== "" ? meta.key : "credentials";
+  const records: unknown[] = Array.isArray(page[key]) ? page[key] : [];
+  // A record that is not an object becomes an empty one: counted as a record without a sid.
+  return { ...page, meta: { ...meta, key }, [key]: records.map((r) => (r && typeof r === "object" && !Array.isArray(r) ? r : {})) };
+}
+
+/** Query parameters as the library would send them (arrays repeat the key). */
+function appendParams(url: URL, params: unknown): void {
+  if (!params || typeof params !== "object") return;
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null) continue;
+    for (const item of Array.isArray(value) ? value : [value]) url.searchParams.append(key, String(item));
+  }
+}
+
+/** A write's body: form-encoded (the library's default) or JSON, as the Content-Type says. */
+function encodeBody(data: unknown, contentType: string | undefined): string | undefined {
+  if (data === undefined || data === null) return undefined;
+  if (contentType === "application/json") return JSON.stringify(data);
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    if (value === undefined || value === null) continue;
+    for (const item of Array.isArray(value) ? value : [value]) form.append(key, String(item));
+  }
+  return form.toString();
+}
 
 /** Replaces scheme and host (incl. port) of `uri` with those of `base`; path and query stay. */
 function rebase(uri: string, base: URL): string {
@@ -158,34 +282,25 @@ function rebase(uri: string, base: URL): string {
   return url.href;
 }
 
-function headerValue(headers: unknown, name: string): string | undefined {
-  if (!headers || typeof headers !== "object") return undefined;
-  const value = (headers as Record<string, unknown>)[name];
-  if (typeof value === "string") return value;
-  if (Array.isArray(value) && typeof value[0] === "string") return value[0];
-  return undefined;
-}
-
-function isAxiosError(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { isAxiosError?: unknown }).isAxiosError === true;
+function stripQuery(url: string): string {
+  return url.split("?")[0] ?? url;
 }
 
 /** Maps what the library throws (RestException and kin) to our typed errors. */
 function toReaderError(error: unknown, accountSid: string): unknown {
   if (error instanceof Cr2commsError) return error;
   if (typeof error === "object" && error !== null && typeof (error as { status?: unknown }).status === "number") {
+    // No cause: the library's exception carries the answer's body.
     const e = error as { status: number; code?: unknown; message?: unknown; detail?: unknown };
-    if (e.status === 401) return new AuthError(accountSid, API, { cause: error });
+    if (e.status === 401) return new AuthError(accountSid, API);
     const code = typeof e.code === "number" ? e.code : undefined;
     const message =
       (typeof e.message === "string" && e.message) ||
       (typeof e.detail === "string" && e.detail) ||
       `HTTP ${e.status}`;
-    return new ApiError(API, e.status, code, message, { cause: error });
+    return new ApiError(API, e.status, code, cleanServerText(message));
   }
-  if (error instanceof SyntaxError) {
-    return new Cr2commsError(`${API} API answered with invalid JSON: ${error.message}`, EXIT.failure, { cause: error });
-  }
+  if (error instanceof SyntaxError) return new Cr2commsError(`${API} API answered with invalid JSON`, EXIT.failure);
   return error;
 }
 

@@ -1,0 +1,101 @@
+/**
+ * The one HTTP agent both clients send through: keep-alive, timeouts, the proxy settings of the
+ * environment, and a cap on how much of an answer is read.
+ */
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "undici";
+import { Cr2commsError, EXIT } from "../errors.js";
+import { KEEP_ALIVE_TIMEOUT_MS, MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_MS } from "../limits.js";
+
+export interface DispatcherOptions {
+  /**
+   * Honour `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (either case) from `env`. Off for the embedded
+   * emulator, which is always on loopback.
+   */
+  proxy: boolean;
+  /** Where the proxy variables are read; default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Connect, headers and body timeout; default `REQUEST_TIMEOUT_MS`. */
+  timeoutMs?: number;
+}
+
+/** Creates the shared dispatcher. The caller closes it (`await dispatcher.close()`) when done. */
+export function createDispatcher(opts: DispatcherOptions): Dispatcher {
+  const timeout = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  const agentOptions = {
+    connect: { timeout },
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+  };
+  if (!opts.proxy) return new Agent(agentOptions);
+  const env = opts.env ?? process.env;
+  // Read here rather than by undici from process.env, so that `env` is the only source; an empty
+  // string means "not set" (undici would otherwise fall back to process.env).
+  return new EnvHttpProxyAgent({
+    ...agentOptions,
+    httpProxy: env.http_proxy ?? env.HTTP_PROXY ?? "",
+    httpsProxy: env.https_proxy ?? env.HTTPS_PROXY ?? "",
+    noProxy: env.no_proxy ?? env.NO_PROXY ?? "",
+  });
+}
+
+/** An answer was larger than `MAX_RESPONSE_BYTES`; reading stopped there. */
+export class ResponseTooLargeError extends Cr2commsError {
+  constructor(api: string, maxBytes: number) {
+    super(`${api} API answer larger than ${maxBytes} bytes; stopped reading`, EXIT.failure);
+  }
+}
+
+export interface HttpRequest {
+  dispatcher: Dispatcher;
+  /** Used in error messages, e.g. "Comms". */
+  api: string;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  /** Default `MAX_RESPONSE_BYTES`. */
+  maxBytes?: number;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as UTF-8, never more than `maxBytes` bytes of it. */
+  text: string;
+}
+
+/**
+ * Sends one request (no retries) and reads the answer, counting bytes as they arrive: past
+ * `maxBytes` the connection is dropped and `ResponseTooLargeError` thrown, so a huge or endless
+ * body costs at most `maxBytes` of memory.
+ */
+export async function sendHttp(req: HttpRequest): Promise<HttpAnswer> {
+  const maxBytes = req.maxBytes ?? MAX_RESPONSE_BYTES;
+  const res = await request(req.url, {
+    dispatcher: req.dispatcher,
+    method: req.method as Dispatcher.HttpMethod,
+    headers: req.headers,
+    body: req.body,
+  });
+  const declared = Number(firstHeader(res.headers["content-length"]));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    res.body.destroy();
+    throw new ResponseTooLargeError(req.api, maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      res.body.destroy();
+      throw new ResponseTooLargeError(req.api, maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks, size).toString("utf8") };
+}
+
+export function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

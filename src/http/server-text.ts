@@ -1,0 +1,170 @@
+/**
+ * Text taken from a server answer is untrusted: a server (or a proxy) may echo what it was sent,
+ * which for a Comms create is a base64 private key. Every piece of server text that becomes part
+ * of an error message goes through `cleanServerText`; `parseErrorBody` does it for error bodies.
+ */
+import { MAX_SERVER_TEXT_CHARS, SERVER_TEXT_SCAN_CHARS } from "../limits.js";
+import { escapeControl } from "../text.js";
+
+export interface CleanOptions {
+  /**
+   * Secret strings that were sent with the request (e.g. the base64 `content` values of a create).
+   * Their base64-decoded text, the string values of decoded JSON and the bodies of PEM blocks are
+   * treated as sent too.
+   */
+  sent?: readonly string[];
+}
+
+const REDACTED = "[redacted]";
+/** Shorter runs can be ordinary words; from 8 characters on a match with what was sent is no accident. */
+const MIN_ECHO_RUN = 8;
+/** Base64 or hex this long is key material, a token or a digest: never worth showing. */
+const MIN_SECRET_RUN = 32;
+
+const PEM_BLOCK = /-----BEGIN[^-\n]*-----[\s\S]*?(?:-----END[^-\n]*-----|$)/g;
+const PEM_MARKER = /-----(?:BEGIN|END)[^-\n]*-----/g;
+const BASE64_RUN = /[A-Za-z0-9+/=]{8,}/g;
+const WORDISH_RUN = /[A-Za-z0-9+/=_.@-]{8,}/g;
+const LONG_RUN = /[A-Za-z0-9+/]{32,}={0,2}/g;
+const SID = /^[A-Z]{2}[0-9a-f]{32}$/;
+
+/**
+ * Makes server text safe to store or print: removes PEM blocks and markers, every run of 8+
+ * characters that occurs in what was sent (`opts.sent`, expanded), base64/hex runs of 32+
+ * characters; collapses whitespace, cuts to `MAX_SERVER_TEXT_CHARS` and escapes control characters.
+ */
+export function cleanServerText(text: string, opts: CleanOptions = {}): string {
+  const material = secretMaterial(opts.sent ?? []);
+  const echoed = (run: string): boolean => material.some((m) => m.includes(run));
+  let out = text.slice(0, SERVER_TEXT_SCAN_CHARS);
+  out = out.replace(PEM_BLOCK, REDACTED).replace(PEM_MARKER, REDACTED);
+  if (material.length > 0) {
+    // Wider runs first (an e-mail address, a dotted token), then their base64-only parts.
+    out = out.replace(WORDISH_RUN, (run) => (echoed(run) ? REDACTED : run));
+    out = out.replace(BASE64_RUN, (run) => (echoed(run) ? REDACTED : run));
+  }
+  out = out.replace(LONG_RUN, (run) => (looksSecret(run) ? REDACTED : run));
+  out = out.replace(/\s+/g, " ").trim();
+  if (out.length > MAX_SERVER_TEXT_CHARS) out = `${out.slice(0, MAX_SERVER_TEXT_CHARS)}…`;
+  return escapeControl(out);
+}
+
+/** Hex, or mixed-case base64 with digits; Twilio SIDs and URL paths are kept. */
+function looksSecret(run: string): boolean {
+  if (SID.test(run)) return false;
+  if (run.includes("/")) {
+    const segments = run.split("/").filter(Boolean);
+    if (segments.every((s) => SID.test(s) || (s.length < MIN_SECRET_RUN && /^[A-Za-z][A-Za-z0-9]*$/.test(s)))) return false;
+  }
+  if (/^[0-9a-fA-F]+$/.test(run)) return true;
+  return /[0-9]/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run);
+}
+
+/** Everything derived from the sent secrets that must not come back, longest forms first. */
+function secretMaterial(sent: readonly string[]): string[] {
+  const out = new Set<string>();
+  const add = (value: string, depth: number): void => {
+    if (value.length < MIN_ECHO_RUN || out.has(value)) return;
+    out.add(value);
+    if (depth >= 3) return;
+    for (const block of value.match(PEM_BLOCK) ?? []) {
+      const body = block.replace(PEM_MARKER, "").replace(/\\n|\s/g, "");
+      add(body, depth + 1);
+    }
+    const decoded = decodeBase64Text(value);
+    if (decoded !== undefined) add(decoded, depth + 1);
+    for (const leaf of jsonStrings(value)) add(leaf, depth + 1);
+  };
+  for (const value of sent) add(value, 0);
+  return [...out];
+}
+
+function decodeBase64Text(value: string): string | undefined {
+  const compact = value.replace(/\s/g, "");
+  if (compact.length < 16 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return undefined;
+  const text = Buffer.from(compact, "base64").toString("utf8");
+  // Binary (e.g. DER) decodes to replacement characters: nothing textual to look for.
+  return text.includes("\ufffd") ? undefined : text;
+}
+
+function jsonStrings(value: string): string[] {
+  const trimmed = value.trim();
+  if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch {
+    return [];
+  }
+  const leaves: string[] = [];
+  const walk = (node: unknown): void => {
+    if (typeof node === "string") leaves.push(node);
+    else if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") Object.values(node).forEach(walk);
+  };
+  walk(parsed);
+  return leaves;
+}
+
+/** A parsed error answer: a Twilio error code when one was given, and a readable, cleaned message. */
+export interface ParsedErrorBody {
+  code: number | undefined;
+  message: string;
+}
+
+function asCode(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isInteger(value)) return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+}
+
+/**
+ * Parses an error body: Comms `{errors: [{code, message, …}]}`, classic Twilio
+ * `{code, message, more_info, status}`, RFC 9457 problem details `{type, title, detail, …}`,
+ * or anything else (plain text, HTML, empty). The message is cleaned with `cleanServerText`.
+ */
+export function parseErrorBody(status: number, text: string, opts: CleanOptions = {}): ParsedErrorBody {
+  const clean = (message: string): string => cleanServerText(message, opts);
+  let body: unknown;
+  try {
+    body = text.trim() === "" ? undefined : JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (body && typeof body === "object" && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    if (Array.isArray(b.errors) && b.errors.length > 0) {
+      const parts: string[] = [];
+      let code: number | undefined;
+      for (const item of b.errors) {
+        if (typeof item === "string") {
+          parts.push(item);
+          continue;
+        }
+        if (!item || typeof item !== "object") continue;
+        const e = item as Record<string, unknown>;
+        const itemCode = asCode(e.code);
+        code ??= itemCode;
+        const message = nonEmpty(e.message) ?? nonEmpty(e.detail) ?? nonEmpty(e.title) ?? "error";
+        const field = nonEmpty(e.field) ?? nonEmpty(e.pointer) ?? nonEmpty(e.path);
+        parts.push(`${field ? `${field}: ` : ""}${message}${itemCode !== undefined && b.errors.length > 1 ? ` (code ${itemCode})` : ""}`);
+      }
+      if (parts.length > 0) return { code, message: clean(parts.join("; ")) };
+    }
+    const code = asCode(b.code);
+    const title = nonEmpty(b.title);
+    const detail = nonEmpty(b.detail);
+    if (title || detail) {
+      return { code, message: clean(title && detail && title !== detail ? `${title}: ${detail}` : (detail ?? title ?? "")) };
+    }
+    const message = nonEmpty(b.message) ?? nonEmpty(b.error_description) ?? nonEmpty(b.error);
+    if (message) return { code, message: clean(message) };
+    return { code, message: `HTTP ${status}` };
+  }
+  const plain = clean(text.slice(0, SERVER_TEXT_SCAN_CHARS).replace(/<[^>]*>/g, " "));
+  return { code: undefined, message: plain === "" ? `HTTP ${status} with an empty body` : `HTTP ${status}: ${plain}` };
+}
