@@ -5,6 +5,8 @@ import type { Snapshot } from "../plan/types.js";
 
 export interface LegacySource {
   listAll(onPage?: (count: number) => void): Promise<LegacyCredential[]>;
+  /** What the last `listAll` had to skip (records without a sid), as sentences for the plan. */
+  readonly warnings?: readonly string[];
 }
 
 /** The only I/O before planning: legacy credentials, every Comms credential, and the ledger. */
@@ -16,5 +18,12 @@ export async function observe(deps: {
   now: () => Date;
 }): Promise<Snapshot> {
   const [legacy, comms, ledger] = await Promise.all([deps.legacy.listAll(), deps.comms.list(), deps.ledger.entries()]);
-  return { accountSid: deps.accountSid, legacy, comms, ledger, observedAt: deps.now().toISOString() };
+  const incomplete = comms.filter((c) => c.missing?.length);
+  const warnings = [
+    ...(deps.legacy.warnings ?? []),
+    ...(incomplete.length
+      ? [`Comms listed ${incomplete.length} credential(s) without ${[...new Set(incomplete.flatMap((c) => c.missing ?? []))].join("/")}; they are counted where their App is known, and never adopted or deleted`]
+      : []),
+  ];
+  return { accountSid: deps.accountSid, legacy, comms, ledger, observedAt: deps.now().toISOString(), ...(warnings.length ? { warnings } : {}) };
 }

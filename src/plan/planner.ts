@@ -74,7 +74,7 @@ export function secretsNeeded(snapshot: Snapshot, mapping: Mapping): { entry: Ma
  */
 export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<string, SecretResult>, opts: PlanOptions): Plan {
   const problems: string[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = [...(snapshot.warnings ?? [])];
   const legacySids = new Set(snapshot.legacy.map((c) => c.sid));
   const bySid = entriesBySid(mapping);
 
@@ -411,7 +411,8 @@ function warnSharedCertificates(drafts: Draft[]): void {
  */
 function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): string[] {
   const existingPerApp = new Map<string, number>();
-  for (const c of comms) existingPerApp.set(c.appName, (existingPerApp.get(c.appName) ?? 0) + 1);
+  // A credential listed without its appName cannot be placed in an App (observe warns about it).
+  for (const c of comms) if (c.appName !== "") existingPerApp.set(c.appName, (existingPerApp.get(c.appName) ?? 0) + 1);
   const apps = new Set(existingPerApp.keys());
   const plannedPerApp = new Map<string, number>();
   const overApps: string[] = [];

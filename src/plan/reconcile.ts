@@ -36,7 +36,8 @@ export function withinWindow(attempt: LostAttempt, c: CommsCredential): boolean 
 export function adoptionCandidates(attempt: LostAttempt, comms: readonly CommsCredential[], claimed: ReadonlySet<string>): CommsCredential[] {
   const prior = new Set(attempt.priorIds ?? []);
   return comms
-    .filter((c) => withinWindow(attempt, c) && !claimed.has(c.id) && !prior.has(c.id))
+    // A credential Comms listed without an id can be neither confirmed nor deleted: never adopted.
+    .filter((c) => c.id !== "" && withinWindow(attempt, c) && !claimed.has(c.id) && !prior.has(c.id))
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id));
 }
 

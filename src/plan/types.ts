@@ -27,6 +27,8 @@ export interface Snapshot {
   comms: CommsCredential[];
   ledger: Map<string, LedgerEntry>;
   observedAt: string;
+  /** What observing had to skip or could not read whole (plan-level warnings). */
+  warnings?: string[];
 }
 
 /** One plan item per legacy credential (exactly one). */
