@@ -198,7 +198,9 @@ export function usageMessage(msg: string, argv: readonly string[]): string {
     const known = knownOptions(command);
     const names = unknown[1]!.split(", ").filter((n) => !/[A-Z]/.test(n) || !unknown[1]!.includes(kebab(n)));
     return names
-      .map((n) => {
+      .map((name) => {
+        // yargs reports `--no-wiat` as "wiat" (a negated boolean)
+        const n = argv.includes(`--no-${name}`) ? `no-${name}` : name;
         if (!argv.some((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)) {
           return n === command && !COMMANDS.some((c) => c.command.split(" ")[0] === n) ? `unknown command "${n}" (see --help)` : `unexpected argument "${n}"`;
         }
