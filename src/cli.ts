@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 /**
- * The entry point. It loads only yargs and the option tables below; each command's module (and
- * with it twilio, undici, zod, node-forge, inquirer, pino, cli-progress) is imported when that
- * command runs, so `--version` and `--help` start about as fast as Node itself.
+ * The entry point. It loads only yargs and the option tables below (and for a bare `--version`
+ * not even yargs); each command's module (and with it twilio, undici, zod, node-forge, inquirer,
+ * pino, cli-progress) is imported when that command runs, so start-up stays close to Node's own.
  */
-import yargs, { type Argv, type Options } from "yargs";
-import { hideBin } from "yargs/helpers";
+import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
 import { ignoreClosedStdout } from "./cli/output.js";
@@ -241,6 +240,7 @@ export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
   exitCode = EXIT.ok;
   try {
+    const { default: yargs } = await import("yargs");
     let y = yargs(argv)
       .scriptName("cr2comms")
       .version(TOOL_VERSION)
@@ -275,7 +275,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 ignoreClosedStdout(process.stdout);
-const code = await main(hideBin(process.argv));
+const args = process.argv.slice(2);
+// The one answer that needs no parser: half of start-up is loading yargs (its help layout).
+const code = args.length === 1 && args[0] === "--version" ? (process.stdout.write(`${TOOL_VERSION}\n`), EXIT.ok) : await main(args);
 // Exit once stdout/stderr are flushed (a large --json result into a pipe is written
 // asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
 const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));

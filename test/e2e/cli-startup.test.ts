@@ -36,7 +36,7 @@ describe("start-up loads only what the command needs", () => {
   it("--version, --help and a command's --help load no command module and no heavy library", async () => {
     for (const args of [["--version"], ["--help"], ["apply", "--help"]]) {
       const modules = await loaded(args);
-      expect(modules.some((m) => m.includes("node_modules/yargs/"))).toBe(true);
+      expect(modules.some((m) => m.includes("node_modules/yargs/"))).toBe(args[0] !== "--version");
       expect(modules.filter((m) => HEAVY.test(m))).toEqual([]);
     }
   });
