@@ -48,7 +48,10 @@ export function setTerminalWriter(writer: TerminalWriter | undefined): void {
 }
 
 export interface LoggerOptions {
-  /** `pretty`: one readable line per entry (for a terminal); `json`: pino's JSON lines. Default json. */
+  /**
+   * `pretty`: one readable line per entry (for a terminal); `json`: pino's JSON lines. Default:
+   * pretty when writing to fd 2 and stderr is a TTY, else json (pass Settings.logFormat).
+   */
   format?: LogFormat;
   /** Where lines go; default fd 2 (stderr), written synchronously. */
   destination?: LogSink;
@@ -66,7 +69,8 @@ export function createLogger(level = "info", options: LoggerOptions | LogSink = 
   const sink = typeof given === "number" ? pino.destination({ fd: given, sync: true }) : given;
   const write = (text: string) => void sink.write(text);
   const out = (text: string) => (terminalWriter ? terminalWriter(text, write) : write(text));
-  const format = opts.format ?? "json";
+  // Unless told, stderr gets the readable form when a person is watching it; any other sink gets JSON.
+  const format = opts.format ?? (given === 2 && process.stderr.isTTY ? "pretty" : "json");
   const stream: DestinationStream = { write: (line: string) => out(format === "pretty" ? prettyLine(line) : line) };
   return pino({ name: "cr2comms", level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: undefined }, stream);
 }

@@ -23,6 +23,8 @@ describe("bad invocations are usage errors (64) naming the flag or the variable"
     { args: ["inventory", "--reports-dri", "x"], says: /^cr2comms: unknown option --reports-dri \(did you mean --reports-dir\?\)\n$/ },
     { args: ["apply", "--no-wiat"], says: /unknown option --no-wiat \(did you mean --no-wait\?\)/ },
     { args: ["invntory"], says: /^cr2comms: unknown command "invntory" \(did you mean inventory\?\)\n$/ },
+    { args: ["emulator", "--port", "abc"], says: /^cr2comms: --port must be a whole number from 0 to 65535\n$/ },
+    { args: ["emulator", "--fault-rate", "2"], says: /^cr2comms: --fault-rate must be a number from 0 to 1\n$/ },
     { args: ["ledger", "fix"], says: /^cr2comms: action must be one of check, repair, rebuild, not "fix"\n$/ },
     { args: ["inventory"], env: { TWILIO_REGION: "au1", TWILIO_ACCOUNT_SID: "AC" + "0".repeat(32), TWILIO_AUTH_TOKEN: "t" }, says: /^cr2comms: TWILIO_REGION is set, but Comms documents no regional host: pass --comms-url/ },
   ];
