@@ -193,15 +193,15 @@ export function usageMessage(msg: string, argv: readonly string[]): string {
   if (choice) return `${choice[1]} must be one of ${choice[3]!.replaceAll('"', "")}, not ${choice[2]}`;
   const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
   if (unknown) {
-    const command = argv.find((a) => !a.startsWith("-"));
-    const known = knownOptions(command);
+    const commandName = argv.find((a) => !a.startsWith("-"));
+    const known = knownOptions(commandName);
     const names = unknown[1]!.split(", ").filter((n) => !/[A-Z]/.test(n) || !unknown[1]!.includes(kebab(n)));
     return names
       .map((name) => {
         // yargs reports `--no-wiat` as "wiat" (a negated boolean)
         const n = argv.includes(`--no-${name}`) ? `no-${name}` : name;
         if (!argv.some((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)) {
-          return n === command && !COMMANDS.some((c) => c.command.split(" ")[0] === n) ? `unknown command "${n}" (see --help)` : `unexpected argument "${n}"`;
+          return n === commandName && !COMMANDS.some((c) => c.command.split(" ")[0] === n) ? `unknown command "${n}" (see --help)` : `unexpected argument "${n}"`;
         }
         const near = nearestOption(n, known);
         return `unknown option ${n.length === 1 ? "-" : "--"}${n}${near ? ` (did you mean --${near}?)` : ""}`;

@@ -21,6 +21,7 @@ describe("bad invocations are usage errors (64) naming the flag or the variable"
     { args: ["inventory", "--mapping"], says: /^cr2comms: --mapping needs a value\n$/ },
     { args: ["inventory", "--concurrency", "--json"], says: /^cr2comms: --concurrency needs a value\n$/ },
     { args: ["inventory", "--reports-dri", "x"], says: /^cr2comms: unknown option --reports-dri \(did you mean --reports-dir\?\)\n$/ },
+    { args: ["inventory", "--auth-tokn", "s3cret-token-value"], says: /^cr2comms: unknown option --auth-tokn \(did you mean --auth-token\?\)\n$/ },
     { args: ["apply", "--no-wiat"], says: /unknown option --no-wiat \(did you mean --no-wait\?\)/ },
     { args: ["invntory"], says: /^cr2comms: unknown command "invntory" \(did you mean inventory\?\)\n$/ },
     { args: ["emulator", "--port", "abc"], says: /^cr2comms: --port must be a whole number from 0 to 65535\n$/ },
