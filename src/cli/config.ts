@@ -2,13 +2,13 @@ import { resolve } from "node:path";
 import { ACCOUNT_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS } from "../limits.js";
+import type { LogFormat } from "../log.js";
 
 export const DEFAULT_CONVERSATIONS_URL = "https://conversations.twilio.com";
 export const DEFAULT_COMMS_URL = "https://comms.twilio.com";
 /** pino's levels; anything else is a usage error rather than pino's "unknown level" crash. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-export const LOG_FORMATS = ["pretty", "json"] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export const LOG_FORMATS: readonly LogFormat[] = ["pretty", "json"];
 /** twilio-node's default when an edge is given without a region (BaseTwilio.getHostname). */
 const TWILIO_DEFAULT_REGION = "us1";
 
