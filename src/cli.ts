@@ -42,6 +42,7 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
   ledger: str("ledger file [CR2COMMS_LEDGER] (default <reports-dir>/ledger.jsonl)"),
   concurrency: str("requests in flight, 1-32 [CR2COMMS_CONCURRENCY] (default 4)"),
   "settle-seconds": str("how long a create with an unknown outcome is waited for before it is sent again, ≥ 1 [CR2COMMS_SETTLE_SECONDS] (default 600)"),
+  "clock-skew-seconds": str("how far this machine's clock may be from Twilio's when matching a lost create to what Comms lists, 0-3600 [CR2COMMS_CLOCK_SKEW_SECONDS] (default 30)"),
   json: bool("machine-readable result on stdout"),
   "log-level": str("trace, debug, info, warn, error, fatal or silent; logs go to stderr [LOG_LEVEL] (default info)"),
   "log-format": str("pretty or json (default pretty when stderr is a terminal, else json)"),

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { ACCOUNT_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS } from "../limits.js";
+import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
 import type { LogFormat } from "../log.js";
 
 export const DEFAULT_CONVERSATIONS_URL = "https://conversations.twilio.com";
@@ -27,6 +27,7 @@ export interface GlobalArgs {
   /** Text as typed (yargs `string`), so that a bad value can be quoted back. */
   concurrency?: string | number;
   settleSeconds?: string | number;
+  clockSkewSeconds?: string | number;
   json?: boolean;
   logLevel?: string;
   logFormat?: string;
@@ -53,6 +54,8 @@ export interface Settings {
   concurrencyGiven: boolean;
   /** `--settle-seconds` in milliseconds (default OUTCOME_SETTLE_MS). */
   settleMs: number;
+  /** `--clock-skew-seconds` in milliseconds (default RECONCILE_CLOCK_SKEW_MS). */
+  clockSkewMs: number;
   json: boolean;
   logLevel: string;
   logFormat: LogFormat;
@@ -112,6 +115,9 @@ export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd(),
   const settleSource = pick("settle-seconds", args.settleSeconds, env, "CR2COMMS_SETTLE_SECONDS");
   const settleMs = settleSource ? wholeNumber(settleSource, 1, Number.MAX_SAFE_INTEGER / 1000, "a whole number of seconds, at least 1") * 1000 : OUTCOME_SETTLE_MS;
 
+  const skewSource = pick("clock-skew-seconds", args.clockSkewSeconds, env, "CR2COMMS_CLOCK_SKEW_SECONDS");
+  const clockSkewMs = skewSource ? wholeNumber(skewSource, 0, 3600, "a whole number of seconds from 0 to 3600") * 1000 : RECONCILE_CLOCK_SKEW_MS;
+
   const levelSource = pick("log-level", args.logLevel, env, "LOG_LEVEL");
   const logLevel = levelSource ? oneOf(levelSource, LOG_LEVELS) : "info";
   const formatSource = pick("log-format", args.logFormat, env);
@@ -132,6 +138,7 @@ export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd(),
     concurrency,
     concurrencyGiven: concurrencySource !== undefined,
     settleMs,
+    clockSkewMs,
     json: args.json ?? false,
     logLevel,
     logFormat,

@@ -36,6 +36,6 @@ export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; inter
     };
     secrets.set(entry.sid, await resolveEntrySecrets(entry, target, ctx));
   }
-  const plan = makePlan(snapshot, mapping, secrets, { now: opts.now() });
+  const plan = makePlan(snapshot, mapping, secrets, { now: opts.now(), clockSkewMs: rt.settings.clockSkewMs });
   return { plan, snapshot, secrets };
 }

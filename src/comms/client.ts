@@ -8,13 +8,14 @@ import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
-import { createDispatcher, firstHeader, sendHttp } from "../http/agent.js";
+import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, withRetry, type RetryDecision } from "../http/retry.js";
 import { cleanServerText, parseErrorBody } from "../http/server-text.js";
 import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
+import { hasControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 import type {
   Accepted,
@@ -134,6 +135,10 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       );
       return { status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
     } catch (error) {
+      // A create answered 2xx or 5xx but unreadable (too large) may have been carried out: never "failed".
+      if (!idempotent && error instanceof ResponseTooLargeError && (error.status < 400 || error.status >= 500)) {
+        throw new UnknownOutcomeError(`${method} ${base.origin}${pathOnly}: outcome unknown (${error.message}); not re-sent`, { cause: error });
+      }
       if (error instanceof UnknownOutcomeError || error instanceof Cr2commsError) throw error;
       if (isNetworkError(error)) throw new NetworkError(API, method, `${base.origin}${pathOnly}`, error);
       throw error;
@@ -308,7 +313,9 @@ const OPTIONAL_FIELDS = ["id", "appName", "credentialType"] as const;
  */
 export function toCommsCredential(raw: unknown, logger: Logger = silentLogger): CommsCredential {
   const r = asObject(raw);
-  const text = (key: string): string => (typeof r[key] === "string" ? (r[key] as string) : "");
+  // Server text: a value with control characters (terminal escapes, bidi overrides) is no usable
+  // id or name; it is treated as missing rather than carried into messages and reports.
+  const text = (key: string): string => (typeof r[key] === "string" && !hasControl(r[key] as string) ? (r[key] as string) : "");
   const missing = OPTIONAL_FIELDS.filter((key) => text(key) === "");
   const credential: CommsCredential = {
     id: text("id"),

@@ -68,6 +68,10 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
         break;
       case "abandoned":
         if (entry.state === "pending") entry.state = "failed";
+        if (entry.lastAttempt?.attemptId === e.attemptId) (entry.abandonedAttempts ??= []).push({ ...entry.lastAttempt });
+        break;
+      case "surfaced":
+        if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
         break;
       case "default-set":
         entry.isDefault = e.isDefault;

@@ -37,6 +37,11 @@ export type LedgerEvent =
   | (LedgerBase & { event: "unknown"; attemptId: string; reason: string })
   /** The attempt did not create anything (reconciliation found nothing); safe to try again. */
   | (LedgerBase & { event: "abandoned"; attemptId: string; reason: string })
+  /**
+   * A credential that an abandoned attempt of this sid made after all (it appeared after the attempt
+   * was given up and re-sent): cr2comms's own duplicate — status shows it orphaned, rollback deletes it.
+   */
+  | (LedgerBase & { event: "surfaced"; attemptId: string; commsCredentialId: string })
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
   | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string });
 
@@ -99,6 +104,12 @@ export interface LedgerEntry {
     /** When the request was last (re)sent. */
     lastSentAt?: string;
   };
+  /**
+   * Attempts given up on (`abandoned`) after nothing appeared within the settle time. What they made
+   * may still appear: it is never anyone else's to adopt (see `reconcileLost`).
+   */
+  abandonedAttempts?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[]; unknownAt?: string; lastSentAt?: string }[];
+
   secret?: SecretFingerprint;
   isDefault?: boolean;
   /** Every Comms id this tool ever created for the sid (a recreate adds one). */

@@ -118,6 +118,7 @@ const itemSchema = z.object({
     })
     .optional(),
   recreate: z.boolean().optional(),
+  surfaced: z.array(z.object({ attemptId: z.string(), commsCredentialId: z.string() })).optional(),
   liveDefault: z.boolean().optional(),
   warnings: z.array(z.string()),
   problems: z.array(z.string()),

@@ -1,7 +1,7 @@
 import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, SecretResult, Target } from "../domain.js";
 import type { LedgerEntry } from "../ledger/types.js";
-import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
-import { reconcileLost, type LostAttempt } from "./reconcile.js";
+import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
+import { reconcileLost, type LostAttempt, type WindowOptions } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
 import { fingerprintObservation, fingerprintParts } from "./planfile.js";
@@ -11,6 +11,8 @@ import type { Plan, PlanItem, Snapshot } from "./types.js";
 /** Inputs the pure planner would otherwise take from the environment. */
 export interface PlanOptions {
   now: Date;
+  /** How far this machine's clock and Comms' may be apart (default `RECONCILE_CLOCK_SKEW_MS`). */
+  clockSkewMs?: number;
 }
 
 /** A plan item while it is being decided, with what later passes need. */
@@ -93,14 +95,29 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   const knownIds = new Set<string>();
   for (const e of snapshot.ledger.values()) for (const id of e.createdIds) knownIds.add(id);
   const claimed = new Set(knownIds);
-  // Every attempt with no recorded outcome: a lone new credential inside two of their windows is neither's to take.
-  const lost = [...snapshot.ledger.values()].flatMap((e) => (e.state === "pending" && e.lastAttempt ? [e.lastAttempt] : []));
+  // Every attempt with no recorded outcome, and every one given up on: a lone new credential inside
+  // two of their windows is neither's to take, and one inside a given-up attempt's window is no one else's.
+  const pending = [...snapshot.ledger.values()].flatMap((e) => (e.state === "pending" && e.lastAttempt ? [{ ...e.lastAttempt, legacySid: e.legacySid }] : []));
+  const abandoned = [...snapshot.ledger.values()].flatMap((e) => (e.abandonedAttempts ?? []).map((a) => ({ sid: e.legacySid, attempt: { ...a, legacySid: e.legacySid } })));
+  const lost: LostAttempt[] = [...pending, ...abandoned.map((a) => a.attempt)];
+  const window = { skewMs: opts.clockSkewMs ?? RECONCILE_CLOCK_SKEW_MS };
+  const surfaced = findSurfaced(abandoned, snapshot.comms, claimed, lost, window);
 
   const drafts = snapshot.legacy.map((legacy) =>
-    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed, lost),
+    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed, lost, window),
   );
+  for (const d of drafts) {
+    const mine = surfaced.get(d.item.legacySid);
+    if (!mine) continue;
+    d.item.surfaced = mine;
+    for (const s of mine) {
+      d.item.warnings.push(
+        `${s.commsCredentialId} appeared in Comms after the create attempt ${s.attemptId} was given up and sent again: it is cr2comms's duplicate for this credential — it is recorded, status shows it as orphaned and rollback can delete it`,
+      );
+    }
+  }
 
-  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed, lost);
+  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed, lost, window);
   const accountProblems = [...blockDefaultConflicts(drafts)];
   for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
   warnSharedCertificates(drafts);
@@ -123,6 +140,28 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   };
 }
 
+/**
+ * Credentials that an attempt given up on made after all (they became visible late): the only
+ * unclaimed candidate in its window, with no rival that could have made it. Claimed here, so no
+ * other attempt can take it; the writer records it for its sid.
+ */
+function findSurfaced(
+  abandoned: readonly { sid: string; attempt: LostAttempt & { attemptId: string } }[],
+  comms: readonly CommsCredential[],
+  claimed: Set<string>,
+  lost: readonly LostAttempt[],
+  window: WindowOptions,
+): Map<string, { attemptId: string; commsCredentialId: string }[]> {
+  const out = new Map<string, { attemptId: string; commsCredentialId: string }[]>();
+  for (const { sid, attempt } of abandoned) {
+    const found = reconcileLost(attempt, comms, claimed, lost, window);
+    if (found.kind !== "one") continue;
+    claimed.add(found.credential.id);
+    out.set(sid, [...(out.get(sid) ?? []), { attemptId: attempt.attemptId, commsCredentialId: found.credential.id }]);
+  }
+  return out;
+}
+
 /** `entries #2, #5`: mapping entries as a person counts them, from 1. */
 function entryNumbers(entries: readonly MappingEntry[]): string {
   return `entries #${entries.map((e) => e.index + 1).join(", #")}`;
@@ -133,13 +172,13 @@ function entryNumbers(entries: readonly MappingEntry[]): string {
  * from an earlier run. If exactly one credential can be its result, the item carries it so that the
  * writer records it in the ledger — then status and rollback know it as cr2comms's own.
  */
-function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>, lost: readonly LostAttempt[]): void {
+function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>, lost: readonly LostAttempt[], window: WindowOptions): void {
   for (const { item } of drafts) {
     const ledger = snapshot.ledger.get(item.legacySid);
     const attempt = ledger?.lastAttempt;
     if (ledger?.state !== "pending" || !attempt || item.reconcileFrom) continue;
     if (item.action === "create" || item.action === "already-migrated" || item.action === "update-default") continue;
-    const found = reconcileLost(attempt, snapshot.comms, claimed, lost);
+    const found = reconcileLost({ ...attempt, legacySid: item.legacySid }, snapshot.comms, claimed, lost, window);
     const only = found.kind === "one" ? found.credential : undefined;
     if (only) {
       claimed.add(only.id);
@@ -172,6 +211,7 @@ function decide(
   comms: readonly CommsCredential[],
   claimed: Set<string>,
   lost: readonly LostAttempt[],
+  window: WindowOptions,
 ): Draft {
   const sid = legacy.sid;
   const item: PlanItem = {
@@ -244,7 +284,7 @@ function decide(
     item.warnings.push(`was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
   } else if (ledger.state === "pending" && attempt) {
     item.reconcileFrom = reconcileFromAttempt(attempt);
-    const found = reconcileLost(attempt, comms, claimed, lost);
+    const found = reconcileLost({ ...attempt, legacySid: sid }, comms, claimed, lost, window);
     if (found.kind === "ambiguous") {
       item.action = "blocked";
       item.problems.push(

@@ -56,6 +56,8 @@ export interface PlanItem {
   };
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
   recreate?: boolean;
+  /** Credentials attempts of this sid that were given up on made after all: the writer records them (no Comms write). */
+  surfaced?: { attemptId: string; commsCredentialId: string }[];
   /**
    * Whether Comms lists the item's live credential (`commsCredentialId`) as its App's default for
    * the type, as observed. Absent when no live Comms credential is known for the item.

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { apply, type WaitNotice } from "../../apply/writer.js";
 import type { AppliedItem, ApplyResult } from "../../apply/types.js";
+import { escapeControl } from "../../text.js";
 import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
 import { describeStaleness, parsePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, summarize, type Plan } from "../../plan/types.js";
@@ -14,7 +15,7 @@ import { openRuntime } from "../runtime.js";
 import { holdLedger } from "../exclusive.js";
 import { startProgress } from "../progress.js";
 import { confirmOrInterrupt, isInteractive } from "../prompt.js";
-import { exitCodeFor, watchStopSignals } from "../signals.js";
+import { atPrompt, exitCodeFor, watchStopSignals } from "../signals.js";
 import { printPlanSummary } from "./plan.js";
 
 export interface ApplyArgs extends GlobalArgs {
@@ -57,7 +58,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     if (!rt.settings.json) printPlanSummary(plan);
     const accountProblems = plan.accountProblems ?? [];
     if (accountProblems.length === 0 && hasChanges(plan) && !args.yes) {
-      if (!(await confirmApply(plan))) {
+      if (!(await atPrompt(() => confirmApply(plan, stop.signal), stop))) {
         print("Nothing applied.");
         return 1;
       }
@@ -80,7 +81,8 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
         now,
         signal: stop.signal,
         wait: args.wait !== false,
-        ...(rt.settings.settleMs !== undefined ? { settleMs: rt.settings.settleMs } : {}),
+        settleMs: rt.settings.settleMs,
+        clockSkewMs: rt.settings.clockSkewMs,
         onWaiting: (w) => logWaiting(rt.logger, w),
         onItem: (item) => {
           if (item.action === "drop" || item.action === "unmapped" || item.action === "skip") return;
@@ -110,14 +112,14 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   }
 }
 
-function confirmApply(plan: Plan): Promise<boolean> {
-  return confirmOrInterrupt(`Apply these changes to Comms in ${plan.accountSid}?`);
+function confirmApply(plan: Plan, signal: AbortSignal): Promise<boolean> {
+  return confirmOrInterrupt(`Apply these changes to Comms in ${plan.accountSid}?`, { signal });
 }
 
 function printApplySummary(result: ApplyResult, accountProblems: readonly string[]): void {
   if (accountProblems.length > 0) {
     print("Nothing was written to Comms: the plan has problems whose fix changes other entries.");
-    for (const p of accountProblems) print(`  problem: ${p}`);
+    for (const p of accountProblems) print(`  problem: ${escapeControl(p)}`);
     return;
   }
   const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default");
@@ -127,8 +129,8 @@ function printApplySummary(result: ApplyResult, accountProblems: readonly string
   }
   print(`Applied: ${formatCounts(summarize(changed.map((i) => ({ action: i.status }))), ["confirmed", "accepted-unconfirmed", "failed", "planned"])}`);
   print(`Actions: ${formatCounts(summarize(result.items), PLAN_ACTIONS)}`);
-  for (const item of result.items) if (item.status === "failed") print(`  failed ${item.legacySid}: ${item.error ?? ""}`);
-  for (const p of result.problems) if (p.startsWith("stopped: ")) print(`  ${p}`);
+  for (const item of result.items) if (item.status === "failed") print(`  failed ${item.legacySid}: ${escapeControl(item.error ?? "")}`);
+  for (const p of result.problems) if (p.startsWith("stopped: ")) print(`  ${escapeControl(p)}`);
 }
 
 function readPlanText(path: string): string {

@@ -1,10 +1,11 @@
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { escapeControl } from "../../text.js";
 import { InterruptedError, UsageError } from "../../errors.js";
 import type { ApplyResult } from "../../apply/types.js";
 import { holdLedger } from "../exclusive.js";
 import { confirmOrInterrupt, isInteractive } from "../prompt.js";
-import { exitCodeFor, watchStopSignals } from "../signals.js";
+import { atPrompt, exitCodeFor, watchStopSignals } from "../signals.js";
 import { applyMarkdown, applyReport, renderTable, writeReport } from "../../report/index.js";
 import { planRollback, rollback } from "../../rollback/rollback.js";
 import type { GlobalArgs } from "../config.js";
@@ -41,10 +42,10 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
       print(`Rollback: ${plan.deletes.length} to delete, ${refusedCount} refused, ${plan.gone.length} already gone`);
       if (plan.deletes.length) print(renderTable(["legacy sid", "comms id", "app", "type"], plan.deletes.map((d) => [d.legacySid, d.commsCredentialId, d.appName, d.credentialType])));
       for (const r of plan.refused) print(`  refused: App ${r.appName} would lose its last credential (and its device registrations); pass --allow-app-deletion to allow`);
-      for (const w of plan.warnings) print(`  warning: ${w}`);
+      for (const w of plan.warnings) print(`  warning: ${escapeControl(w)}`);
     }
     if (plan.deletes.length && !args.yes) {
-      const ok = await confirmOrInterrupt(`Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?`);
+      const ok = await atPrompt(() => confirmOrInterrupt(`Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?`, { signal: stop.signal }), stop);
       if (!ok) {
         print("Nothing deleted.");
         return 1;
@@ -66,8 +67,8 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
     if (rt.settings.json) printJson({ ...applyReport(result), reportPaths: paths });
     else {
       print(rollbackSentence(result));
-      for (const p of result.problems) if (!p.startsWith("refused to delete")) print(`  problem: ${p}`);
-      for (const i of result.items) if (i.status === "failed") print(`  failed ${i.legacySid} (${i.commsCredentialId ?? ""}): ${i.error ?? ""}`);
+      for (const p of result.problems) if (!p.startsWith("refused to delete")) print(`  problem: ${escapeControl(p)}`);
+      for (const i of result.items) if (i.status === "failed") print(`  failed ${i.legacySid} (${escapeControl(i.commsCredentialId ?? "")}): ${escapeControl(i.error ?? "")}`);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
     }
     if (stop.received) return exitCodeFor(stop.received);
