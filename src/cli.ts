@@ -70,10 +70,14 @@ export async function main(argv: string[]): Promise<number> {
         globalOptions(y)
           .option("yes", { type: "boolean", describe: "do not ask for confirmation (required without a terminal)" })
           .option("plan", { type: "string", describe: "apply exactly this saved plan; refused if anything changed since" })
-          .option("wait", { type: "boolean", default: true, describe: "wait (up to --settle-seconds) for creates whose outcome is unknown; --no-wait exits 1 with the time to rerun" }),
+          .option("wait", { type: "boolean", default: true, describe: "wait (up to --settle-seconds) for creates whose outcome is unknown; --no-wait exits 1 with the time to rerun" })
+          .option("replace", { type: "string", array: true, describe: "force a replacement (new credential, then the old one deleted) of this migrated legacy sid; repeatable" }),
         run((a) => applyCommand(a)),
       )
-      .command("status", "compare the ledger with live Comms state (exit 0 in sync, 2 drift)", (y) => globalOptions(y), run((a) => statusCommand(a)))
+      .command("status", "compare the ledger with live Comms state (exit 0 in sync, 2 drift)", (y) =>
+        globalOptions(y).option("expiring-within", { type: "string", describe: "exit 2 when a certificate cr2comms put into Comms expires within this many days" }),
+        run((a) => statusCommand(a)),
+      )
       .command("rollback", "delete the Comms credentials this tool created (from the ledger)", (y) =>
         globalOptions(y)
           .option("yes", { type: "boolean", describe: "do not ask for confirmation (required without a terminal)" })
