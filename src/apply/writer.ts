@@ -370,6 +370,10 @@ async function replace(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   } else {
     ctx.claimed.add(newId);
     const entry = ctx.entries.get(sid);
+    if (item.reconcileFrom && entry?.replacing && entry.replacing.newId !== newId) {
+      // The plan adopted what the replacement's lost create made.
+      await ctx.deps.ledger.append({ event: "accepted", legacySid: sid, attemptId: item.reconcileFrom.attemptId, commsCredentialId: newId, reconciled: true, runId: ctx.runId });
+    }
     if (entry?.state !== "confirmed" || entry.commsCredentialId !== newId) {
       await ctx.deps.ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: newId, runId: ctx.runId });
     }

@@ -450,7 +450,17 @@ function resumeReplacement(
       );
       return { item, entry, creates: false };
     }
-    if (found.kind === "one") claimed.add(found.credential.id);
+    if (found.kind === "one") {
+      // Its result is in Comms: adopted (the writer journals it), never created again.
+      const made = found.credential;
+      claimed.add(made.id);
+      item.commsCredentialId = made.id;
+      item.liveDefault = made.isDefault;
+      item.replace.newId = made.id;
+      item.replace.newVisible = true;
+      item.warnings.push(`the replacement's create (${attempt.attemptId}) has no recorded outcome; ${made.id} found in Comms was adopted as its result`);
+      return { item, entry, creates: false };
+    }
   }
   // The new credential may still have to be created: that needs the (renewed) secret.
   return { item, entry, creates: true };
