@@ -124,7 +124,10 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
       if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
       continue;
     }
-    if (!CREATED.has(item.status) || !item.target) continue;
+    // A replacement stopped after its new credential was confirmed (interrupted, or the default or
+    // the delete failed) still made it: recorded as accepted, so a later apply confirms it, never re-creates.
+    const replacedPart = item.action === "replace" && item.replacedId !== undefined && item.replacedId !== id && (item.status === "planned" || item.status === "failed");
+    if ((!CREATED.has(item.status) && !replacedPart) || !item.target) continue;
     const where = {
       appName: item.target.appName,
       credentialType: item.target.credentialType,

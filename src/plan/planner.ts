@@ -345,6 +345,8 @@ function warnMoved(item: PlanItem, where: { appName: string; credentialType: Cre
 export function compareSecrets(before: SecretFingerprint | undefined, now: SecretFingerprint | undefined): "same" | "renewed" | "unknown" {
   if (!before || !now) return "unknown";
   if (before.kind !== now.kind) return "renewed";
+  // The very bytes sent before: the same secret, whatever else the older fingerprint lacks.
+  if (before.contentSha256 === now.contentSha256) return "same";
   if (now.kind === "apn") {
     if (!before.certSha256 || !now.certSha256) return "unknown";
     return before.certSha256 === now.certSha256 ? "same" : "renewed";

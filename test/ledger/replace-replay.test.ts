@@ -73,7 +73,11 @@ describe("ledger rebuild from a report with a replace", () => {
     const e = replay(events).get(SID)!;
     expect(e).toMatchObject({ state: "confirmed", commsCredentialId: "new_id", secret: NEW });
     expect(recordedSecret(e, "new_id")).toEqual(NEW);
-    // Unfinished (not confirmed): nothing says the old one was deleted.
-    expect(eventsFromReport({ ...report, items: [{ ...report.items[0]!, status: "accepted-unconfirmed" }] }).map((x) => x.event)).toEqual(["accepted"]);
+    // Unfinished: the new credential is recorded (accepted: a later apply confirms it, never re-creates it); nothing says the old one was deleted.
+    for (const status of ["accepted-unconfirmed", "planned", "failed"]) {
+      expect(eventsFromReport({ ...report, items: [{ ...report.items[0]!, status }] }).map((x) => x.event)).toEqual(["accepted"]);
+    }
+    // A failed replace that never made a new credential names only the old one: nothing is proved.
+    expect(eventsFromReport({ ...report, items: [{ ...report.items[0]!, status: "failed", commsCredentialId: "old_id" }] })).toEqual([]);
   });
 });

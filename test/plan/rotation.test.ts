@@ -24,14 +24,17 @@ describe("compareSecrets: renewal is judged by identity, not by content digest",
     expect(compareSecrets(apn("a", "x"), apn("a", "y"))).toBe("same");
     expect(compareSecrets(apn("a"), apn("b"))).toBe("renewed");
     expect(compareSecrets({ kind: "apn", contentSha256: "x" }, apn("a"))).toBe("unknown");
+    expect(compareSecrets({ kind: "apn", contentSha256: "content-a" }, apn("a"))).toBe("same");
     expect(compareSecrets(undefined, apn("a"))).toBe("unknown");
   });
   it("FCM: by key id, project and client e-mail; a re-saved key file is the same", () => {
     expect(compareSecrets(fcm(), fcm({ contentSha256: "c2" }))).toBe("same");
-    expect(compareSecrets(fcm(), fcm({ keyId: "k2" }))).toBe("renewed");
-    expect(compareSecrets(fcm(), fcm({ projectId: "q" }))).toBe("renewed");
-    expect(compareSecrets(fcm({ keyId: undefined }), fcm())).toBe("unknown");
-    expect(compareSecrets(fcm({ keyId: undefined }), fcm({ clientEmail: "b@p.iam.gserviceaccount.com" }))).toBe("renewed");
+    expect(compareSecrets(fcm(), fcm({ contentSha256: "c2", keyId: "k2" }))).toBe("renewed");
+    expect(compareSecrets(fcm(), fcm({ contentSha256: "c2", projectId: "q" }))).toBe("renewed");
+    expect(compareSecrets(fcm({ keyId: undefined }), fcm({ contentSha256: "c2" }))).toBe("unknown");
+    // Recorded before key ids were: the very same bytes are still the same secret.
+    expect(compareSecrets(fcm({ keyId: undefined }), fcm())).toBe("same");
+    expect(compareSecrets(fcm({ keyId: undefined }), fcm({ contentSha256: "c2", clientEmail: "b@p.iam.gserviceaccount.com" }))).toBe("renewed");
     expect(compareSecrets(apn("a"), fcm())).toBe("renewed");
   });
 });
