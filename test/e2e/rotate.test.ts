@@ -13,8 +13,8 @@ afterEach(async () => {
 });
 
 /** The demo mapping applied to an emulator; `renew()` points SID1 at another production certificate. */
-async function migrated() {
-  emu = await startEmulator({ port: 0 });
+async function migrated(latencyMs = 0) {
+  emu = await startEmulator({ port: 0, latencyMs });
   const e = emu;
   const ws = workspace();
   const env = emulatorEnv(e, DEMO_ENV);
@@ -78,6 +78,52 @@ describe("rotation through the CLI", () => {
     expect(bad.code).toBe(64);
     expect(bad.stderr).toMatch(/--replace: "CRnope" is not a legacy credential sid/);
   });
+});
+
+describe("rotation: SIGKILL in the middle of a replacement, then one rerun", () => {
+  // Each step reaches the server (which carries it out, as Twilio would) before the CLI can journal its answer.
+  const steps = [
+    { name: "the new credential's create", journalled: "attempt", hit: (r: { method: string; path: string }) => r.method === "POST" && /\/PushNotifications\/Credentials$/.test(r.path) },
+    { name: "the default switch", journalled: "confirmed", hit: (r: { method: string }) => r.method === "PATCH" },
+    { name: "the old credential's delete", journalled: "default-set", hit: (r: { method: string }) => r.method === "DELETE" },
+  ];
+  for (const step of steps) {
+    it(`killed once ${step.name} reached Comms: the rerun finishes it — one new credential, the default on it, the old one deleted once`, async () => {
+      const w = await migrated(300);
+      w.renew();
+      const start = w.emu.requests.length;
+      const killed = await runCli(["apply", "--yes", "--mapping", w.ws.mapping, "--reports-dir", w.ws.reports], {
+        env: emulatorEnv(w.emu, DEMO_ENV),
+        onSpawn: (kill) => {
+          const timer = setInterval(() => {
+            if (w.emu.requests.slice(start).some(step.hit)) {
+              clearInterval(timer);
+              kill("SIGKILL");
+            }
+          }, 10);
+        },
+      });
+      expect(killed.signal).toBe("SIGKILL");
+      expect(w.apns().length).toBeGreaterThanOrEqual(1); // never emptied
+      // Killed before the step's answer was journalled: the ledger's last word on SID1 is the step before.
+      const events = readFileSync(join(w.ws.reports, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      expect(events.filter((e) => e.legacySid === SID(1)).at(-1).event).toBe(step.journalled);
+
+      const rerun = await w.cli(["apply", "--yes"]);
+      expect(rerun.code).toBe(0);
+      const item = parseJson(rerun.stdout).items.find((i: any) => i.legacySid === SID(1));
+      expect(item).toMatchObject({ action: "replace", status: "confirmed" });
+      expect(w.apns()).toMatchObject([{ id: item.commsCredentialId, isDefault: true }]);
+      const sent = w.emu.requests.slice(start);
+      expect(sent.filter((r) => r.method === "POST" && /\/PushNotifications\/Credentials$/.test(r.path))).toHaveLength(1);
+      expect(sent.filter((r) => r.method === "DELETE").map((r) => r.path)).toEqual([expect.stringContaining(w.oldId)]);
+
+      const before = w.writes();
+      const again = await w.cli(["apply", "--yes"]);
+      expect(again.code).toBe(0);
+      expect(w.writes()).toBe(before);
+    });
+  }
 });
 
 describe("status: expiry and legacy-gone through the CLI", () => {
