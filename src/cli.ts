@@ -97,20 +97,27 @@ export const COMMANDS: CommandDef[] = [
       yes: bool("do not ask for confirmation (required without a terminal)"),
       plan: str("apply exactly this saved plan; refused if anything changed since"),
       wait: { type: "boolean", default: true, describe: "wait out the settle time for unknown outcomes; --no-wait exits 1 with \"rerun after …\" instead" },
+      replace: { type: "string", array: true, describe: "force a replacement (new credential, then the old one deleted) of this migrated legacy sid; repeatable" },
     },
     global: true,
     examples: [
       ["$0 apply", "apply after a confirmation prompt"],
       ["$0 apply --yes --plan plan.json", "apply a saved plan without asking (CI)"],
+      ["$0 apply --yes --replace CR0123456789abcdef0123456789abcdef", "replace a migrated credential whose fingerprint was never recorded"],
     ],
     run: async (a) => (await import("./cli/commands/apply.js")).applyCommand(a),
   },
   {
     command: "status",
     describe: "compare the ledger with live Comms state (exit 0 in sync, 2 drift)",
-    options: {},
+    options: {
+      "expiring-within": str("exit 2 when a certificate cr2comms put into Comms expires within this many days"),
+    },
     global: true,
-    examples: [["$0 status --json", "drift, machine-readable"]],
+    examples: [
+      ["$0 status --json", "drift, machine-readable"],
+      ["$0 status --expiring-within 30", "a cron reminder: exit 2 when a certificate expires within 30 days"],
+    ],
     run: async (a) => (await import("./cli/commands/status.js")).statusCommand(a),
   },
   {

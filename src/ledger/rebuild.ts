@@ -8,7 +8,7 @@ import { escapeControl } from "../text.js";
 import { replay } from "./ledger.js";
 import { acquireLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
-import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
+import { LEDGER_VERSION, REPLACED_REASON, type LedgerEvent } from "./types.js";
 
 /** The parts of an apply or rollback report (`reports/README.md`) that prove ledger events. */
 export interface RunReport {
@@ -29,6 +29,8 @@ export interface RunReportItem {
   target: { appName: string; credentialType: CredentialType; isDefault: boolean } | null;
   finishedAt?: string;
   secret?: SecretFingerprint;
+  /** A `replace` item: the credential it replaced (deleted once the replacement was confirmed). */
+  replacedId?: string;
 }
 
 /** `apply-<stamp>[-n].json` and `rollback-<stamp>[-n].json`, as `writeReport` names them. */
@@ -81,6 +83,7 @@ function parseRunReport(path: string, json: unknown): RunReport {
         : null;
     const timings = raw.timings as { finishedAt?: unknown } | undefined;
     const secret = raw.secret as SecretFingerprint | undefined;
+    const replaces = raw.replaces as { commsCredentialId?: unknown } | undefined;
     items.push({
       legacySid: raw.legacySid,
       action: raw.action,
@@ -89,6 +92,7 @@ function parseRunReport(path: string, json: unknown): RunReport {
       target,
       ...(typeof timings?.finishedAt === "string" ? { finishedAt: timings.finishedAt } : {}),
       ...(secret && typeof secret.contentSha256 === "string" && (secret.kind === "apn" || secret.kind === "fcm") ? { secret } : {}),
+      ...(typeof replaces?.commsCredentialId === "string" ? { replacedId: replaces.commsCredentialId } : {}),
     });
   }
   return {
@@ -104,7 +108,8 @@ function parseRunReport(path: string, json: unknown): RunReport {
 
 /**
  * The ledger events a report proves, stamped `rebuilt: true` and timed when the report says:
- * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint); an
+ * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint), and for a
+ * confirmed `replace` also `deleted` for the credential it replaced; an
  * accepted-unconfirmed one → `accepted` (a later apply waits for it rather than create a duplicate);
  * a rollback delete, or a credential rollback found already gone → `deleted`.
  */
@@ -119,15 +124,23 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
       if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
       continue;
     }
-    if (!CREATED.has(item.status) || !item.target) continue;
+    // A replacement stopped after its new credential was confirmed (interrupted, or the default or
+    // the delete failed) still made it: recorded as accepted, so a later apply confirms it, never re-creates.
+    const replacedPart = item.action === "replace" && item.replacedId !== undefined && item.replacedId !== id && (item.status === "planned" || item.status === "failed");
+    if ((!CREATED.has(item.status) && !replacedPart) || !item.target) continue;
     const where = {
       appName: item.target.appName,
       credentialType: item.target.credentialType,
       isDefault: item.target.isDefault,
       ...(item.secret ? { secret: item.secret } : {}),
     };
-    if (item.status === "confirmed") events.push({ ...base, event: "confirmed", commsCredentialId: id, ...where });
-    else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
+    if (item.status === "confirmed") {
+      events.push({ ...base, event: "confirmed", commsCredentialId: id, ...where });
+      // A confirmed replace finished: its old credential was deleted after the new one was in place.
+      if (item.action === "replace" && item.replacedId && item.replacedId !== id) {
+        events.push({ ...base, event: "deleted", commsCredentialId: item.replacedId, reason: `${REPLACED_REASON}${id}` });
+      }
+    } else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
   }
   return events;
 }

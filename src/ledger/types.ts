@@ -19,6 +19,14 @@ export type LedgerEvent =
        * observation). None of them can be its result: reconciliation never adopts them.
        */
       priorIds?: string[];
+      /**
+       * A replacement (rotation): the sid's live Comms credential this create replaces. Once the
+       * new one is confirmed (and made the default when `replacesDefault`), the old one is deleted
+       * (`deleted` with `reason: "replaced by …"`). Absent for an ordinary create.
+       */
+      replaces?: string;
+      /** With `replaces`: the old credential was its App's default for the type when the replacement began. */
+      replacesDefault?: boolean;
     })
   | (LedgerBase & {
       event: "accepted";
@@ -44,6 +52,9 @@ export type LedgerEvent =
   | (LedgerBase & { event: "surfaced"; attemptId: string; commsCredentialId: string })
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
   | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string });
+
+/** A `deleted` event's reason starts with this when a replacement (rotation) took the credential's place. */
+export const REPLACED_REASON = "replaced by ";
 
 /** The only event schema version this cr2comms reads and writes. */
 export const LEDGER_VERSION = 1;
@@ -111,6 +122,26 @@ export interface LedgerEntry {
   abandonedAttempts?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[]; unknownAt?: string; lastSentAt?: string }[];
 
   secret?: SecretFingerprint;
+  /** The fingerprint of what was sent for each Comms id this tool created (from its attempt). */
+  secretById?: Record<string, SecretFingerprint>;
+  /**
+   * A replacement that has begun and whose old credential is not yet deleted. While the new one is
+   * not confirmed, `commsCredentialId` and `secret` still describe the old one.
+   */
+  replacing?: {
+    oldId: string;
+    attemptId: string;
+    /** The old credential was the default when the replacement began: the new one is made the default. */
+    oldWasDefault: boolean;
+    /** The new credential's fingerprint (the attempt's). */
+    secret?: SecretFingerprint;
+    /** The new credential, once accepted. */
+    newId?: string;
+    /** The ledger state of the old credential when the replacement began (restored if the create fails). */
+    oldState: LedgerEntry["state"];
+  };
+  /** Comms ids this tool deleted because a replacement took their place. */
+  replacedIds?: string[];
   isDefault?: boolean;
   /** Every Comms id this tool ever created for the sid (a recreate adds one). */
   createdIds: string[];

@@ -93,6 +93,7 @@ const fingerprintSchema = z.object({
   environment: z.enum(["development", "production", "both", "unknown"]).optional(),
   projectId: z.string().optional(),
   clientEmail: z.string().optional(),
+  keyId: z.string().optional(),
 });
 
 const itemSchema = z.object({
@@ -115,6 +116,16 @@ const itemSchema = z.object({
       unknownAt: z.string().optional(),
       lastSentAt: z.string().optional(),
       priorIds: z.array(z.string()).optional(),
+    })
+    .optional(),
+  replace: z
+    .object({
+      oldId: z.string(),
+      oldSecret: fingerprintSchema.optional(),
+      oldWasDefault: z.boolean(),
+      forced: z.boolean().optional(),
+      newId: z.string().optional(),
+      newVisible: z.boolean().optional(),
     })
     .optional(),
   recreate: z.boolean().optional(),

@@ -5,6 +5,8 @@ export type PlanAction =
   | "create"
   | "already-migrated"
   | "update-default"
+  | "replace"
+  | "legacy-gone"
   | "drop"
   | "unmapped"
   | "skip"
@@ -14,6 +16,8 @@ export const PLAN_ACTIONS: readonly PlanAction[] = [
   "create",
   "already-migrated",
   "update-default",
+  "replace",
+  "legacy-gone",
   "drop",
   "unmapped",
   "skip",
@@ -54,6 +58,11 @@ export interface PlanItem {
     lastSentAt?: string;
     priorIds?: string[];
   };
+  /**
+   * For `replace`: the live credential being replaced (`oldId`), and how far an earlier run got.
+   * The item's `commsCredentialId` is the new credential once one exists; `secret` is the new secret.
+   */
+  replace?: ReplaceStep;
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
   recreate?: boolean;
   /** Credentials attempts of this sid that were given up on made after all: the writer records them (no Comms write). */
@@ -66,6 +75,24 @@ export interface PlanItem {
   warnings: string[];
   problems: string[];
   secret?: SecretFingerprint;
+}
+
+/** What a `replace` item replaces and what the writer still has to do. */
+export interface ReplaceStep {
+  /** The live Comms credential being replaced; deleted last. */
+  oldId: string;
+  /** The fingerprint the ledger recorded for it (absent when it was migrated before fingerprints were kept). */
+  oldSecret?: SecretFingerprint;
+  /** The old credential was (or, after a crash, was when the replacement began) its App's default for the type. */
+  oldWasDefault: boolean;
+  /** `apply --replace <sid>` asked for it (no fingerprint difference needed). */
+  forced?: boolean;
+  /**
+   * The new credential an earlier run created (accepted or confirmed): it is not created again.
+   * `newVisible`: the plan saw it listed in Comms.
+   */
+  newId?: string;
+  newVisible?: boolean;
 }
 
 export interface Plan {
@@ -116,5 +143,5 @@ export function isBlocked(plan: Plan): boolean {
 
 /** True when applying the plan would write to Comms. */
 export function hasChanges(plan: Plan): boolean {
-  return plan.items.some((i) => i.action === "create" || i.action === "update-default");
+  return plan.items.some((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
 }

@@ -16,6 +16,19 @@ export interface ReportSecretJson {
   environment?: string;
   projectId?: string;
   clientEmail?: string;
+  keyId?: string;
+}
+
+/** What a `replace` item replaces (reports/README.md, "replaces"). */
+export interface ReportReplacesJson {
+  /** The Comms credential being replaced; deleted once the new one is in place. */
+  commsCredentialId: string;
+  /** The fingerprint recorded for it (absent when it was migrated before fingerprints were kept). */
+  secret?: ReportSecretJson;
+  /** It was its App's default for the type: the new credential is made the default. */
+  wasDefault: boolean;
+  /** `apply --replace` asked for it. */
+  forced?: true;
 }
 
 /** One legacy credential in a report. Every legacy credential appears in exactly one item. */
@@ -32,6 +45,8 @@ export interface ReportItemJson {
   recreate?: true;
   /** Whether Comms listed `commsCredentialId` as its App's default for the type when observed. */
   liveDefault?: boolean;
+  /** `replace` items: the credential replaced and its old fingerprint (`secret` is the new one). */
+  replaces?: ReportReplacesJson;
   /** Applied reports only. */
   status?: ItemStatus;
   error?: string;
@@ -87,7 +102,17 @@ function secretJson(fp: SecretFingerprint): ReportSecretJson {
   if (fp.environment !== undefined) out.environment = fp.environment;
   if (fp.projectId !== undefined) out.projectId = fp.projectId;
   if (fp.clientEmail !== undefined) out.clientEmail = fp.clientEmail;
+  if (fp.keyId !== undefined) out.keyId = fp.keyId;
   return out;
+}
+
+function replacesJson(r: NonNullable<PlanItem["replace"]>): ReportReplacesJson {
+  return {
+    commsCredentialId: r.oldId,
+    ...(r.oldSecret ? { secret: secretJson(r.oldSecret) } : {}),
+    wasDefault: r.oldWasDefault,
+    ...(r.forced ? { forced: true as const } : {}),
+  };
 }
 
 function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
@@ -104,6 +129,7 @@ function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
     ...(item.commsCredentialId !== undefined ? { commsCredentialId: item.commsCredentialId } : {}),
     ...(item.recreate === true ? { recreate: true as const } : {}),
     ...(item.liveDefault !== undefined ? { liveDefault: item.liveDefault } : {}),
+    ...(item.replace !== undefined ? { replaces: replacesJson(item.replace) } : {}),
     ...(applied ? { status: applied.status } : {}),
     ...(applied?.error !== undefined ? { error: applied.error } : {}),
     ...(applied?.timings !== undefined ? { timings: { ...applied.timings } } : {}),

@@ -69,7 +69,13 @@ function legacyTypeCell(item: AnyItem): string {
 const SHORT_DIGEST_HEX = 16;
 
 function secretCell(item: AnyItem): string {
-  const s = item.secret;
+  const now = fingerprintText(item.secret);
+  if (item.action !== "replace" || !item.replace) return mdCell(now);
+  const before = item.replace.oldSecret ? fingerprintText(item.replace.oldSecret) : "no fingerprint recorded";
+  return mdCell(`${before} → ${now || "?"}`);
+}
+
+function fingerprintText(s: AnyItem["secret"]): string {
   if (!s) return "";
   const parts: string[] = [];
   if (s.kind === "apn") {
@@ -80,8 +86,9 @@ function secretCell(item: AnyItem): string {
   } else {
     if (s.projectId !== undefined) parts.push(`project ${s.projectId}`);
     if (s.clientEmail !== undefined) parts.push(s.clientEmail);
+    if (s.keyId !== undefined) parts.push(`key ${s.keyId.slice(0, SHORT_DIGEST_HEX)}…`);
   }
-  return mdCell(parts.join("; "));
+  return parts.join("; ");
 }
 
 /**
@@ -107,6 +114,7 @@ function listSection(title: string, general: string[], items: AnyItem[], pick: (
  * credential, the change for an `update-default`, else what the mapping asks for.
  */
 function defaultCell(item: AnyItem): string {
+  if (item.action === "replace" && item.replace) return item.replace.oldWasDefault || item.target?.isDefault ? "yes (moves to the new credential)" : "no";
   if (item.action === "update-default") return "status" in item && item.status === "confirmed" ? "yes" : "no → yes";
   if (item.liveDefault !== undefined) return item.liveDefault ? "yes" : "no";
   return item.target?.isDefault ? "yes" : "no";
@@ -126,7 +134,8 @@ function notMigratedReason(item: AnyItem): string {
 }
 
 function actionCell(item: AnyItem): string {
-  const action = item.action + ("recreate" in item && item.recreate ? " (recreate)" : "");
+  const replaced = item.action === "replace" && item.replace ? ` of ${item.replace.oldId}${item.replace.forced ? " (forced)" : ""}` : "";
+  const action = item.action + replaced + ("recreate" in item && item.recreate ? " (recreate)" : "");
   return "status" in item ? `${action}: ${item.status}` : action;
 }
 

@@ -3,8 +3,9 @@ import { resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { apply, type WaitNotice } from "../../apply/writer.js";
 import type { AppliedItem, ApplyResult } from "../../apply/types.js";
-import { escapeControl } from "../../text.js";
+import { LEGACY_SID_PATTERN } from "../../domain.js";
 import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
+import { escapeControl } from "../../text.js";
 import { describeStaleness, parsePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, summarize, type Plan } from "../../plan/types.js";
 import { applyMarkdown, applyReport, writeReport } from "../../report/index.js";
@@ -23,6 +24,21 @@ export interface ApplyArgs extends GlobalArgs {
   plan?: string;
   /** `--no-wait` sets it to false. */
   wait?: boolean;
+  /** `--replace <sid>` (repeatable): force a replacement of these migrated credentials. */
+  replace?: string | string[];
+}
+
+/** The `--replace` sids, checked: each must look like a legacy sid. */
+export function replaceSids(value: string | string[] | undefined): Set<string> {
+  const sids = new Set<string>();
+  for (const raw of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+    for (const part of String(raw).split(",")) {
+      const sid = part.trim();
+      if (!LEGACY_SID_PATTERN.test(sid)) throw new UsageError(`--replace: ${JSON.stringify(escapeControl(sid.slice(0, 80)))} is not a legacy credential sid (CR + 32 hex digits)`);
+      sids.add(sid);
+    }
+  }
+  return sids;
 }
 
 /** `cr2comms apply`: carries out the plan, journals each step, writes an applied report. Safe to rerun. */
@@ -31,6 +47,8 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   if (!args.yes && !interactive) {
     throw new UsageError("apply changes Comms: pass --yes to confirm when stdin is not a terminal");
   }
+  const forced = replaceSids(args.replace);
+  if (forced.size > 0 && args.plan) throw new UsageError("--replace cannot be combined with --plan: a saved plan is applied exactly as it was made");
   const savedPlan = args.plan ? parsePlanFile(readPlanText(args.plan), resolve(args.plan)) : undefined;
   const rt = await openRuntime(args);
   // From here on a signal never kills the run silently: while reading, nothing has been written;
@@ -42,7 +60,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   });
   try {
     release = await holdLedger(rt, "apply");
-    const observing = observeAndPlan(rt, { now, interactive, env: process.env });
+    const observing = observeAndPlan(rt, { now, interactive, env: process.env, ...(forced.size ? { replace: forced } : {}) });
     observing.catch(() => undefined); // abandoned after a signal: its failure no longer matters
     const planned = await Promise.race([observing, stop.stopped]);
     if (typeof planned === "string") {
@@ -122,7 +140,7 @@ function printApplySummary(result: ApplyResult, accountProblems: readonly string
     for (const p of accountProblems) print(`  problem: ${escapeControl(p)}`);
     return;
   }
-  const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default");
+  const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
   if (changed.length === 0 && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) {
     print("Nothing to change: Comms already matches the mapping.");
     return;

@@ -113,7 +113,7 @@ function idsFromReport(path: string): Set<string> {
   if (report.kind !== "apply" || !Array.isArray(report.items)) throw new UsageError(`${path} is not a cr2comms apply report (JSON)`);
   return new Set(
     report.items
-      .filter((i) => i.commsCredentialId && (i.status === "confirmed" || i.status === "accepted-unconfirmed") && i.action === "create")
+      .filter((i) => i.commsCredentialId && (i.status === "confirmed" || i.status === "accepted-unconfirmed") && (i.action === "create" || i.action === "replace"))
       .map((i) => i.commsCredentialId as string),
   );
 }
