@@ -4,6 +4,7 @@ import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
 import { reconcileLost, type LostAttempt } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
+import { planDefaultApp } from "./account.js";
 import { fingerprintObservation, fingerprintParts } from "./planfile.js";
 import { escapeControl } from "../text.js";
 import type { Plan, PlanItem, Snapshot } from "./types.js";
@@ -106,6 +107,9 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   warnSharedCertificates(drafts);
   accountProblems.push(...enforceLimits(drafts, snapshot.comms));
   warnUnknownCredentials(drafts, snapshot.comms, knownIds);
+  const defaultApp = planDefaultApp(snapshot, mapping, drafts.map((d) => d.item));
+  accountProblems.push(...defaultApp.problems);
+  warnings.push(...defaultApp.warnings);
   problems.push(...accountProblems);
 
   return {
@@ -118,6 +122,7 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     accountProblems,
     warnings,
     items: drafts.map((d) => d.item),
+    ...(defaultApp.actions.length > 0 ? { accountActions: defaultApp.actions } : {}),
     observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
     observedParts: fingerprintParts(snapshot, mapping, secrets),
   };
