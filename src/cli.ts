@@ -57,7 +57,9 @@ export async function main(argv: string[]): Promise<number> {
       .command("init", "write a mapping file scaffold from the live inventory", (y) =>
         globalOptions(y)
           .option("out", { type: "string", describe: "where to write it (default: the --mapping path)" })
-          .option("force", { type: "boolean", describe: "overwrite an existing file" }),
+          .option("force", { type: "boolean", describe: "overwrite an existing file" })
+          .option("update", { type: "boolean", describe: "add entries for legacy credentials the mapping lacks; keep every edit" })
+          .conflicts("update", "force"),
         run((a) => initCommand(a)),
       )
       .command("plan", "dry run: read everything, validate secrets, write a plan report", (y) =>
