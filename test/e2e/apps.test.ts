@@ -46,7 +46,6 @@ describe("defaultApp (built CLI)", () => {
 
     const inventory = await cli(["inventory", "--comms"]);
     expect(inventory.stdout).toMatch(/in 4 App\(s\); default App: limonade_ios/);
-    expect(inventory.stdout).toMatch(/^limonade_ios \(default App\)$/m);
     const inventoryJson = parseJson((await cli(["inventory", "--comms", "--json"])).stdout);
     expect(inventoryJson.defaultApp).toBe("limonade_ios");
 

@@ -50,7 +50,7 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
       const defaultLine = appsRead ? (defaultApp ? `default App: ${escapeControl(defaultApp)}` : "no default App") : `default App unknown (the Apps could not be read: ${escapeControl((apps as { error: string }).error)})`;
       print(`\nComms Push Notifications credentials: ${comms.length} in ${Object.keys(byApp).length} App(s); ${defaultLine}`);
       for (const [app, creds] of Object.entries(byApp)) {
-        print(`\n${escapeControl(app)}${app === defaultApp ? " (default App)" : ""}`);
+        print(`\n${escapeControl(app)}`);
         print(renderTable(["id", "type", "default", "created"], creds.map((c) => [c.id, c.credentialType, c.isDefault ? "yes" : "no", c.createdAt])));
       }
     }
