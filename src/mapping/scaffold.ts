@@ -73,7 +73,9 @@ const HEADER = `# cr2comms mapping file: which legacy Conversations credential (
 #   3. Optional: isDefault: true (at most one per appName and credentialType), credentialType to
 #      override the type derived from the legacy sandbox flag (APN / APN_SANDBOX), or skip: true to
 #      leave a credential alone. Credentials left out of this file are reported as unmapped.
+#      A top-level \`defaultApp: <appName>\` (next to version) chooses the account's default App.
 #   4. Run \`cr2comms plan\` and read the report before \`cr2comms apply\`.
+#   Later, \`cr2comms init --update\` adds the account's new legacy credentials to this file.
 `;
 
 /**
