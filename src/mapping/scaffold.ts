@@ -297,19 +297,21 @@ function spliceIntoSeq(
   const { line } = lineCounter.linePos(range[0]);
   const lineStart = lineCounter.lineStarts[line - 1] ?? 0;
   const indent = " ".repeat(/^ */.exec(text.slice(lineStart))?.[0].length ?? 0);
-  const startOfLine = (pos: number): string => (pos > 0 && text[pos - 1] !== "\n" ? "\n" : "");
+  // The file's own line ends (a Windows-edited file keeps CRLF).
+  const eol = text.includes("\r\n") ? "\r\n" : "\n";
+  const startOfLine = (pos: number): string => (pos > 0 && text[pos - 1] !== "\n" ? eol : "");
   let block = "";
   if (entries.length > 0) {
     const before = text.slice(0, range[1]);
-    block += startOfLine(range[1]) + (before.endsWith("\n\n") ? "" : "\n");
+    block += startOfLine(range[1]) + (/\n[ \t]*\r?\n$/.test(before) ? "" : eol);
     block += entries
-      .map((e, i) => [...(i === 0 ? [`#${header}`] : []), `# ${e.comment}`, ...e.body].map((l) => `${indent}${l}`).join("\n"))
-      .join("\n\n");
-    block += "\n";
+      .map((e, i) => [...(i === 0 ? [`#${header}`] : []), `# ${e.comment}`, ...e.body].map((l) => `${indent}${l}`).join(eol))
+      .join(eol + eol);
+    block += eol;
     // A blank line before what follows, unless it starts with one.
-    if (range[1] < text.length && !/^[ \t]*\n/.test(text.slice(range[1]))) block += "\n";
+    if (range[1] < text.length && !/^[ \t]*\r?\n/.test(text.slice(range[1]))) block += eol;
   }
-  const notesText = notes.length ? notes.map((l) => `${indent}#${l}`).join("\n") + "\n" : "";
+  const notesText = notes.length ? notes.map((l) => `${indent}#${l}`).join(eol) + eol : "";
   if (range[2] === range[1]) return text.slice(0, range[1]) + block + notesText + text.slice(range[1]);
   return text.slice(0, range[1]) + block + text.slice(range[1], range[2]) + startOfLine(range[2]) + notesText + text.slice(range[2]);
 }

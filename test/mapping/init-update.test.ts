@@ -55,6 +55,17 @@ describe("init --update", () => {
     ]);
   });
 
+  it("keeps a Windows-edited file's CRLF line ends, and places entries before a top-level key that follows the list", () => {
+    const crlf = `version: 1\r\ncredentials:\r\n  - sid: ${sid(1)}\r\n    appName: mine\r\ndefaultApp: mine\r\n`;
+    const update = updateScaffold(crlf, [legacy(1, "apn", false, "A"), legacy(8, "fcm", null, "Droid")], { generatedAt: AT, path: "m.yaml" });
+    expect(update.text.startsWith(`version: 1\r\ncredentials:\r\n  - sid: ${sid(1)}\r\n    appName: mine\r\n\r\n  # Added by`)).toBe(true);
+    expect(update.text.endsWith("\r\n\r\ndefaultApp: mine\r\n")).toBe(true);
+    expect(update.text.replace(/\r\n/g, "")).not.toContain("\n");
+    const loaded = loadMapping(write("crlf.yaml", update.text));
+    expect(loaded.defaultApp).toBe("mine");
+    expect(loaded.credentials.map((e) => e.sid)).toEqual([sid(1), sid(8)]);
+  });
+
   it("is idempotent: a second update adds nothing and leaves the text as it is", () => {
     const once = updateScaffold(edited, ACCOUNT, { generatedAt: AT, path: "m.yaml" });
     const twice = updateScaffold(once.text, ACCOUNT, { generatedAt: "2027-01-01T00:00:00.000Z", path: "m.yaml" });
