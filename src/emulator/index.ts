@@ -4,6 +4,7 @@
  * Registrations) on one loopback port, with Basic auth, paging, validation, limits, the App
  * deletion cascade, 202 + delayed visibility and fault injection.
  */
+import { Cr2commsError, EXIT } from "../errors.js";
 import { loadSeedFile, resolveSeed, SAMPLE_SEED } from "./seed.js";
 import { startEmulator, type Emulator, type EmulatorOptions } from "./server.js";
 
@@ -26,7 +27,17 @@ export async function runEmulatorCommand(
 ): Promise<Emulator> {
   const { seedFile, ...rest } = opts;
   const seed = seedFile !== undefined ? loadSeedFile(seedFile) : resolveSeed(rest.seed ?? SAMPLE_SEED);
-  const emulator = await startEmulator({ ...rest, seed });
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({ ...rest, seed });
+  } catch (err) {
+    // A busy port is the user's to resolve, not a crash: one line, exit 1 (the run failed; the
+    // command line itself was well-formed).
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Cr2commsError(`port ${rest.port ?? 0} is already in use; pick another with --port (or --port 0 for any free port)`, EXIT.failure, { cause: err });
+    }
+    throw err;
+  }
   const key = seed.apiKeys[0];
   log(
     `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications Credentials, Apps, DeviceRegistrations; ` +

@@ -176,7 +176,7 @@ describe("after a crash, one rerun converges", () => {
     const { env, common } = await demo();
     const bad = await runCli(["apply", "--yes", "--settle-seconds", "0", ...common], { env });
     expect(bad.code).toBe(64);
-    expect(bad.stderr).toMatch(/--settle-seconds must be a whole number of seconds of at least 1/);
+    expect(bad.stderr).toMatch(/--settle-seconds must be a whole number of seconds, at least 1/);
     const fromEnv = await runCli(["apply", "--yes", ...common], { env: { ...env, CR2COMMS_SETTLE_SECONDS: "soon" } });
     expect(fromEnv.code).toBe(64);
     expect(fromEnv.stderr).toMatch(/CR2COMMS_SETTLE_SECONDS must be/);

@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { randomUUID } from "node:crypto";
-import confirm from "@inquirer/confirm";
-import cliProgress from "cli-progress";
 import { apply, type WaitNotice } from "../../apply/writer.js";
 import type { AppliedItem, ApplyResult } from "../../apply/types.js";
 import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
@@ -16,6 +14,8 @@ import { formatCounts, print, printJson } from "../output.js";
 import { observeAndPlan } from "../pipeline.js";
 import { openRuntime } from "../runtime.js";
 import { holdLedger } from "../exclusive.js";
+import { startProgress } from "../progress.js";
+import { confirmOrInterrupt, isInteractive } from "../prompt.js";
 import { exitCodeFor, watchStopSignals } from "../signals.js";
 import { printPlanSummary } from "./plan.js";
 
@@ -28,7 +28,7 @@ export interface ApplyArgs extends GlobalArgs {
 
 /** `cr2comms apply`: carries out the plan, journals each step, writes an applied report. Safe to rerun. */
 export async function applyCommand(args: ApplyArgs, now: () => Date = () => new Date()): Promise<number> {
-  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  const interactive = isInteractive();
   if (!args.yes && !interactive) {
     throw new UsageError("apply changes Comms: pass --yes to confirm when stdin is not a terminal");
   }
@@ -67,7 +67,8 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     if (stop.received) throw new InterruptedError(`interrupted (${stop.received}) before anything was written to Comms`, exitCodeFor(stop.received));
 
     writing = true;
-    const progress = startProgress(plan.items.filter((i) => i.action !== "drop" && i.action !== "unmapped" && i.action !== "skip").length, !rt.settings.json && Boolean(process.stderr.isTTY));
+    const shown = plan.items.filter((i) => i.action !== "drop" && i.action !== "unmapped" && i.action !== "skip").length;
+    const progress = shown > 0 && !rt.settings.json && process.stderr.isTTY ? startProgress(shown, { enabled: true, label: "applying" }) : undefined;
     let result: ApplyResult;
     try {
       result = await apply(plan, {
@@ -111,13 +112,8 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   }
 }
 
-async function confirmApply(plan: Plan): Promise<boolean> {
-  try {
-    return await confirm({ message: `Apply these changes to Comms in ${plan.accountSid}?`, default: false }, { output: process.stderr });
-  } catch (err) {
-    if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError("interrupted at the confirmation prompt; nothing was written to Comms");
-    throw err;
-  }
+function confirmApply(plan: Plan): Promise<boolean> {
+  return confirmOrInterrupt(`Apply these changes to Comms in ${plan.accountSid}?`);
 }
 
 function printApplySummary(result: ApplyResult, accountProblems: readonly string[]): void {
@@ -144,16 +140,6 @@ function readPlanText(path: string): string {
   } catch (err) {
     throw new UsageError(`cannot read the plan file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-}
-
-function startProgress(total: number, enabled: boolean): cliProgress.SingleBar | undefined {
-  if (!enabled || total === 0) return undefined;
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: "applying [{bar}] {value}/{total} credentials", hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  return bar;
 }
 
 function logWaiting(logger: { warn: (o: object, m: string) => void }, w: WaitNotice): void {

@@ -4,6 +4,7 @@ import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
 import { resolve } from "node:path";
 import { escapeControl } from "../../text.js";
+import { UsageError } from "../../errors.js";
 
 export interface InitArgs extends GlobalArgs {
   out?: string;
@@ -14,6 +15,7 @@ export interface InitArgs extends GlobalArgs {
 
 /** `cr2comms init`: a mapping scaffold from the live inventory. Never overwrites without --force; `--update` adds to an existing one. */
 export async function initCommand(args: InitArgs, now: () => Date = () => new Date()): Promise<number> {
+  if (args.update && args.force) throw new UsageError("--update keeps the mapping file and adds to it; --force replaces it: use one of them");
   const rt = await openRuntime(args);
   try {
     const out = args.out ? resolve(args.out) : rt.settings.mappingPath;

@@ -27,6 +27,7 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
     if (rt.settings.json) {
       printJson({
         accountSid: rt.credentials.accountSid,
+        conversationsUrl: rt.settings.conversationsUrl,
         legacy: legacy.map((c) => ({ ...c, mapsTo: mapsTo(c) })),
         countsByType: byType,
         ...(comms ? { comms: groupByApp(comms) } : {}),
@@ -38,11 +39,12 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
       });
       return 0;
     }
+    print(`Conversations API: ${rt.settings.conversationsUrl}`);
     print(`Legacy Conversations credentials in ${rt.credentials.accountSid}: ${legacy.length} (${formatCounts(byType, ["apn", "fcm", "gcm"])})`);
     print(
       renderTable(
         ["sid", "friendly name", "type", "sandbox", "maps to"],
-        legacy.map((c) => [c.sid, c.friendlyName ?? "(none)", c.type, c.sandboxRaw ?? "null", mapsTo(c)]),
+        legacy.map((c) => [c.sid, c.friendlyName ?? "(none)", c.type, sandboxText(c.sandbox), mapsTo(c)]),
       ),
     );
     if (comms) {
@@ -58,6 +60,11 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
   } finally {
     await rt.close();
   }
+}
+
+/** The parsed flag, not the API's raw "True"/"False" string; "—" when the API sent none. */
+function sandboxText(sandbox: boolean | null): string {
+  return sandbox === null ? "—" : String(sandbox);
 }
 
 function mapsTo(c: LegacyCredential): string {

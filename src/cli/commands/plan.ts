@@ -9,6 +9,7 @@ import type { GlobalArgs } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
+import { isInteractive } from "../prompt.js";
 
 export interface PlanArgs extends GlobalArgs {
   out?: string;
@@ -19,7 +20,7 @@ export interface PlanArgs extends GlobalArgs {
 export async function planCommand(args: PlanArgs, now: () => Date = () => new Date()): Promise<number> {
   const rt = await openRuntime(args);
   try {
-    const { plan } = await observeAndPlan(rt, { now, interactive: Boolean(process.stdin.isTTY), env: process.env });
+    const { plan } = await observeAndPlan(rt, { now, interactive: isInteractive(), env: process.env });
     const paths = await writeReport(rt.settings.reportsDir, "plan", planReport(plan), planMarkdown(plan), now());
     let planFile: string | undefined;
     if (args.out) {

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import confirm from "@inquirer/confirm";
 import { InterruptedError, UsageError } from "../../errors.js";
 import type { ApplyResult } from "../../apply/types.js";
 import { holdLedger } from "../exclusive.js";
+import { confirmOrInterrupt, isInteractive } from "../prompt.js";
 import { exitCodeFor, watchStopSignals } from "../signals.js";
 import { applyMarkdown, applyReport, renderTable, writeReport } from "../../report/index.js";
 import { countAppRegistrations, describeAppDeletion, planRollback, registrationsNote, rollback } from "../../rollback/rollback.js";
@@ -20,7 +20,7 @@ export interface RollbackArgs extends GlobalArgs {
 
 /** `cr2comms rollback`: deletes only what the ledger says cr2comms created. Exit 1 when it refused anything. */
 export async function rollbackCommand(args: RollbackArgs, now: () => Date = () => new Date()): Promise<number> {
-  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  const interactive = isInteractive();
   if (!args.yes && !interactive) throw new UsageError("rollback deletes Comms credentials: pass --yes to confirm when stdin is not a terminal");
   const onlyIds = args.report ? idsFromReport(args.report) : undefined;
   const rt = await openRuntime(args);
@@ -48,14 +48,8 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
       for (const w of plan.warnings) print(`  warning: ${w}`);
     }
     if (plan.deletes.length && !args.yes) {
-      let ok: boolean;
-      try {
-        const cascade = appDeletions.length ? ` This ${appDeletions.join("; and ")}.` : "";
-        ok = await confirm({ message: `Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?${cascade}`, default: false }, { output: process.stderr });
-      } catch (err) {
-        if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError("interrupted at the confirmation prompt; nothing was deleted");
-        throw err;
-      }
+      const cascade = appDeletions.length ? ` This ${appDeletions.join("; and ")}.` : "";
+      const ok = await confirmOrInterrupt(`Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?${cascade}`);
       if (!ok) {
         print("Nothing deleted.");
         return 1;
