@@ -108,9 +108,9 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   accountProblems.push(...enforceLimits(drafts, snapshot.comms));
   warnUnknownCredentials(drafts, snapshot.comms, knownIds);
   const defaultApp = planDefaultApp(snapshot, mapping, drafts.map((d) => d.item));
-  accountProblems.push(...defaultApp.problems);
+  accountProblems.push(...defaultApp.accountProblems);
   warnings.push(...defaultApp.warnings);
-  problems.push(...accountProblems);
+  problems.push(...accountProblems, ...defaultApp.problems);
 
   return {
     schemaVersion: 1,

@@ -69,8 +69,8 @@ describe("defaultApp (built CLI)", () => {
     expect(patches(emu)).toHaveLength(0);
   });
 
-  it("a defaultApp that nothing reaches blocks the whole apply (exit 1, nothing written)", async () => {
-    const { emu, cli } = await setup({}, "limonade_typo");
+  it("on an account without Apps, a defaultApp that nothing reaches blocks the whole apply (exit 1, nothing written)", async () => {
+    const { emu, cli } = await setup({ seed: { ...SAMPLE_SEED, commsCredentials: [] } }, "limonade_typo");
     const applied = await cli(["apply", "--yes"]);
     expect(applied.code).toBe(1);
     expect(applied.stdout).toMatch(/defaultApp limonade_typo is neither an existing Comms App nor the appName/);

@@ -49,7 +49,7 @@ describe("plan: the account's default App", () => {
     expect(describeAccountAction(p.accountActions![0]!)).toMatch(/once its first credential is created$/);
   });
 
-  it("a defaultApp no credential reaches is an account problem: nothing is applied", () => {
+  it("on an account without Apps, a defaultApp no credential reaches is an account problem: nothing is applied", () => {
     const snap = snapshot({ legacy: [legacy({ sid: sid(1) })], apps: [] });
     const typo = plan(snap, withDefault(mapping(entry({ sid: sid(1), appName: "ios" })), "iso"), secretsFor(sid(1)), { now: NOW });
     expect(typo.accountProblems).toEqual([expect.stringMatching(/^defaultApp iso is neither an existing Comms App nor the appName of a credential/)]);
@@ -58,6 +58,19 @@ describe("plan: the account's default App", () => {
     // Its only credential is blocked (no secret): on an empty account another App would become the default.
     const blocked = plan(snap, withDefault(mapping(entry({ sid: sid(1), appName: "ios" })), "ios"), new Map(), { now: NOW });
     expect(blocked.accountProblems).toEqual([expect.stringMatching(/^defaultApp ios: none of its credentials can be created/)]);
+  });
+
+  it("on an account with Apps, a typo is a blocking problem that leaves the other credentials to apply; blocked credentials only defer the switch", () => {
+    const snap = snapshot({ legacy: [legacy({ sid: sid(1) }), legacy({ sid: sid(2), type: "fcm" })], comms: [comms({ appName: "web" })], apps: [app("web", true)] });
+    const m = mapping(entry({ sid: sid(1), appName: "ios" }), entry({ sid: sid(2), appName: "android" }));
+    const typo = plan(snap, withDefault(m, "iso"), secretsFor(sid(1), sid(2)), { now: NOW });
+    expect(typo.accountProblems).toEqual([]);
+    expect(typo.problems).toEqual([expect.stringMatching(/^defaultApp iso is neither an existing Comms App nor the appName of a credential in the mapping — correct it or remove it$/)]);
+    expect(typo.items.map((i) => i.action)).toEqual(["create", "create"]);
+    const deferred = plan(snap, withDefault(m, "ios"), secretsFor(sid(2)), { now: NOW });
+    expect(deferred.problems).toEqual([]);
+    expect(deferred.accountActions).toBeUndefined();
+    expect(deferred.warnings).toEqual([expect.stringMatching(/^defaultApp ios cannot be made the account's default App yet/)]);
   });
 
   it("without the Apps list, an account without credentials counts as having no Apps", () => {
