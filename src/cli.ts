@@ -71,9 +71,13 @@ export const COMMANDS: CommandDef[] = [
     options: {
       out: str("where to write it (default: the --mapping path)"),
       force: bool("overwrite an existing file"),
+      update: bool("add entries for legacy credentials the mapping lacks; keep every edit"),
     },
     global: true,
-    examples: [["$0 init --out mappings/migration.yaml", "scaffold a mapping to edit"]],
+    examples: [
+      ["$0 init --out mappings/migration.yaml", "scaffold a mapping to edit"],
+      ["$0 init --update", "add the account's new legacy credentials to the mapping"],
+    ],
     run: async (a) => (await import("./cli/commands/init.js")).initCommand(a),
   },
   {

@@ -4,13 +4,14 @@ import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
 import { REPLACED_REASON, type Ledger, type LedgerEntry } from "../ledger/types.js";
-import { OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS, SETTLE_POLL_MAX_MS } from "../limits.js";
+import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS, OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS, SETTLE_POLL_MAX_MS } from "../limits.js";
 import { reconcileLost, windowClosesAt, type LostAttempt, type WindowOptions } from "../plan/reconcile.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
 import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
-import type { AppliedItem, ApplyResult } from "./types.js";
+import { carryOutDefaultApp, FirstCreateGate } from "./default-app.js";
+import type { AppliedAccountAction, AppliedItem, ApplyResult } from "./types.js";
 
 export interface ApplyDeps {
   comms: CommsClient;
@@ -76,7 +77,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const runId = deps.runId ?? randomUUID();
   const startedAt = now().toISOString();
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
-  const result = (items: AppliedItem[], problems: string[]): ApplyResult => ({
+  const result = (items: AppliedItem[], problems: string[], accountActions?: AppliedAccountAction[]): ApplyResult => ({
     kind: "apply",
     runId,
     startedAt,
@@ -85,6 +86,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     mappingPath: plan.mappingPath,
     ...(plan.mappingDisplayPath !== undefined ? { mappingDisplayPath: plan.mappingDisplayPath } : {}),
     items,
+    ...(accountActions?.length ? { accountActions } : {}),
     problems,
     warnings: [...plan.warnings],
     interrupted: deps.signal?.aborted ?? false,
@@ -95,6 +97,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     return result(
       plan.items.map((item) => (item.action === "blocked" ? failed(item, item.problems.join("; ") || "blocked") : { ...item, status: writes(item) ? "planned" : "skipped" })),
       [...plan.problems],
+      (plan.accountActions ?? []).map((a) => ({ ...a, status: "planned", warnings: [] })),
     );
   }
 
@@ -151,6 +154,37 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     entries,
   };
 
+  // The default App (its own step). When this run creates the App, its first create opens the
+  // gate; on an account without Apps the other Apps' creates wait for it (first App = default App).
+  const defaultApp = plan.accountActions?.find((a) => a.action === "set-default-app");
+  const isGateCreate = (item: PlanItem) => item.action === "create" && item.target?.appName === defaultApp?.appName;
+  const gate = defaultApp?.appCreated ? new FirstCreateGate(defaultApp.appName, plan.items.filter(isGateCreate).length) : undefined;
+  const holdsBack = (item: PlanItem) => defaultApp?.via === "first-create" && gate !== undefined && item.action === "create" && !isGateCreate(item);
+  const accountStep: Promise<AppliedAccountAction[]> = defaultApp
+    ? carryOutDefaultApp(defaultApp, {
+        comms: deps.comms,
+        ledger: deps.ledger,
+        runId,
+        now,
+        sleep,
+        signal: stop.signal,
+        schedule: (fn) => writeLimit(fn),
+        ...(gate ? { gate } : {}),
+        timeoutMs: deps.confirm?.timeoutMs ?? CONFIRM_TIMEOUT_MS,
+        initialDelayMs: deps.confirm?.initialDelayMs ?? CONFIRM_INITIAL_DELAY_MS,
+        maxDelayMs: deps.confirm?.maxDelayMs ?? CONFIRM_MAX_DELAY_MS,
+      }).then(
+        (done) => [done],
+        (err: unknown) => {
+          // Only the ledger can throw here: without a journal no further step is safe.
+          const message = describe(err);
+          if (!problems.some((p) => p.startsWith("stopped: "))) problems.push(`stopped: ${message}; no new work was started after it`);
+          stop.abort();
+          return [{ ...defaultApp, status: "failed" as const, error: message, warnings: [] }];
+        },
+      )
+    : Promise.resolve([]);
+
   // Announce every write per App up front, so the confirmer can batch its reads.
   const tickets = plan.items.map((item) => (writes(item) && item.target ? confirmer.expect(item.target.appName) : undefined));
   const results = await Promise.all(
@@ -159,7 +193,10 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       const ticket = tickets[i];
       let result: AppliedItem;
       try {
-        result = await runItem(item, { ...ctx, ...(ticket ? { ticket } : {}) });
+        const first = holdsBack(item) ? await gate!.ready : true;
+        result = first
+          ? await runItem(item, { ...ctx, ...(ticket ? { ticket } : {}) })
+          : notStarted(item, `not started: defaultApp ${defaultApp!.appName} must be created first so that Comms makes it the account's default App, and none of its credentials was created; rerun apply once it can be`);
       } catch (err) {
         // runItem records its own failures; what reaches here is the ledger failing (or a bug):
         // without a journal no further step is safe, so nothing new starts.
@@ -175,6 +212,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       } finally {
         if (ticket) confirmer.release(ticket);
       }
+      if (gate && isGateCreate(item)) gate.report(result);
       const t1 = now();
       if (result.status !== "skipped" && result.status !== "planned") {
         result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
@@ -184,7 +222,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     }),
   );
 
-  return result(results, problems);
+  return result(results, problems, await accountStep);
 }
 
 /** A ledger append failed: without a journal no further step is safe. Never caught as an API failure. */

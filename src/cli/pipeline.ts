@@ -22,6 +22,7 @@ export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; inter
     comms: rt.comms,
     ledger: rt.ledger,
     now: opts.now,
+    readApps: mapping.defaultApp !== undefined,
   });
   rt.logger.debug({ legacy: snapshot.legacy.length, comms: snapshot.comms.length }, "observed");
   const secrets = new Map<string, SecretResult>();

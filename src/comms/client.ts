@@ -21,6 +21,7 @@ import type {
   Accepted,
   CommsClient,
   CommsListFilter,
+  CommsApp,
   CommsStats,
   CreateCredentialBody,
   CreateOptions,
@@ -59,7 +60,7 @@ export interface CommsClientConfig {
 }
 
 /** The kinds `stats.byKind` counts (every HTTP attempt, retries included). */
-export type CommsRequestKind = "list" | "fetch" | "create" | "patch" | "delete";
+export type CommsRequestKind = "list" | "fetch" | "create" | "patch" | "delete" | "list-apps" | "fetch-app" | "patch-app" | "list-registrations";
 
 interface HttpResult {
   status: number;
@@ -84,6 +85,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
+    // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
     const idempotent = kind !== "create";
     const pathOnly = path.split("?")[0] ?? path;
     let uncertain = false;
@@ -187,8 +189,81 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     return { resourceId: id, resourceLocation: location };
   }
 
+  const pushPath = `${prefix}/${cfg.apiVersion}/PushNotifications`;
+  const appPath = (name: string) => `${pushPath}/Apps/${encodeURIComponent(name)}`;
+
+  /**
+   * Every item of a paged list under `collection` (the array named `key` in each page), following
+   * `pagination.next` as a URL or a token, within the page budget.
+   */
+  async function listAllPages(kind: CommsRequestKind, collection: string, key: string, query: URLSearchParams): Promise<unknown[]> {
+    const out: unknown[] = [];
+    const seen = new Set<string>();
+    const maxPages = cfg.maxPages ?? COMMS_MAX_PAGES;
+    let path = `${collection}?${query.toString()}`;
+    for (let pages = 1; ; pages++) {
+      const res = await send(kind, "GET", path);
+      if (res.status !== 200) fail(res);
+      const page = asObject(parseJson(res.text, path));
+      const items: unknown[] = Array.isArray(page[key]) ? (page[key] as unknown[]) : [];
+      out.push(...items);
+      const next = nonEmpty(asObject(page.pagination).next);
+      if (!next) return out;
+      if (items.length === 0) throw new Cr2commsError(`${API} API paging stopped: an empty page still names a next page (${collection})`, EXIT.failure);
+      if (seen.has(next)) throw new Cr2commsError(`${API} API paging loops: pagination.next repeats`, EXIT.failure);
+      if (pages >= maxPages) throw new Cr2commsError(`${API} API paging stopped: more than ${maxPages} pages (${collection})`, EXIT.failure);
+      seen.add(next);
+      if (/^https?:\/\//i.test(next) || next.startsWith("/")) path = serverPath(next);
+      else {
+        const nextQuery = new URLSearchParams(query);
+        nextQuery.set("pageToken", next);
+        path = `${collection}?${nextQuery.toString()}`;
+      }
+    }
+  }
+
   return {
     stats,
+
+    async listApps() {
+      const query = new URLSearchParams({ pageSize: String(cfg.pageSize ?? COMMS_PAGE_SIZE) });
+      const raw = await listAllPages("list-apps", `${pushPath}/Apps`, "apps", query);
+      const byName = new Map<string, CommsApp>();
+      for (const r of raw) {
+        const app = toCommsApp(r);
+        if (app && !byName.has(app.name)) byName.set(app.name, app);
+      }
+      return [...byName.values()];
+    },
+
+    async fetchApp(appName) {
+      const path = appPath(appName);
+      const res = await send("fetch-app", "GET", path);
+      if (res.status === 404) return null;
+      if (res.status !== 200) fail(res);
+      return toCommsApp(parseJson(res.text, path)) ?? null;
+    },
+
+    async setDefaultApp(appName) {
+      const path = appPath(appName);
+      const res = await send("patch-app", "PATCH", path, { isDefault: true });
+      return accepted(res, appName, `${base.origin}${path}`);
+    },
+
+    async countDeviceRegistrations(appName) {
+      const query = new URLSearchParams({ pageSize: String(cfg.pageSize ?? COMMS_PAGE_SIZE), appName });
+      const raw = await listAllPages("list-registrations", `${pushPath}/DeviceRegistrations`, "deviceRegistrations", query);
+      // Counted by id where there is one (a page boundary that repeats an item counts it once).
+      const ids = new Set<string>();
+      let withoutId = 0;
+      for (const r of raw) {
+        const o = asObject(r);
+        if (typeof o.appName === "string" && o.appName !== appName) continue;
+        if (typeof o.id === "string" && o.id !== "") ids.add(o.id);
+        else withoutId++;
+      }
+      return ids.size + withoutId;
+    },
 
     async list(filter: CommsListFilter = {}) {
       const query = new URLSearchParams();
@@ -301,6 +376,18 @@ function parseJson(text: string, path: string): unknown {
     // No cause: the parser's message quotes the answer, which is server text.
     throw new Cr2commsError(`${API} API answered ${path.split("?")[0]} with invalid JSON`, EXIT.failure);
   }
+}
+
+/** An App as the tool needs it; undefined when it has no name. `isDefault` is true only when the API says `true`. */
+export function toCommsApp(raw: unknown): CommsApp | undefined {
+  const r = asObject(raw);
+  if (typeof r.name !== "string" || r.name === "") return undefined;
+  return {
+    name: r.name,
+    isDefault: r.isDefault === true,
+    createdAt: typeof r.createdAt === "string" ? r.createdAt : "",
+    updatedAt: typeof r.updatedAt === "string" ? r.updatedAt : "",
+  };
 }
 
 /** Fields the Comms docs mark optional; a credential lacking one is kept and marked incomplete. */

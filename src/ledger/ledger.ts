@@ -7,7 +7,7 @@ import { escapeControl } from "../text.js";
 import { TOOL_VERSION } from "../version.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { scanLedger, scanLine, type ScannedLine } from "./scan.js";
-import { LEDGER_VERSION, REPLACED_REASON, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
+import { isAccountEvent, LEDGER_VERSION, REPLACED_REASON, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
 
 /** Replays events, oldest first, into one entry per legacy sid. */
 export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry> {
@@ -23,6 +23,8 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
   // What each attempt sent, so that the id it created is known by its fingerprint.
   const attemptSecrets = new Map<string, SecretFingerprint>();
   for (const e of events) {
+    // Account-level events (the default App) belong to no legacy sid.
+    if (isAccountEvent(e)) continue;
     const entry = entryFor(e.legacySid);
     if (e.runId && !entry.runIds.includes(e.runId)) entry.runIds.push(e.runId);
     switch (e.event) {

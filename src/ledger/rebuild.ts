@@ -19,6 +19,8 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   items: RunReportItem[];
+  /** Apps a run confirmed as the account's default App (`accountActions`); absent in older reports. */
+  defaultApps?: { appName: string; patched: boolean }[];
 }
 
 export interface RunReportItem {
@@ -95,6 +97,9 @@ function parseRunReport(path: string, json: unknown): RunReport {
       ...(typeof replaces?.commsCredentialId === "string" ? { replacedId: replaces.commsCredentialId } : {}),
     });
   }
+  const defaultApps = (Array.isArray(r.accountActions) ? (r.accountActions as Record<string, unknown>[]) : [])
+    .filter((a) => a?.action === "set-default-app" && a.status === "confirmed" && typeof a.appName === "string")
+    .map((a) => ({ appName: a.appName as string, patched: a.patched !== false }));
   return {
     path,
     kind: r.kind,
@@ -103,6 +108,7 @@ function parseRunReport(path: string, json: unknown): RunReport {
     startedAt: r.startedAt as string,
     finishedAt: r.finishedAt as string,
     items,
+    ...(defaultApps.length ? { defaultApps } : {}),
   };
 }
 
@@ -111,7 +117,8 @@ function parseRunReport(path: string, json: unknown): RunReport {
  * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint), and for a
  * confirmed `replace` also `deleted` for the credential it replaced; an
  * accepted-unconfirmed one → `accepted` (a later apply waits for it rather than create a duplicate);
- * a rollback delete, or a credential rollback found already gone → `deleted`.
+ * a rollback delete, or a credential rollback found already gone → `deleted`; a default App the
+ * run confirmed (`accountActions`) → `app-default-set`.
  */
 export function eventsFromReport(report: RunReport): LedgerEvent[] {
   const events: LedgerEvent[] = [];
@@ -141,6 +148,10 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
         events.push({ ...base, event: "deleted", commsCredentialId: item.replacedId, reason: `${REPLACED_REASON}${id}` });
       }
     } else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
+  }
+  // The default App the run set (an account-level event: no legacy sid).
+  for (const d of report.defaultApps ?? []) {
+    events.push({ v: LEDGER_VERSION, ts: report.finishedAt, runId: report.runId, accountSid: report.accountSid, rebuilt: true, event: "app-default-set", appName: d.appName, patched: d.patched });
   }
   return events;
 }

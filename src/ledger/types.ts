@@ -51,7 +51,28 @@ export type LedgerEvent =
    */
   | (LedgerBase & { event: "surfaced"; attemptId: string; commsCredentialId: string })
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
-  | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string });
+  | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string })
+  | AccountEvent;
+
+/**
+ * An event about the account rather than one legacy credential (no `legacySid`); replay leaves
+ * them out of the per-sid entries. The default App: `app-default-requested` is written before
+ * the PATCH, `app-default-set` once a read shows the App as the default (`patched: false` when
+ * Comms made it the default by itself, as the account's first App).
+ */
+export type AccountEvent =
+  | (AccountBase & { event: "app-default-requested"; appName: string; from?: string })
+  | (AccountBase & { event: "app-default-set"; appName: string; from?: string; patched: boolean });
+
+export const ACCOUNT_EVENTS: readonly AccountEvent["event"][] = ["app-default-requested", "app-default-set"];
+
+/** True for an account-level event (it has no legacy sid). */
+export function isAccountEvent(e: { event: string }): e is AccountEvent {
+  return (ACCOUNT_EVENTS as readonly string[]).includes(e.event);
+}
+
+/** No legacy sid (`legacySid` is declared absent so that code reading `e.legacySid` on any event still type-checks). */
+type AccountBase = Omit<LedgerBase, "legacySid"> & { legacySid?: undefined };
 
 /** A `deleted` event's reason starts with this when a replacement (rotation) took the credential's place. */
 export const REPLACED_REASON = "replaced by ";

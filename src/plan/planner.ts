@@ -5,6 +5,7 @@ import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP, RECONCILE_CLOCK_SKEW_MS 
 import { reconcileLost, type LostAttempt, type WindowOptions } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
+import { planDefaultApp } from "./account.js";
 import { fingerprintObservation, fingerprintParts } from "./planfile.js";
 import { escapeControl } from "../text.js";
 import type { Plan, PlanItem, Snapshot } from "./types.js";
@@ -135,7 +136,10 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   warnSharedCertificates(drafts);
   accountProblems.push(...enforceLimits(drafts, snapshot.comms));
   warnUnknownCredentials(drafts, snapshot.comms, knownIds);
-  problems.push(...accountProblems);
+  const defaultApp = planDefaultApp(snapshot, mapping, drafts.map((d) => d.item));
+  accountProblems.push(...defaultApp.accountProblems);
+  warnings.push(...defaultApp.warnings);
+  problems.push(...accountProblems, ...defaultApp.problems);
 
   return {
     schemaVersion: 1,
@@ -147,6 +151,7 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     accountProblems,
     warnings,
     items: [...drafts.map((d) => d.item), ...gone],
+    ...(defaultApp.actions.length > 0 ? { accountActions: defaultApp.actions } : {}),
     observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
     observedParts: fingerprintParts(snapshot, mapping, secrets),
   };

@@ -1,4 +1,5 @@
 import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, Target } from "../domain.js";
+import type { CommsApp } from "../comms/types.js";
 import type { LedgerEntry } from "../ledger/types.js";
 
 export type PlanAction =
@@ -30,6 +31,8 @@ export interface Snapshot {
   legacy: LegacyCredential[];
   comms: CommsCredential[];
   ledger: Map<string, LedgerEntry>;
+  /** The account's Comms Apps, read when the mapping names a `defaultApp` (absent otherwise). */
+  apps?: CommsApp[];
   observedAt: string;
   /** What observing had to skip or could not read whole (plan-level warnings). */
   warnings?: string[];
@@ -95,6 +98,30 @@ export interface ReplaceStep {
   newVisible?: boolean;
 }
 
+/**
+ * A change to the account rather than to one legacy credential: making the mapping's `defaultApp`
+ * the account's default App. Counted by `hasChanges`, rendered in both reports, journalled in the
+ * ledger as account-level events, carried out by the writer as its own step.
+ */
+export interface AccountAction {
+  action: "set-default-app";
+  /** The App that becomes the account's default App (the mapping's `defaultApp`). */
+  appName: string;
+  /** The account's default App when observed; absent when the account has no App yet. */
+  from?: string;
+  /**
+   * - `first-create`: the account has no Apps; the App's first credential is created (and
+   *   confirmed) before any other App's, so Comms makes it the default App. No PATCH.
+   * - `patch`: `PATCH …/Apps/{appName}` with `{isDefault: true}`, after the App's first create
+   *   when it does not exist yet (`appCreated`).
+   */
+  via: "first-create" | "patch";
+  /** The App does not exist yet: this plan's creates make it. */
+  appCreated?: boolean;
+}
+
+export const ACCOUNT_ACTIONS: readonly AccountAction["action"][] = ["set-default-app"];
+
 export interface Plan {
   schemaVersion: 1;
   generatedAt: string;
@@ -112,6 +139,8 @@ export interface Plan {
   accountProblems?: string[];
   warnings: string[];
   items: PlanItem[];
+  /** Changes to the account itself (the default App). Absent in plan files written before it existed. */
+  accountActions?: AccountAction[];
   /**
    * SHA-256 over what was observed (legacy sids/types/sandbox, Comms ids/defaults, ledger states,
    * secret fingerprints). `apply --plan` refuses a saved plan whose fingerprint no longer matches.
@@ -143,5 +172,5 @@ export function isBlocked(plan: Plan): boolean {
 
 /** True when applying the plan would write to Comms. */
 export function hasChanges(plan: Plan): boolean {
-  return plan.items.some((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
+  return (plan.accountActions?.length ?? 0) > 0 || plan.items.some((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
 }

@@ -1,6 +1,6 @@
-import type { ApplyResult, AppliedItem, ItemStatus } from "../apply/types.js";
+import type { AppliedAccountAction, ApplyResult, AppliedItem, ItemStatus } from "../apply/types.js";
 import type { SecretFingerprint, Target } from "../domain.js";
-import { summarize, type Plan, type PlanItem } from "../plan/types.js";
+import { summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
 /** Version of the JSON report format (reports/README.md). Bumped on any incompatible change. */
@@ -57,6 +57,21 @@ export interface ReportItemJson {
   secret?: ReportSecretJson;
 }
 
+/** A change to the account itself (reports/README.md, "accountActions"): today only the default App. */
+export interface ReportAccountActionJson {
+  action: "set-default-app";
+  appName: string;
+  /** The default App when observed; absent when the account had no App. */
+  from?: string;
+  via: "first-create" | "patch";
+  appCreated?: true;
+  /** Applied reports only. */
+  status?: ItemStatus;
+  patched?: boolean;
+  error?: string;
+  warnings?: string[];
+}
+
 interface ReportHeaderJson {
   schemaVersion: 1;
   generatedAt: string;
@@ -68,6 +83,8 @@ interface ReportHeaderJson {
   problems: string[];
   warnings: string[];
   items: ReportItemJson[];
+  /** Present only when there is one. */
+  accountActions?: ReportAccountActionJson[];
 }
 
 /** `reports/plan-<stamp>.json`. */
@@ -140,6 +157,27 @@ function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
   };
 }
 
+function accountActionJson(a: AccountAction | AppliedAccountAction): ReportAccountActionJson {
+  const applied = "status" in a ? a : undefined;
+  return {
+    action: a.action,
+    appName: a.appName,
+    ...(a.from !== undefined ? { from: a.from } : {}),
+    via: a.via,
+    ...(a.appCreated ? { appCreated: true as const } : {}),
+    ...(applied ? { status: applied.status } : {}),
+    ...(applied?.patched !== undefined ? { patched: applied.patched } : {}),
+    ...(applied?.error !== undefined ? { error: applied.error } : {}),
+    ...(applied ? { warnings: [...applied.warnings] } : {}),
+  };
+}
+
+/** Account actions as report fields: the list, and their count in the summary. */
+function accountFields(actions: readonly (AccountAction | AppliedAccountAction)[] | undefined, summary: Record<string, number>) {
+  if (!actions?.length) return { summary };
+  return { summary: { ...summary, ...summarize(actions) }, accountActions: actions.map(accountActionJson) };
+}
+
 /** The JSON dry-run report for a plan (SPEC "Reports"). Renders only; computes nothing but counts. */
 export function planReport(plan: Plan): PlanReportJson {
   return {
@@ -151,7 +189,7 @@ export function planReport(plan: Plan): PlanReportJson {
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     mappingPath: plan.mappingDisplayPath ?? plan.mappingPath,
     observedFingerprint: plan.observedFingerprint,
-    summary: summarize(plan.items),
+    ...accountFields(plan.accountActions, summarize(plan.items)),
     problems: [...plan.problems],
     warnings: [...plan.warnings],
     items: plan.items.map(itemJson),
@@ -178,7 +216,7 @@ export function applyReport(result: ApplyResult & { mappingDisplayPath?: string 
     finishedAt: result.finishedAt,
     interrupted: result.interrupted,
     requests: { ...(result.requests ?? {}) },
-    summary: applySummary(result.items),
+    ...accountFields(result.accountActions, applySummary(result.items)),
     problems: [...result.problems],
     warnings: [...result.warnings],
     items: result.items.map(itemJson),

@@ -1,5 +1,7 @@
 import type { ApplyResult, AppliedItem } from "../apply/types.js";
-import { PLAN_ACTIONS, summarize, type Plan, type PlanItem } from "../plan/types.js";
+import { describeAccountAction } from "../plan/account.js";
+import { PLAN_ACTIONS, summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
+import type { AppliedAccountAction } from "../apply/types.js";
 import { escapeControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
@@ -199,6 +201,21 @@ function body(items: AnyItem[], general: { problems: string[]; warnings: string[
   return out;
 }
 
+/** The account-level actions (the default App), one line each; nothing when there are none. */
+function accountSection(actions: readonly (AccountAction | AppliedAccountAction)[] | undefined): string[] {
+  if (!actions?.length) return [];
+  const out = ["## Account", ""];
+  for (const a of actions) {
+    const applied = "status" in a ? a : undefined;
+    const status = applied ? ` — **${applied.status}**${applied.patched === false ? " (Comms made it the default as the account's first App; no PATCH)" : ""}` : "";
+    out.push(`- ${mdLine(describeAccountAction(a))}${status}`);
+    if (applied?.error) out.push(`  - failed: ${mdLine(applied.error)}`);
+    for (const w of applied?.warnings ?? []) out.push(`  - warning: ${mdLine(w)}`);
+  }
+  out.push("");
+  return out;
+}
+
 /** The lines as one document; every line is escaped once more, so nothing raw can slip through. */
 function document(out: readonly string[]): string {
   let text = "";
@@ -222,6 +239,7 @@ export function planMarkdown(plan: Plan): string {
     "",
   ];
   append(out, countTable("Action", summarize(plan.items)));
+  append(out, accountSection(plan.accountActions));
   append(out, body(plan.items, plan));
   return document(out);
 }
@@ -246,6 +264,7 @@ export function applyMarkdown(result: RenderableResult): string {
   ];
   append(out, countTable("Status", summarize(result.items.map((i) => ({ action: i.status })))));
   append(out, countTable("Action", summarize(result.items)));
+  append(out, accountSection(result.accountActions));
   append(out, body(result.items, result));
   return document(out);
 }

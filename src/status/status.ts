@@ -1,6 +1,7 @@
 import type { CommsCredential } from "../domain.js";
+import type { CommsApp } from "../comms/types.js";
 import { recordedSecret } from "../ledger/ledger.js";
-import type { LedgerEntry } from "../ledger/types.js";
+import type { LedgerEntry, LedgerEvent } from "../ledger/types.js";
 import { CERT_EXPIRY_WARNING_DAYS } from "../limits.js";
 
 export type StatusKind =
@@ -140,4 +141,39 @@ function expiryOf(entry: LedgerEntry, id: string | undefined, live: ReadonlyMap<
   const at = notAfter === undefined ? NaN : Date.parse(notAfter);
   if (Number.isNaN(at)) return {};
   return { notAfter: notAfter!, daysLeft: Math.floor((at - now.getTime()) / DAY_MS) };
+}
+
+/** The account's default App as `status` shows it. */
+export interface DefaultAppStatus {
+  /** The live default App; undefined when no App is the default (or the Apps could not be read: `error`). */
+  live?: string;
+  /** The App cr2comms last made the default (the ledger's last `app-default-set`), if it ever did. */
+  setByCr2comms?: string;
+  /** cr2comms made an App the default and another one is now. */
+  drift: boolean;
+  detail: string;
+  /** Why the Apps could not be read. */
+  error?: string;
+}
+
+/** Pure: the live default App against the last one cr2comms set (the ledger's account events). */
+export function computeDefaultApp(events: readonly LedgerEvent[], apps: readonly CommsApp[] | { error: string }): DefaultAppStatus {
+  let setByCr2comms: string | undefined;
+  for (const e of events) if (e.event === "app-default-set") setByCr2comms = e.appName;
+  const set = setByCr2comms !== undefined ? { setByCr2comms } : {};
+  if (!Array.isArray(apps)) {
+    const error = (apps as { error: string }).error;
+    return { ...set, drift: false, detail: `the Comms Apps could not be read: ${error}`, error };
+  }
+  const live = apps.find((a) => a.isDefault)?.name;
+  const drift = setByCr2comms !== undefined && live !== setByCr2comms;
+  const detail =
+    live === undefined
+      ? "no App is the default (the account has no Apps)"
+      : drift
+        ? `${live} is the default App; cr2comms made ${setByCr2comms} the default — apply (with defaultApp: ${setByCr2comms}) switches it back`
+        : setByCr2comms !== undefined
+          ? `${live} (made the default by cr2comms)`
+          : live;
+  return { ...(live !== undefined ? { live } : {}), ...set, drift, detail };
 }

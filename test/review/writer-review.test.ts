@@ -137,7 +137,7 @@ describe("review: lost creates and rivals", () => {
     await sleepReal(100);
     expect(w.sandbox()).toHaveLength(2); // both POSTs were carried out: one credential each
     // The lost create's first look happens before the other create starts: it is adopted at once.
-    expect(live.list.map((e) => `${e.event} ${e.legacySid.slice(-1)}`)).toEqual(["attempt 2", "unknown 2", "accepted 2", "confirmed 2", "attempt 5"]);
+    expect(live.list.map((e) => `${e.event} ${e.legacySid?.slice(-1)}`)).toEqual(["attempt 2", "unknown 2", "accepted 2", "confirmed 2", "attempt 5"]);
 
     // The rerun (a new process: only the journal survives).
     const after = new MemoryLedger();

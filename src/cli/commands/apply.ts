@@ -8,6 +8,7 @@ import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
 import { escapeControl } from "../../text.js";
 import { describeStaleness, parsePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, summarize, type Plan } from "../../plan/types.js";
+import { describeAccountAction } from "../../plan/account.js";
 import { applyMarkdown, applyReport, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
@@ -121,7 +122,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
       if (unconfirmed) print(`${unconfirmed} change(s) accepted by Comms but not visible yet: rerun apply to confirm them (nothing is sent twice).`);
     }
     if (stop.received) return exitCodeFor(stop.received);
-    const failed = result.items.some((i) => i.status === "failed") || result.problems.length > 0;
+    const failed = result.items.some((i) => i.status === "failed") || result.problems.length > 0 || (result.accountActions ?? []).some((a) => a.status === "failed" || a.status === "accepted-unconfirmed");
     return failed || unconfirmed > 0 ? 1 : 0;
   } finally {
     stop.dispose();
@@ -141,7 +142,8 @@ function printApplySummary(result: ApplyResult, accountProblems: readonly string
     return;
   }
   const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
-  if (changed.length === 0 && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) {
+  for (const a of result.accountActions ?? []) print(`Account: ${escapeControl(describeAccountAction(a))} → ${a.status}${a.error ? `: ${escapeControl(a.error)}` : ""}`);
+  if (changed.length === 0 && !result.accountActions?.length && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) {
     print("Nothing to change: Comms already matches the mapping.");
     return;
   }

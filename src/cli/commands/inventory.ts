@@ -1,6 +1,7 @@
 import type { CommsCredential, LegacyCredential } from "../../domain.js";
 import { derivedCredentialType } from "../../plan/index.js";
 import { renderTable } from "../../report/index.js";
+import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
@@ -13,7 +14,14 @@ export interface InventoryArgs extends GlobalArgs {
 export async function inventoryCommand(args: InventoryArgs): Promise<number> {
   const rt = await openRuntime(args);
   try {
-    const [legacy, comms] = await Promise.all([rt.legacy.listAll(), args.comms ? rt.comms.list() : Promise.resolve(undefined)]);
+    const [legacy, comms, apps] = await Promise.all([
+      rt.legacy.listAll(),
+      args.comms ? rt.comms.list() : Promise.resolve(undefined),
+      // Which App is the account's default; a failure to read the Apps is said, not fatal.
+      args.comms ? rt.comms.listApps().catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })) : Promise.resolve(undefined),
+    ]);
+    const appsRead = Array.isArray(apps) ? apps : undefined;
+    const defaultApp = appsRead?.find((a) => a.isDefault)?.name ?? null;
     const byType: Record<string, number> = {};
     for (const c of legacy) byType[c.type] = (byType[c.type] ?? 0) + 1;
     if (rt.settings.json) {
@@ -23,6 +31,11 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
         legacy: legacy.map((c) => ({ ...c, mapsTo: mapsTo(c) })),
         countsByType: byType,
         ...(comms ? { comms: groupByApp(comms) } : {}),
+        ...(apps
+          ? appsRead
+            ? { commsApps: appsRead.map((a) => ({ name: a.name, isDefault: a.isDefault, createdAt: a.createdAt })), defaultApp }
+            : { commsAppsError: (apps as { error: string }).error }
+          : {}),
       });
       return 0;
     }
@@ -35,10 +48,11 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
       ),
     );
     if (comms) {
-      const apps = groupByApp(comms);
-      print(`\nComms Push Notifications credentials: ${comms.length} in ${Object.keys(apps).length} App(s)`);
-      for (const [app, creds] of Object.entries(apps)) {
-        print(`\n${app}`);
+      const byApp = groupByApp(comms);
+      const defaultLine = appsRead ? (defaultApp ? `default App: ${escapeControl(defaultApp)}` : "no default App") : `default App unknown (the Apps could not be read: ${escapeControl((apps as { error: string }).error)})`;
+      print(`\nComms Push Notifications credentials: ${comms.length} in ${Object.keys(byApp).length} App(s); ${defaultLine}`);
+      for (const [app, creds] of Object.entries(byApp)) {
+        print(`\n${escapeControl(app)}`);
         print(renderTable(["id", "type", "default", "created"], creds.map((c) => [c.id, c.credentialType, c.isDefault ? "yes" : "no", c.createdAt])));
       }
     }

@@ -2,6 +2,8 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { serializePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
+import { describeAccountAction } from "../../plan/account.js";
+import { escapeControl } from "../../text.js";
 import { messageLines, planMarkdown, planReport, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
@@ -43,6 +45,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
 
 export function printPlanSummary(plan: Plan): void {
   print(`Plan for ${plan.accountSid}: ${formatCounts(summarize(plan.items), PLAN_ACTIONS)}`);
+  for (const a of plan.accountActions ?? []) print(`  account: ${escapeControl(describeAccountAction(a))}`);
   const { problems, warnings } = messageLines(plan);
   for (const p of problems) print(`  problem: ${p}`);
   for (const w of warnings.slice(0, 20)) print(`  warning: ${w}`);

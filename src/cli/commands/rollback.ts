@@ -7,7 +7,7 @@ import { holdLedger } from "../exclusive.js";
 import { confirmOrInterrupt, isInteractive } from "../prompt.js";
 import { atPrompt, exitCodeFor, watchStopSignals } from "../signals.js";
 import { applyMarkdown, applyReport, renderTable, writeReport } from "../../report/index.js";
-import { planRollback, rollback } from "../../rollback/rollback.js";
+import { countAppRegistrations, describeAppDeletion, planRollback, registrationsNote, rollback } from "../../rollback/rollback.js";
 import type { GlobalArgs } from "../config.js";
 import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
@@ -36,16 +36,20 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
     const observed = await Promise.race([observing, stop.stopped]);
     if (typeof observed === "string") throw new InterruptedError(`interrupted (${observed}) while reading the account; nothing was deleted`, exitCodeFor(observed));
     const [entries, comms] = observed;
-    const plan = planRollback(entries, comms, { ...(onlyIds ? { onlyIds } : {}), allowAppDeletion: args.allowAppDeletion ?? false });
+    // Before anything is deleted: how many device registrations go with each App that would be deleted.
+    const plan = await countAppRegistrations(planRollback(entries, comms, { ...(onlyIds ? { onlyIds } : {}), allowAppDeletion: args.allowAppDeletion ?? false }), rt.comms);
+    const appDeletions = (plan.appDeletions ?? []).map((d) => escapeControl(describeAppDeletion(d)));
     if (!rt.settings.json) {
       const refusedCount = plan.refused.reduce((n, r) => n + r.candidates.length, 0);
       print(`Rollback: ${plan.deletes.length} to delete, ${refusedCount} refused, ${plan.gone.length} already gone`);
       if (plan.deletes.length) print(renderTable(["legacy sid", "comms id", "app", "type"], plan.deletes.map((d) => [d.legacySid, d.commsCredentialId, d.appName, d.credentialType])));
-      for (const r of plan.refused) print(`  refused: App ${r.appName} would lose its last credential (and its device registrations); pass --allow-app-deletion to allow`);
+      for (const r of plan.refused) print(`  refused: App ${r.appName} would lose its last credential${escapeControl(registrationsNote(r)) || " (and its device registrations)"}; pass --allow-app-deletion to allow`);
+      for (const d of appDeletions) print(`  app deletion: this ${escapeControl(d)}`);
       for (const w of plan.warnings) print(`  warning: ${escapeControl(w)}`);
     }
     if (plan.deletes.length && !args.yes) {
-      const ok = await atPrompt(() => confirmOrInterrupt(`Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?`, { signal: stop.signal }), stop);
+      const cascade = appDeletions.length ? ` This ${appDeletions.join("; and ")}.` : "";
+      const ok = await atPrompt(() => confirmOrInterrupt(`Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?${cascade}`, { signal: stop.signal }), stop);
       if (!ok) {
         print("Nothing deleted.");
         return 1;

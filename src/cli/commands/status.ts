@@ -1,6 +1,6 @@
 import { UsageError } from "../../errors.js";
 import { renderTable } from "../../report/index.js";
-import { computeStatus, type StatusRow } from "../../status/status.js";
+import { computeDefaultApp, computeStatus, type StatusRow } from "../../status/status.js";
 import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
@@ -30,7 +30,13 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
   const expiringWithinDays = parseExpiringWithin(args.expiringWithin);
   const rt = await openRuntime(args);
   try {
-    const [entries, comms] = await Promise.all([rt.ledger.entries(), rt.comms.list()]);
+    const [entries, comms, events, apps] = await Promise.all([
+      rt.ledger.entries(),
+      rt.comms.list(),
+      rt.ledger.events(),
+      // The default App is shown when it can be read; a failure to read it is said, not fatal.
+      rt.comms.listApps().catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })),
+    ]);
     let legacySids: Set<string> | undefined;
     const warnings: string[] = [];
     if (entries.size > 0) {
@@ -42,6 +48,11 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
       }
     }
     const status = computeStatus(entries, comms, { now: now(), ...(legacySids ? { legacySids } : {}), ...(expiringWithinDays !== undefined ? { expiringWithinDays } : {}) });
+    const defaultApp = computeDefaultApp(events, apps);
+    if (defaultApp.drift) {
+      status.drift = true;
+      status.summary["default-app-changed"] = 1;
+    }
     for (const w of warnings) rt.logger.warn(w);
     const exitCode = status.drift || status.expiring.length > 0 ? 2 : 0;
     if (rt.settings.json) {
@@ -51,6 +62,7 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
         drift: status.drift,
         ...(expiringWithinDays !== undefined ? { expiringWithinDays, expiring: status.expiring } : {}),
         summary: status.summary,
+        defaultApp,
         items: status.rows,
         notCreatedByCr2comms: status.foreign,
         warnings,
@@ -65,6 +77,7 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
           ),
         );
       }
+      print(`\nDefault App: ${escapeControl(defaultApp.detail)}`);
       if (status.foreign.length) {
         print(`\nNot created by cr2comms (left untouched): ${status.foreign.length}`);
         print(renderTable(["comms id", "app", "type", "default"], status.foreign.map((c) => [c.id, c.appName, c.credentialType, c.isDefault ? "yes" : "no"])));
