@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { link, open, rename, unlink } from "node:fs/promises";
+import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -7,15 +7,23 @@ import { basename, dirname, join } from "node:path";
  * folder, flushed, then renamed (`overwrite`) or hard-linked into place. Without `overwrite` an
  * existing `path` is left untouched and the error has code `EEXIST`.
  */
-export async function writeFileAtomic(path: string, data: string, opts: { overwrite: boolean }): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string,
+  opts: { overwrite: boolean; /** Tests: how the temporary file is filled (a full disk). */ fill?: (handle: FileHandle, data: string) => Promise<void> },
+): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(tmp, "wx", 0o644);
   try {
-    await handle.writeFile(data, "utf8");
+    await (opts.fill ?? ((h, d) => h.writeFile(d, "utf8")))(handle, data);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (err) {
+    // A full disk or a failed sync: the half-written temporary file is not left behind.
+    await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await handle.close();
   try {
     if (opts.overwrite) {
       await rename(tmp, path);

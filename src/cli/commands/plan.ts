@@ -1,10 +1,10 @@
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { serializePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
 import { describeAccountAction } from "../../plan/account.js";
 import { escapeControl } from "../../text.js";
-import { messageLines, planMarkdown, planReport, writeReport } from "../../report/index.js";
+import { messageLines, planMarkdown, planReport, writeFileAtomic, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
@@ -25,15 +25,16 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
     let planFile: string | undefined;
     if (args.out) {
       planFile = resolve(args.out);
-      mkdirSync(dirname(planFile), { recursive: true });
-      writeFileSync(planFile, serializePlanFile(plan));
+      await mkdir(dirname(planFile), { recursive: true });
+      // Whole or not at all: a plan file cut short would be refused by apply --plan anyway, but never half-replaced.
+      await writeFileAtomic(planFile, serializePlanFile(plan), { overwrite: true });
     }
     if (rt.settings.json) {
       printJson({ ...planReport(plan), reportPaths: paths, ...(planFile ? { planFile } : {}) });
     } else {
       printPlanSummary(plan);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
-      if (planFile) print(`Plan saved to ${planFile} (apply it with: cr2comms apply --plan ${planFile})`);
+      if (planFile) print(`Plan saved to ${planFile} (review the report, then apply exactly this plan with: cr2comms apply --plan ${planFile} --yes)`);
     }
     if (isBlocked(plan)) return 1;
     if (args.detailedExitcode && hasChanges(plan)) return 2;
