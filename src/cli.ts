@@ -21,6 +21,11 @@ interface CommandDef {
   /** Takes the global options (every command but `emulator`). */
   global: boolean;
   examples: [string, string][];
+  /**
+   * Sends nothing to Twilio: a signal ends it at once with one line saying so (exit 128 + n).
+   * `apply` and `rollback` handle signals themselves (finish what is in flight, journal, report).
+   */
+  readsOnly?: boolean;
   run: (args: Args) => Promise<number>;
 }
 
@@ -56,6 +61,7 @@ const EXIT_CODES =
 export const COMMANDS: CommandDef[] = [
   {
     command: "inventory",
+    readsOnly: true,
     describe: "list legacy credentials (and, with --comms, Comms credentials by App)",
     options: { comms: bool("also list existing Comms credentials grouped by App") },
     global: true,
@@ -67,6 +73,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "init",
+    readsOnly: true,
     describe: "write a mapping file scaffold from the live inventory",
     options: {
       out: str("where to write it (default: the --mapping path)"),
@@ -82,6 +89,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "plan",
+    readsOnly: true,
     describe: "dry run: read everything, validate secrets, write a plan report",
     options: {
       out: str("also save the plan for `apply --plan`"),
@@ -113,6 +121,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "status",
+    readsOnly: true,
     describe: "compare the ledger with live Comms state (exit 0 in sync, 2 drift)",
     options: {
       "expiring-within": str("exit 2 when a certificate cr2comms put into Comms expires within this many days"),
@@ -138,6 +147,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "ledger <action>",
+    readsOnly: true,
     describe: "check the ledger, repair it (set unreadable lines aside) or rebuild it from the apply reports",
     options: { force: bool("rebuild even when a ledger exists") },
     positionals: { action: { describe: "what to do", choices: ["check", "repair", "rebuild"] } },
@@ -243,9 +253,31 @@ function register(y: Argv, def: CommandDef): Argv {
       return b.epilogue(EXIT_CODES);
     },
     async (argv) => {
-      exitCode = await def.run(argv as Args);
+      const quiet = def.readsOnly ? stopOnSignal() : undefined;
+      try {
+        exitCode = await def.run(argv as Args);
+      } finally {
+        quiet?.();
+      }
     },
   );
+}
+
+/** A signal during a command that sends nothing to Twilio: one plain line, exit 128 + n. Returns the un-install. */
+function stopOnSignal(): () => void {
+  const names = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const numbers = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  const handlers = names.map((name) => {
+    const handler = () => {
+      process.stderr.write(`cr2comms: interrupted (${name}); nothing was sent to Twilio\n`);
+      process.exit(128 + numbers[name]);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return () => {
+    for (const [name, handler] of handlers) process.off(name, handler);
+  };
 }
 
 export async function main(argv: string[]): Promise<number> {

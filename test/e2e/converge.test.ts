@@ -186,3 +186,23 @@ describe("after a crash, one rerun converges", () => {
     expect(fromEnv.stderr).toMatch(/CR2COMMS_SETTLE_SECONDS must be/);
   });
 });
+
+describe("a signal during a command that only reads", () => {
+  it("plan interrupted while reading: one line, nothing sent to Twilio, exit 130", async () => {
+    const { emu, env, common } = await demo({ latencyMs: 1_500 });
+    const run = await runCli(["plan", ...common], {
+      env,
+      onSpawn: (kill) => {
+        const timer = setInterval(() => {
+          if (emu.requests.length > 0) {
+            clearInterval(timer);
+            kill("SIGINT");
+          }
+        }, 10);
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.stderr.trim().split("\n").at(-1)).toBe("cr2comms: interrupted (SIGINT); nothing was sent to Twilio");
+    expect(emu.writeCount()).toBe(0);
+  });
+});
