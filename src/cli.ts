@@ -8,6 +8,7 @@ import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
 import { ignoreClosedStdout } from "./cli/output.js";
+import { editDistance } from "./text.js";
 
 type Args = Record<string, unknown>;
 
@@ -179,20 +180,6 @@ function knownOptions(commandName: string | undefined): string[] {
   const own = def ? Object.keys(def.options) : [];
   const global = !def || def.global ? Object.keys(GLOBAL_OPTIONS) : [];
   return [...own, ...global, "help", "version", ...(own.includes("wait") ? ["no-wait"] : [])];
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** The closest known option, if it is close enough to be a typo. */

@@ -5,7 +5,7 @@ import { CREDENTIAL_TYPES, LEGACY_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
 import { MAX_MAPPING_FILE_BYTES } from "../limits.js";
 import { readLocalFile } from "../localfile.js";
-import { escapeControl } from "../text.js";
+import { editDistance, escapeControl } from "../text.js";
 import type { Mapping, MappingEntry } from "./types.js";
 
 /** The only mapping file version this build reads. */
@@ -174,20 +174,6 @@ function suggest(key: string, known: readonly string[]): string {
   const lower = key.toLowerCase().replace(/[-_]/g, "");
   const hit = known.find((k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2);
   return hit ? ` (did you mean "${hit}"?)` : ` (allowed: ${known.join(", ")})`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
 }
 
 function typeName(value: unknown): string {
