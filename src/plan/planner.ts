@@ -114,9 +114,10 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   const lost: LostAttempt[] = [...pending, ...abandoned.map((a) => a.attempt)];
   const window = { skewMs: opts.clockSkewMs ?? RECONCILE_CLOCK_SKEW_MS };
   const surfaced = findSurfaced(abandoned, snapshot.comms, claimed, lost, window);
+  const live: LiveView = { commsById, comms: snapshot.comms, claimed, lost, window };
 
   const drafts = snapshot.legacy.map((legacy) =>
-    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed, lost, window, opts.replace?.has(legacy.sid) ?? false),
+    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), live, opts.replace?.has(legacy.sid) ?? false),
   );
   problems.push(...forcedWithoutEffect(opts.replace, drafts, gone));
   for (const d of drafts) {
@@ -218,19 +219,27 @@ function block(item: PlanItem, problem: string): void {
   item.problems.push(problem);
 }
 
+/** What the per-credential decisions read of Comms, and share: ids claimed so far, open attempts. */
+interface LiveView {
+  commsById: ReadonlyMap<string, CommsCredential>;
+  comms: readonly CommsCredential[];
+  /** Ids the ledger or an earlier decision of this plan claims; an adoption takes only others. */
+  claimed: Set<string>;
+  /** Open and given-up attempts: rivals for a lone new credential (see `reconcileLost`). */
+  lost: readonly LostAttempt[];
+  window: WindowOptions;
+}
+
 /** The per-credential decision, from the mapping, the ledger and the live Comms list. */
 function decide(
   legacy: LegacyCredential,
   entries: MappingEntry[],
   ledger: LedgerEntry | undefined,
   secret: SecretResult | undefined,
-  commsById: ReadonlyMap<string, CommsCredential>,
-  comms: readonly CommsCredential[],
-  claimed: Set<string>,
-  lost: readonly LostAttempt[],
-  window: WindowOptions,
+  view: LiveView,
   forced: boolean,
 ): Draft {
+  const { commsById, comms, claimed, lost, window } = view;
   const sid = legacy.sid;
   const item: PlanItem = {
     legacySid: sid,
@@ -278,7 +287,7 @@ function decide(
   const target = mapped.target;
   item.target = target;
 
-  if (ledger?.replacing) return resumeReplacement(item, entry, target, ledger, ledger.replacing, secret, commsById, comms, claimed, lost, window);
+  if (ledger?.replacing) return resumeReplacement(item, entry, target, ledger, ledger.replacing, secret, view);
   const live = liveCredential(ledger, commsById);
   if (ledger && live) {
     migratedTo(item, live, target, ledger, secret, entry);
@@ -465,12 +474,9 @@ function resumeReplacement(
   ledger: LedgerEntry,
   r: NonNullable<LedgerEntry["replacing"]>,
   secret: SecretResult | undefined,
-  commsById: ReadonlyMap<string, CommsCredential>,
-  comms: readonly CommsCredential[],
-  claimed: Set<string>,
-  lost: readonly LostAttempt[],
-  window: WindowOptions,
+  view: LiveView,
 ): Draft {
+  const { commsById, comms, claimed, lost, window } = view;
   const old = commsById.get(r.oldId);
   const where = { appName: ledger.appName ?? old?.appName ?? target.appName, credentialType: ledger.credentialType ?? old?.credentialType ?? target.credentialType };
   item.action = "replace";
