@@ -22,12 +22,13 @@ type Clock = ReturnType<typeof virtualClock>;
  * only from a given time (`visibleFrom`), to model Comms' eventual consistency.
  */
 export function fakeComms(clock: Clock) {
-  const creds = new Map<string, CommsCredential & { visibleFrom: number }>();
+  const creds = new Map<string, CommsCredential & { visibleFrom: number; goneFrom?: number }>();
   const calls: string[] = [];
   let seq = 0;
   const nextId = () => `comms_credential_${String(++seq).padStart(6, "0")}`;
-  const visible = () => [...creds.values()].filter((c) => c.visibleFrom <= clock.ms());
-  const strip = ({ visibleFrom: _, ...c }: CommsCredential & { visibleFrom: number }): CommsCredential => c;
+  const shown = (c: { visibleFrom: number; goneFrom?: number }) => c.visibleFrom <= clock.ms() && (c.goneFrom === undefined || clock.ms() < c.goneFrom);
+  const visible = () => [...creds.values()].filter(shown);
+  const strip = ({ visibleFrom: _, goneFrom: __, ...c }: CommsCredential & { visibleFrom: number; goneFrom?: number }): CommsCredential => c;
   const hooks: {
     create?: (body: CreateCredentialBody) => Promise<Accepted>;
     setDefault?: (id: string, isDefault: boolean) => Promise<Accepted>;
@@ -63,7 +64,7 @@ export function fakeComms(clock: Clock) {
     async fetch(id: string) {
       calls.push(`fetch ${id}`);
       const c = creds.get(id);
-      return c && c.visibleFrom <= clock.ms() ? strip(c) : null;
+      return c && shown(c) ? strip(c) : null;
     },
     async fetchLocation(location: string) {
       return client.fetch(location.split("/").pop()!);
@@ -95,6 +96,11 @@ export function fakeComms(clock: Clock) {
     hooks,
     add,
     remove: (id: string) => creds.delete(id),
+    /** The credential stays listed until `at` (a delete that takes effect late). */
+    goneFrom: (id: string, at: number) => {
+      const c = creds.get(id);
+      if (c) c.goneFrom = at;
+    },
     all: () => [...creds.values()].map(strip),
     writes: () => calls.filter((c) => /^(create|setDefault|delete) /.test(c)),
   };
