@@ -47,9 +47,9 @@ describe("readP12", () => {
 });
 
 describe("readP12: incomplete bundles", () => {
-  const key = forge.pki.privateKeyFromPem(fixture("apn-dev.key.pem"));
+  const key = forge.pki.privateKeyFromPem(fixture("apn-dev.key.pem")) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.certificateFromPem(fixture("apn-dev.cert.pem"));
-  const bundle = (k: forge.pki.PrivateKey | null, certs: forge.pki.Certificate[]): Buffer =>
+  const bundle = (k: forge.pki.rsa.PrivateKey | null, certs: forge.pki.Certificate[]): Buffer =>
     Buffer.from(forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(k, certs, "fake-p12-pass", { algorithm: "3des", generateLocalKeyId: certs.length > 0 })).getBytes(), "binary");
 
   it("a bundle with a key but no certificate is a problem naming the certificate", () => {
