@@ -92,6 +92,20 @@ describe("computeStatus: every kind", () => {
     expect(s.foreign).toEqual([]);
   });
 
+  it("every row explains itself", () => {
+    const live = comms({ isDefault: false });
+    const entries = new Map([
+      [sid(1), ledgerEntry({ legacySid: sid(1), commsCredentialId: live.id })],
+      [sid(2), ledgerEntry({ legacySid: sid(2), commsCredentialId: live.id, isDefault: true })],
+      [sid(3), ledgerEntry({ legacySid: sid(3), state: "pending" })],
+    ]);
+    const rows = computeStatus(entries, [live]).rows;
+    expect(rows.map((r) => r.kind)).toEqual(["in-sync", "default-changed", "pending"]);
+    expect(rows[0]!.detail).toMatch(/present/);
+    expect(rows[1]!.detail).toMatch(/no longer/);
+    expect(rows[2]!.detail).toMatch(/no recorded outcome/);
+  });
+
   it("drift kinds are exactly those the ledger and Comms disagree on", () => {
     expect([...DRIFT_KINDS].sort()).toEqual(["default-changed", "missing", "orphaned", "pending", "unconfirmed"]);
   });
