@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { SecretResult } from "../../src/domain.js";
 import type { Mapping } from "../../src/mapping/types.js";
+import { RECONCILE_CLOCK_SKEW_MS } from "../../src/limits.js";
 import { plan } from "../../src/plan/planner.js";
+import { adoptionCandidates } from "../../src/plan/reconcile.js";
 import type { Plan, PlanItem, Snapshot } from "../../src/plan/types.js";
 import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, okSecret, secretsFor, sid, snapshot } from "./builders.js";
 
@@ -141,5 +143,90 @@ describe("plan: mapping entries that cannot be followed", () => {
     const p = run(snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: sid(2), type: "voip" })] }), mapping(), new Map());
     expect(p.items[0]!.warnings).toEqual([expect.stringMatching(/is not in the mapping/)]);
     expect(p.items[1]!.warnings).toEqual([expect.stringMatching(/does not know/)]);
+  });
+});
+
+describe("plan: warnings about a migrated credential", () => {
+  it("says when the live credential is the default although the mapping does not ask for it, and not otherwise", () => {
+    const live = comms({ isDefault: true });
+    const e = ledgerEntry({ legacySid: S1, commsCredentialId: live.id });
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(e) });
+    expect(only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([expect.stringMatching(new RegExp(`${live.id} is the default .* although the mapping does not say so`))]);
+    expect(only(run(snap, mapping(entry({ sid: S1, isDefault: true })), secretsFor(S1))).warnings).toEqual([]);
+  });
+
+  it("says when only the type moved, and falls back to the live credential's App and type when the ledger has none", () => {
+    const live = comms({ credentialType: "APN" });
+    const moved = ledgerEntry({ legacySid: S1, commsCredentialId: live.id, credentialType: "APN" });
+    const sandbox = legacy({ sid: S1, sandbox: true, sandboxRaw: "True" });
+    const w = only(run(snapshot({ legacy: [sandbox], comms: [live], ledger: ledgerOf(moved) }), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings;
+    expect(w.join(" ")).toMatch(/was migrated to app_ios APN but the mapping now says app_ios APN_SANDBOX/);
+    const bare = { legacySid: S1, state: "confirmed" as const, commsCredentialId: live.id, createdIds: [live.id], runIds: [] };
+    expect(only(run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(bare) }), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
+  });
+
+  it("warns about a rotated secret only when both fingerprints are known and differ", () => {
+    const live = comms();
+    const withSecret = (tag: string | undefined) =>
+      snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: live.id, ...(tag ? { secret: okSecret(S1, tag).fingerprint! } : {}) })) });
+    expect(only(run(withSecret("v1"), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
+    expect(only(run(withSecret("v0"), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([expect.stringMatching(/secret now resolved differs/)]);
+    expect(only(run(withSecret(undefined), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
+    expect(only(run(withSecret("v0"), mapping(entry({ sid: S1 })), new Map())).warnings).toEqual([]);
+  });
+});
+
+describe("plan: defaults, secrets and foreign credentials", () => {
+  it("two defaults for one App and type block each other, each naming the other (not itself)", () => {
+    const p = run(snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: sid(2) })] }), mapping(entry({ sid: S1, isDefault: true }), entry({ sid: sid(2), isDefault: true })), secretsFor(S1, sid(2)));
+    expect(p.items.map((i) => i.action)).toEqual(["blocked", "blocked"]);
+    expect(p.items[0]!.problems.join(" ")).toMatch(new RegExp(`also ${sid(2)} \\(entry #1\\)$`));
+    expect(p.items[1]!.problems.join(" ")).toMatch(new RegExp(`also ${S1} \\(entry #0\\)$`));
+  });
+
+  it("an item already blocked does not make another default conflict", () => {
+    const a = comms({ createdAt: inWindow });
+    const b = comms({ createdAt: "2025-06-01T10:00:02.000Z" });
+    const p = run(
+      snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: sid(2) })], comms: [a, b], ledger: ledgerOf(ledgerEntry({ legacySid: S1, state: "pending", lastAttempt: attempt() })) }),
+      mapping(entry({ sid: S1, isDefault: true }), entry({ sid: sid(2), isDefault: true })),
+      secretsFor(S1, sid(2)),
+    );
+    expect(p.items.map((i) => i.action)).toEqual(["blocked", "create"]);
+  });
+
+  it("a secret result with neither problems nor a secret blocks the create", () => {
+    const p = run(snapshot({ legacy: [legacy({ sid: S1 })] }), mapping(entry({ sid: S1 })), new Map([[S1, { problems: [], warnings: [] }]]));
+    expect(only(p).action).toBe("blocked");
+    expect(only(p).problems).toEqual([expect.stringMatching(/did not validate/)]);
+  });
+
+  it("warns a create about foreign credentials of its App and type only, not about adopted or other-type ones", () => {
+    const foreign = comms({ createdAt: "2025-01-01T00:00:00.000Z" });
+    const otherType = comms({ credentialType: "FCM", createdAt: "2025-01-01T00:00:00.000Z" });
+    const adopted = comms({ createdAt: inWindow });
+    const snap = snapshot({
+      legacy: [legacy({ sid: S1 }), legacy({ sid: sid(2) }), legacy({ sid: sid(3) })],
+      comms: [foreign, otherType, adopted],
+      ledger: ledgerOf(ledgerEntry({ legacySid: sid(2), state: "pending", lastAttempt: attempt() })),
+    });
+    const p = run(snap, mapping(entry({ sid: S1 }), entry({ sid: sid(2) }), entry({ sid: sid(3), skip: true })), secretsFor(S1, sid(2)));
+    expect(p.items.map((i) => i.action)).toEqual(["create", "already-migrated", "skip"]);
+    expect(p.items[0]!.warnings).toEqual([expect.stringMatching(/already has 1 APN credential\(s\) not created by cr2comms/)]);
+    expect(p.items[1]!.warnings.join(" ")).not.toMatch(/not created by cr2comms/);
+    expect(p.items[2]!.warnings).toEqual([]);
+  });
+});
+
+describe("adoptionCandidates: the window's edges belong to it", () => {
+  it("a credential created exactly at the window's start or end is a candidate; one millisecond outside is not", () => {
+    const start = Date.parse(startedAt) - RECONCILE_CLOCK_SKEW_MS;
+    const unknownAt = "2025-06-01T10:00:05.000Z";
+    const end = Date.parse(unknownAt) + RECONCILE_CLOCK_SKEW_MS;
+    const at = (ms: number) => comms({ createdAt: new Date(ms).toISOString() });
+    const edges = [at(start), at(end)];
+    const outside = [at(start - 1), at(end + 1)];
+    const found = adoptionCandidates({ ...attempt(), unknownAt }, [...outside, ...edges], new Set());
+    expect(found.map((c) => c.id)).toEqual(edges.map((c) => c.id));
   });
 });
