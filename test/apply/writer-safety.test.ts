@@ -238,3 +238,80 @@ describe("writer: an accepted create that never becomes visible", () => {
     expect(w.comms.writes()).toEqual([]);
   });
 });
+
+describe("writer: items that write nothing to Comms", () => {
+  const lost = (w: ReturnType<typeof world>) => ({ attemptId: "att-1", startedAt: new Date(w.clock.ms() - 60_000).toISOString() });
+
+  it("a skipped sid whose lost create the plan found listed is journalled as cr2comms's (accepted + confirmed)", async () => {
+    const w = world();
+    const made = w.comms.add({ appName: APP, credentialType: "APN" });
+    const result = await apply(planOf(item({ action: "skip", commsCredentialId: made.id, reconcileFrom: lost(w) })), w.deps([made]));
+    expect(result.items[0]!.status).toBe("skipped");
+    expect(w.ledger.list).toEqual([
+      expect.objectContaining({ event: "accepted", attemptId: "att-1", commsCredentialId: made.id, reconciled: true }),
+      expect.objectContaining({ event: "confirmed", commsCredentialId: made.id }),
+    ]);
+    expect(w.comms.writes()).toEqual([]);
+  });
+
+  it("a blocked sid's lost create is journalled too, and the item fails with its problems", async () => {
+    const w = world();
+    const made = w.comms.add({ appName: APP, credentialType: "APN" });
+    const result = await apply(planOf(item({ action: "blocked", problems: ["p1", "p2"], commsCredentialId: made.id, reconcileFrom: lost(w) })), w.deps([made]));
+    expect(result.items[0]).toMatchObject({ status: "failed", error: "p1; p2" });
+    expect(w.events()).toEqual(["accepted", "confirmed"]);
+    const bare = await apply(planOf(item({ action: "blocked" })), w.deps([]));
+    expect(bare.items[0]).toMatchObject({ status: "failed", error: "blocked" });
+  });
+
+  it("a lost create's id that the plan did not see listed is not journalled (it is not confirmed)", async () => {
+    const w = world();
+    const result = await apply(planOf(item({ action: "unmapped", commsCredentialId: "comms_credential_unseen", reconcileFrom: lost(w) })), w.deps([]));
+    expect(result.items[0]!.status).toBe("skipped");
+    expect(w.ledger.list).toEqual([]);
+  });
+
+  it("an already-migrated sid adopted from a lost create is journalled accepted + confirmed; one already confirmed adds nothing", async () => {
+    const w = world();
+    const made = w.comms.add({ appName: APP, credentialType: "APN" });
+    const adopted = await apply(planOf(item({ action: "already-migrated", commsCredentialId: made.id, reconcileFrom: lost(w) })), w.deps([made]));
+    expect(adopted.items[0]).toMatchObject({ status: "confirmed", attempts: 0 });
+    expect(w.events()).toEqual(["accepted", "confirmed"]);
+    const again = await apply(planOf(item({ action: "already-migrated", commsCredentialId: made.id })), w.deps([made]));
+    expect(again.items[0]!.status).toBe("confirmed");
+    expect(w.events()).toEqual(["accepted", "confirmed"]);
+  });
+
+  it("an already-migrated item without an id fails rather than guessing", async () => {
+    const w = world();
+    const result = await apply(planOf(item({ action: "already-migrated" })), w.deps([]));
+    expect(result.items[0]!.status).toBe("failed");
+    expect(w.ledger.list).toEqual([]);
+  });
+});
+
+describe("writer: a lost create of an earlier run that went to another App", () => {
+  it("is looked for where it went (not in today's target) and adopted there", async () => {
+    const w = world();
+    const startedAt = w.clock.ms() - 60_000;
+    const there = w.comms.add({ appName: "old_app", credentialType: "APN", createdAt: startedAt + 500 });
+    w.comms.add({ appName: APP, credentialType: "APN", createdAt: startedAt + 500 }); // a colleague's, in today's target
+    const reconcileFrom = { attemptId: "att-1", startedAt: new Date(startedAt).toISOString(), unknownAt: new Date(startedAt + 2_000).toISOString(), appName: "old_app", credentialType: "APN" as const, priorIds: [] };
+    const result = await apply(planOf(item({ reconcileFrom })), w.deps([], { settleMs: 0 }));
+    expect(result.items[0]).toMatchObject({ status: "confirmed", commsCredentialId: there.id, target: { appName: "old_app", credentialType: "APN" } });
+    expect(w.comms.writes()).toEqual([]);
+  });
+});
+
+describe("writer: interruption", () => {
+  it("a default change not yet started when the run is interrupted is not sent", async () => {
+    const w = world();
+    const c = w.comms.add({ appName: APP, credentialType: "APN" });
+    const controller = new AbortController();
+    controller.abort();
+    const result = await apply(planOf(item({ action: "update-default", commsCredentialId: c.id, target: { appName: APP, credentialType: "APN", isDefault: true } })), w.deps([c], { signal: controller.signal }));
+    expect(result.items[0]!.status).toBe("planned");
+    expect(result.interrupted).toBe(true);
+    expect(w.comms.writes()).toEqual([]);
+  });
+});
