@@ -315,3 +315,58 @@ describe("writer: interruption", () => {
     expect(w.comms.writes()).toEqual([]);
   });
 });
+
+describe("writer: the result it reports", () => {
+  it("copies the plan's facts, counts requests, reports each item once through onItem, and times only items that ran", async () => {
+    const w = world();
+    w.comms.client.stats.byKind = { create: 1 };
+    w.comms.client.stats.retries = 2;
+    const seen: string[] = [];
+    const p = { ...planOf(item(), item({ legacySid: sid(2), action: "skip" })), problems: ["plan problem"], warnings: ["plan warning"] };
+    const result = await apply(p, w.deps([], { runId: "run-x", concurrency: 0, onItem: (i) => seen.push(`${i.legacySid} ${i.status}`) }));
+    expect(result).toMatchObject({ kind: "apply", runId: "run-x", accountSid: ACCOUNT, mappingPath: "/m/migration.yaml", problems: ["plan problem"], warnings: ["plan warning"], interrupted: false, requests: { create: 1, retries: 2 } });
+    expect(seen.sort()).toEqual([`${sid(1)} confirmed`, `${sid(2)} skipped`]);
+    expect(result.items[0]!.timings).toBeDefined();
+    expect(Date.parse(result.items[0]!.timings!.finishedAt) - Date.parse(result.items[0]!.timings!.startedAt)).toBe(result.items[0]!.timings!.ms);
+    expect(result.items[1]!.timings).toBeUndefined();
+    expect(w.ledger.list.every((e) => e.runId === "run-x")).toBe(true);
+  });
+
+  it("gives each run its own id when none is given", async () => {
+    const w = world();
+    const a = await apply(planOf(), w.deps([]));
+    const b = await apply(planOf(), w.deps([]));
+    expect(a.runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.runId).not.toBe(b.runId);
+  });
+
+  it("a ledger that cannot be written fails the item instead of the run", async () => {
+    const w = world();
+    const broken = { ...w.ledger, entries: () => w.ledger.entries(), events: () => w.ledger.events(), append: async () => { throw new Error("disk full"); } };
+    const result = await apply(planOf(item()), w.deps([], { ledger: broken }));
+    expect(result.items[0]).toMatchObject({ status: "failed", error: "disk full" });
+  });
+
+  it("a create without a target or a validated secret fails without a request", async () => {
+    const w = world();
+    const noTarget: PlanItem = { ...item() };
+    delete noTarget.target;
+    const result = await apply(planOf(noTarget, item({ legacySid: sid(3) })), w.deps([]));
+    expect(result.items.map((i) => i.status)).toEqual(["failed", "failed"]);
+    expect(result.items[1]!.error).toMatch(/no validated secret/);
+    expect(w.comms.writes()).toEqual([]);
+  });
+
+  it("the create sent is what the plan says, with the secret's content", async () => {
+    const w = world();
+    let body: unknown;
+    w.comms.hooks.create = async (b) => {
+      body = b;
+      const c = w.comms.add({ appName: b.appName, credentialType: b.credentialType });
+      return { resourceId: c.id, resourceLocation: `x/${c.id}` };
+    };
+    await apply(planOf(item({ target: { appName: APP, credentialType: "APN_SANDBOX", isDefault: true } })), w.deps([]));
+    expect(body).toMatchObject({ credentialType: "APN_SANDBOX", appName: APP, isDefault: true, content: { certificate: expect.any(String), privateKey: expect.any(String) } });
+    expect(w.ledger.list[0]).toMatchObject({ event: "attempt", appName: APP, credentialType: "APN_SANDBOX", isDefault: true, secret: okSecret(sid(1)).fingerprint, priorIds: [] });
+  });
+});
