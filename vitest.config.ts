@@ -5,13 +5,13 @@ import { defineConfig } from "vitest/config";
  * what the suite reached when the thresholds were set, rounded down. Raise them as tests are added.
  */
 const SAFETY_CORE: Record<string, { lines: number; branches: number; functions: number; statements: number }> = {
-  "src/apply/**": { lines: 97, branches: 85, functions: 92, statements: 93 },
-  "src/plan/**": { lines: 97, branches: 91, functions: 96, statements: 97 },
-  "src/ledger/**": { lines: 97, branches: 86, functions: 93, statements: 97 },
-  "src/secrets/**": { lines: 96, branches: 82, functions: 95, statements: 93 },
-  "src/rollback/**": { lines: 98, branches: 85, functions: 81, statements: 95 },
+  "src/apply/**": { lines: 99, branches: 91, functions: 94, statements: 97 },
+  "src/plan/**": { lines: 98, branches: 96, functions: 96, statements: 98 },
+  "src/ledger/**": { lines: 97, branches: 98, functions: 93, statements: 98 },
+  "src/secrets/**": { lines: 97, branches: 87, functions: 97, statements: 96 },
+  "src/rollback/**": { lines: 100, branches: 95, functions: 81, statements: 96 },
   "src/status/**": { lines: 100, branches: 100, functions: 100, statements: 100 },
-  "src/http/**": { lines: 94, branches: 88, functions: 100, statements: 95 },
+  "src/http/**": { lines: 100, branches: 94, functions: 100, statements: 100 },
   "src/comms/**": { lines: 94, branches: 83, functions: 100, statements: 92 },
 };
 
