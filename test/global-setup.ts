@@ -33,12 +33,14 @@ export default function setup(): void {
   const stale = staleOutputs();
   if (stale.length === 0) return;
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+  let typeErrors = "";
   try {
     execFileSync(process.execPath, [tsc, "-p", join(ROOT, "tsconfig.json")], { cwd: ROOT, stdio: "pipe" });
   } catch (err) {
-    const out = (err as { stdout?: Buffer }).stdout?.toString() ?? "";
-    throw new Error(`dist/ is stale (${stale.length} file(s), e.g. ${stale[0]}) and tsc failed:\n${out}`);
+    // tsc still emits on type errors; only a build that left dist/ stale stops the run.
+    typeErrors = (err as { stdout?: Buffer }).stdout?.toString() ?? String(err);
   }
   const still = staleOutputs();
-  if (still.length > 0) throw new Error(`dist/ is still stale after tsc: ${still.slice(0, 5).join(", ")}`);
+  if (still.length > 0) throw new Error(`dist/ is still stale after tsc (${still.slice(0, 5).join(", ")}):\n${typeErrors}`);
+  if (typeErrors) process.stderr.write(`global setup: dist/ rebuilt, but tsc reports type errors (npm test fails on them):\n${typeErrors}\n`);
 }
