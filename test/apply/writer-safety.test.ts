@@ -271,6 +271,22 @@ describe("writer: items that write nothing to Comms", () => {
     expect(w.ledger.list).toEqual([]);
   });
 
+  it("a skipped sid journals nothing without an earlier attempt, even when its id is listed", async () => {
+    const w = world();
+    const listed = w.comms.add({ appName: APP, credentialType: "APN" });
+    const result = await apply(planOf(item({ action: "skip", commsCredentialId: listed.id })), w.deps([listed]));
+    expect(result.items[0]!.status).toBe("skipped");
+    expect(w.ledger.list).toEqual([]);
+  });
+
+  it("a lost create's id that is not among the listed credentials is not journalled, whatever else is listed", async () => {
+    const w = world();
+    const other = w.comms.add({ appName: APP, credentialType: "APN" });
+    const result = await apply(planOf(item({ action: "skip", commsCredentialId: "comms_credential_unseen", reconcileFrom: lost(w) })), w.deps([other]));
+    expect(result.items[0]!.status).toBe("skipped");
+    expect(w.ledger.list).toEqual([]);
+  });
+
   it("an already-migrated sid adopted from a lost create is journalled accepted + confirmed; one already confirmed adds nothing", async () => {
     const w = world();
     const made = w.comms.add({ appName: APP, credentialType: "APN" });
