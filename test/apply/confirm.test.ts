@@ -33,6 +33,8 @@ function fakeWorld() {
     },
     sleep: async (ms: number) => {
       clock += ms;
+      // Yield to timers too, so a loop that never ends (a bug, or a mutant) still lets the test time out.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     },
     now: () => clock,
   };

@@ -12,6 +12,7 @@ import { observe } from "../../src/observe/observe.js";
 import { plan as makePlan, secretsNeeded } from "../../src/plan/index.js";
 import { resolveEntrySecrets } from "../../src/secrets/index.js";
 import { ROOT } from "../e2e/harness.js";
+import { virtualClock } from "./fake-comms.js";
 
 const SECRETS = join(ROOT, "mappings", "examples", "secrets");
 const SID1 = "CR00000000000000000000000000000001";
@@ -29,7 +30,10 @@ async function world(opts: EmulatorOptions = {}) {
   emu = await startEmulator({ port: 0, ...opts });
   const e = emu;
   const c = (comms = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken }));
-  const ledger = new MemoryLedger();
+  // The writer's waits run on a virtual clock (no real sleeps); the ledger stamps events with it too.
+  const clock = virtualClock(Date.now());
+  const time = { now: clock.now, sleep: clock.sleep };
+  const ledger = new MemoryLedger(clock.now);
   /** observe → secrets → plan, as the CLI does, for a mapping of the given entries. */
   const planFor = async (entries: Omit<MappingEntry, "index">[]) => {
     const mapping: Mapping = { version: 1, credentials: entries.map((x, index) => ({ ...x, index })), path: join(SECRETS, "m.yaml") };
@@ -42,20 +46,24 @@ async function world(opts: EmulatorOptions = {}) {
     return { plan: makePlan(snapshot, mapping, secrets, { now: new Date() }), secrets, existing: snapshot.comms };
   };
   const posts = () => e.requests.filter((r) => r.method === "POST").length;
-  return { emu: e, comms: c, ledger, planFor, posts };
+  /** The emulator shows every credential from now on (instead of waiting out `visibilityDelayMs`). */
+  const showAll = () => {
+    for (const stored of e.state.sortedComms()) stored.visibleAt = 0;
+  };
+  return { emu: e, comms: c, ledger, planFor, posts, time, showAll };
 }
 
 describe("writer", () => {
   it("makes a migrated credential the default again with a PATCH, confirmed by a read", async () => {
     const w = await world();
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const created = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4 });
+    const created = await apply(first.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4 });
     const id = created.items.find((i) => i.legacySid === SID1)!.commsCredentialId!;
     w.emu.state.addComms({ appName: "limonade_ios", credentialType: "APN", isDefault: true }); // takes the default away
 
     const next = await w.planFor([{ sid: SID1, appName: "limonade_ios", isDefault: true, secrets: PROD }]);
     expect(next.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("update-default");
-    const result = await apply(next.plan, { comms: w.comms, ledger: w.ledger, secrets: next.secrets, existing: next.existing, concurrency: 4 });
+    const result = await apply(next.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: next.secrets, existing: next.existing, concurrency: 4 });
     expect(result.items.find((i) => i.legacySid === SID1)).toMatchObject({ action: "update-default", status: "confirmed", commsCredentialId: id });
     expect(w.emu.requests.filter((r) => r.method === "PATCH")).toHaveLength(1);
     expect(w.emu.state.commsCredentials().find((c) => c.id === id)?.isDefault).toBe(true);
@@ -63,21 +71,22 @@ describe("writer", () => {
   });
 
   it("leaves a create accepted-unconfirmed when it stays invisible, and a rerun confirms it without a second POST", async () => {
-    const w = await world({ visibilityDelayMs: 1_500 });
+    const w = await world({ visibilityDelayMs: 600_000 });
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, confirm: { timeoutMs: 200, initialDelayMs: 50 } });
+    const result = await apply(first.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, confirm: { timeoutMs: 200, initialDelayMs: 50 } });
     const item = result.items.find((i) => i.legacySid === SID1)!;
     expect(item.status).toBe("accepted-unconfirmed");
     expect(w.ledger.list.map((e) => e.event)).toEqual(["attempt", "accepted", "unconfirmed"]);
 
     // An immediate rerun, still before visibility: waits, sends nothing, stays unconfirmed.
     const early = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const waited = await apply(early.plan, { comms: w.comms, ledger: w.ledger, secrets: early.secrets, existing: early.existing, concurrency: 4, confirm: { timeoutMs: 100, initialDelayMs: 50 } });
+    const waited = await apply(early.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: early.secrets, existing: early.existing, concurrency: 4, confirm: { timeoutMs: 100, initialDelayMs: 50 } });
     expect(waited.items.find((i) => i.legacySid === SID1)?.status).toBe("accepted-unconfirmed");
     expect(w.posts()).toBe(1);
 
+    w.showAll();
     const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 10_000 });
+    const again = await apply(rerun.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 10_000 });
     expect(again.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "confirmed", commsCredentialId: item.commsCredentialId });
     expect(w.posts()).toBe(1);
     expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
@@ -89,7 +98,7 @@ describe("writer", () => {
     const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "full_app", secrets: PROD }]);
     expect(plan.items.find((i) => i.legacySid === SID1)?.action).toBe("create");
     w.emu.state.addComms({ appName: "full_app", credentialType: "FCM" }); // the 10th, out of band
-    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
+    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
     const item = result.items.find((i) => i.legacySid === SID1)!;
     expect(item.status).toBe("failed");
     expect(item.error).toMatch(/400/);
@@ -102,7 +111,7 @@ describe("writer", () => {
     const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     const controller = new AbortController();
     controller.abort();
-    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, signal: controller.signal });
+    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, signal: controller.signal });
     expect(result.interrupted).toBe(true);
     expect(result.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "planned" });
     expect(w.posts()).toBe(0);
@@ -113,7 +122,7 @@ describe("writer", () => {
     const w = await world({ faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-before-commit" }] } });
     const foreign = w.emu.state.addComms({ appName: "limonade_ios", credentialType: "APN" }); // a colleague's, just now
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 300 });
+    const result = await apply(first.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 300 });
     const item = result.items.find((i) => i.legacySid === SID1)!;
     expect(item.status).toBe("failed");
     expect(item.error).toMatch(/outcome unknown.*nothing was re-sent/);
@@ -125,13 +134,13 @@ describe("writer", () => {
     const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     expect(rerun.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("create");
     // Straight away, nothing is re-sent: the lost create may still show up.
-    const soon = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 300 });
+    const soon = await apply(rerun.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, reconcileWindowMs: 300 });
     expect(soon.items.find((i) => i.legacySid === SID1)).toMatchObject({ status: "failed" });
     expect(soon.items.find((i) => i.legacySid === SID1)?.error).toMatch(/sent again only after/);
     expect(w.posts()).toBe(1);
     // Once the attempt is older than the settle time, it is abandoned and created once.
     const later = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const again = await apply(later.plan, { comms: w.comms, ledger: w.ledger, secrets: later.secrets, existing: later.existing, concurrency: 4, reconcileWindowMs: 300, settleMs: 0 });
+    const again = await apply(later.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: later.secrets, existing: later.existing, concurrency: 4, reconcileWindowMs: 300, settleMs: 0 });
     const mine = again.items.find((i) => i.legacySid === SID1)!;
     expect(mine.status).toBe("confirmed");
     expect(mine.commsCredentialId).not.toBe(foreign.id);
@@ -139,20 +148,20 @@ describe("writer", () => {
   });
 
   it("a lost answer whose credential shows up only after the window is adopted by the next run, never re-sent", async () => {
-    const w = await world({ visibilityDelayMs: 1_000, faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-after-commit" }] } });
+    const w = await world({ visibilityDelayMs: 600_000, faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-after-commit" }] } });
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const result = await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 200 });
+    const result = await apply(first.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 200 });
     expect(result.items.find((i) => i.legacySid === SID1)?.status).toBe("failed");
     expect(w.posts()).toBe(1);
     // An immediate rerun, before the credential is visible, re-sends nothing.
     const early = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    const waited = await apply(early.plan, { comms: w.comms, ledger: w.ledger, secrets: early.secrets, existing: early.existing, concurrency: 4, reconcileWindowMs: 200 });
+    const waited = await apply(early.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: early.secrets, existing: early.existing, concurrency: 4, reconcileWindowMs: 200 });
     expect(waited.items.find((i) => i.legacySid === SID1)?.status).toBe("failed");
     expect(w.posts()).toBe(1);
-    await new Promise((r) => setTimeout(r, 1_000));
+    w.showAll();
     const rerun = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     expect(rerun.plan.items.find((i) => i.legacySid === SID1)?.action).toBe("already-migrated");
-    const again = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4 });
+    const again = await apply(rerun.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4 });
     expect(again.items.find((i) => i.legacySid === SID1)?.status).toBe("confirmed");
     expect(w.posts()).toBe(1);
     expect(w.emu.state.commsCredentials().filter((c) => c.appName === "limonade_ios")).toHaveLength(1);
@@ -170,7 +179,7 @@ describe("writer", () => {
     secrets.set(SID2, await resolveEntrySecrets({ sid: SID2, appName: "limonade_ios", secrets: dev, index: 1 }, "APN_SANDBOX", { mappingDir: SECRETS, env: { P: "fake-demo-passphrase" }, now: new Date(), interactive: false }));
     const ready = { ...plan, items: plan.items.map((i) => (i.legacySid === SID2 ? { ...i, action: "create" as const, problems: [], target: { appName: "limonade_ios", credentialType: "APN_SANDBOX" as const, isDefault: false } } : i)) };
     // (A zero clock-skew allowance: the lost create's window closes as soon as its loss is noticed.)
-    const result = await apply(ready, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, reconcileWindowMs: 200, clockSkewMs: 0 });
+    const result = await apply(ready, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, reconcileWindowMs: 200, clockSkewMs: 0 });
     const bySid = Object.fromEntries(result.items.map((i) => [i.legacySid, i]));
     expect(bySid[SID1]?.status).toBe("failed");
     expect(bySid[SID1]?.error).toMatch(/outcome unknown.*nothing was re-sent/);
@@ -183,19 +192,19 @@ describe("writer", () => {
   it("journals a re-send after a 429, which widens the window a rerun searches", async () => {
     const w = await world({ faults: { retryAfterSeconds: 0, script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "429" }] } });
     const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
+    await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
     expect(w.ledger.list.map((e) => e.event)).toEqual(["attempt", "resent", "accepted", "confirmed"]);
   });
 
   it("a lost create of a sid that was then skipped is still recorded as cr2comms's own", async () => {
-    const w = await world({ visibilityDelayMs: 600, faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-after-commit" }] } });
+    const w = await world({ visibilityDelayMs: 600_000, faults: { script: [{ method: "POST", path: "/PushNotifications/Credentials", kind: "drop-after-commit" }] } });
     const first = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
-    await apply(first.plan, { comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 100 });
-    await new Promise((r) => setTimeout(r, 700));
+    await apply(first.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: first.secrets, existing: first.existing, concurrency: 4, reconcileWindowMs: 100 });
+    w.showAll();
     const later = await w.planFor([{ sid: SID1, skip: true }]);
     const item = later.plan.items.find((i) => i.legacySid === SID1)!;
     expect(item.action).toBe("skip");
-    await apply(later.plan, { comms: w.comms, ledger: w.ledger, secrets: later.secrets, existing: later.existing, concurrency: 4 });
+    await apply(later.plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets: later.secrets, existing: later.existing, concurrency: 4 });
     const entry = (await w.ledger.entries()).get(SID1)!;
     expect(entry).toMatchObject({ state: "confirmed", commsCredentialId: item.commsCredentialId });
     expect(w.emu.state.commsCredentials().map((c) => c.id)).toContain(item.commsCredentialId);
@@ -208,7 +217,7 @@ describe("writer", () => {
       { sid: SID1, appName: "limonade_ios", secrets: PROD },
       { sid: "CR00000000000000000000000000000003", appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
     ]);
-    const result = await apply(plan, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
+    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
     const statuses = result.items.filter((i) => i.action === "create").map((i) => i.status).sort();
     expect(statuses).toEqual(["confirmed", "failed"]);
   });

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import { loadMapping } from "../../src/mapping/load.js";
@@ -80,8 +80,9 @@ credentials:
     const m = loadMapping(path);
     expect(m.credentials).toEqual([{ sid: SID1, appName: "a", secrets: { serviceAccount: "file:sa.json" }, index: 0 }]);
     const yml = file("m.yml", "version: 1\ncredentials: []\n");
-    const rel = join(".", yml.slice(process.cwd().length + 1));
-    if (yml.startsWith(process.cwd())) expect(loadMapping(rel).path).toBe(yml);
+    const rel = relative(process.cwd(), yml);
+    expect(isAbsolute(rel)).toBe(false);
+    expect(loadMapping(rel).path).toBe(yml);
     expect(loadMapping(yml).credentials).toEqual([]);
   });
 });

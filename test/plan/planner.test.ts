@@ -128,6 +128,13 @@ describe("plan: ledger and live Comms", () => {
     expect(item.problems).toEqual([]);
   });
 
+  it("is already-migrated, not created again, when the last re-create attempt failed but the earlier id is listed", () => {
+    // A failed attempt leaves the earlier id in the ledger; creating another would be a duplicate.
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(ledgerEntry({ legacySid: S1, state: "failed", commsCredentialId: live.id })) });
+    const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect(item).toMatchObject({ action: "already-migrated", commsCredentialId: live.id });
+  });
+
   it("plans update-default when the entry wants the default and the live credential is not", () => {
     const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: live.id })) });
     const item = only(run(snap, mapping(entry({ sid: S1, isDefault: true })), new Map()));

@@ -178,3 +178,42 @@ describe("apnEnvironment and the DER reader", () => {
     expect(() => readCertificateFacts(Buffer.from([0x30, 0x05, 0x01]))).toThrow();
   });
 });
+
+describe("validateApn: legacy OpenSSL encrypted PEM keys (Proc-Type: 4,ENCRYPTED)", () => {
+  const cert = fixture("apn-prod.cert.pem");
+  const legacyEncrypted = createPrivateKey(fixture("apn-prod.key.pem")).export({ type: "pkcs1", format: "pem", cipher: "aes-256-cbc", passphrase: "fake-legacy-pass" }).toString();
+  const now = certTimes("apn-prod.cert.pem").midlife;
+
+  it("is recognised as encrypted (the fixture really has the headers)", () => {
+    expect(legacyEncrypted).toMatch(/Proc-Type: 4,ENCRYPTED/);
+    expect(validateApn(cert, legacyEncrypted, "APN", now).problems).toEqual([expect.stringMatching(/encrypted: add a passphrase/)]);
+  });
+
+  it("is decrypted with its passphrase, and the key sent is the unencrypted one", () => {
+    const ok = validateApn(cert, legacyEncrypted, "APN", now, { passphrase: "fake-legacy-pass" });
+    expect(ok.problems).toEqual([]);
+    if (ok.secret?.kind !== "apn") throw new Error("expected an APN secret");
+    expect(ok.secret.privateKeyPem).toBe(normalisePrivateKey(createPrivateKey(fixture("apn-prod.key.pem"))));
+    expect(ok.secret.privateKeyPem).not.toMatch(/ENCRYPTED/);
+  });
+
+  it("survives escaped newlines (as in an environment variable)", () => {
+    const flat = legacyEncrypted.replace(/\n/g, "\\n");
+    expect(validateApn(cert, flat, "APN", now, { passphrase: "fake-legacy-pass" }).problems).toEqual([]);
+  });
+
+  it("a wrong passphrase is a problem that does not echo the passphrase or the key", () => {
+    const bad = validateApn(cert, legacyEncrypted, "APN", now, { passphrase: "fake-wrong-pass" });
+    expect(bad.problems).toEqual([expect.stringMatching(/wrong passphrase/)]);
+    expect(bad.secret).toBeUndefined();
+    const text = JSON.stringify(bad);
+    expect(text).not.toMatch(/fake-wrong-pass|fake-legacy-pass/);
+    expect(text).not.toContain(legacyEncrypted.split("\n")[4]!);
+  });
+
+  it("a passphrase given for a key that is not encrypted is a warning, not a problem", () => {
+    const r = validateApn(cert, fixture("apn-prod.key.pem"), "APN", now, { passphrase: "unused" });
+    expect(r.problems).toEqual([]);
+    expect(r.warnings).toEqual([expect.stringMatching(/not encrypted/)]);
+  });
+});

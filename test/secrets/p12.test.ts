@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import forge from "node-forge";
 import { readP12, validateApn } from "../../src/secrets/index.js";
 import { certTimes, fixture, fixtureBytes } from "./helpers.js";
 
@@ -42,5 +43,29 @@ describe("readP12", () => {
   it("refuses something that is not PKCS#12", () => {
     expect(readP12(fixtureBytes("garbage.bin"), "x")).toEqual({ problem: expect.stringMatching(/not a PKCS#12 bundle/) });
     expect(readP12(Buffer.from(fixture("apn-prod.cert.pem")), "x")).toEqual({ problem: expect.stringMatching(/not a PKCS#12 bundle/) });
+  });
+});
+
+describe("readP12: incomplete bundles", () => {
+  const key = forge.pki.privateKeyFromPem(fixture("apn-dev.key.pem")) as forge.pki.rsa.PrivateKey;
+  const cert = forge.pki.certificateFromPem(fixture("apn-dev.cert.pem"));
+  const bundle = (k: forge.pki.rsa.PrivateKey | null, certs: forge.pki.Certificate[]): Buffer =>
+    Buffer.from(forge.asn1.toDer(forge.pkcs12.toPkcs12Asn1(k, certs, "fake-p12-pass", { algorithm: "3des", generateLocalKeyId: certs.length > 0 })).getBytes(), "binary");
+
+  it("a bundle with a key but no certificate is a problem naming the certificate", () => {
+    expect(readP12(bundle(key, []), "fake-p12-pass")).toEqual({ problem: expect.stringMatching(/no certificate/) });
+  });
+
+  it("a bundle with a certificate but no key is a problem saying to export the key too", () => {
+    expect(readP12(bundle(null, [cert]), "fake-p12-pass")).toEqual({ problem: expect.stringMatching(/no private key/) });
+  });
+
+  it("a complete bundle made the same way opens (the two above fail for what is missing, not how they were made)", () => {
+    const opened = readP12(bundle(key, [cert]), "fake-p12-pass");
+    expect(opened).toMatchObject({ certificatePem: expect.stringMatching(/BEGIN CERTIFICATE/), privateKeyPem: expect.stringMatching(/PRIVATE KEY/) });
+  });
+
+  it("an empty passphrase on a protected bundle asks for a passphrase reference", () => {
+    expect(readP12(bundle(key, [cert]), "")).toEqual({ problem: expect.stringMatching(/add a passphrase reference/) });
   });
 });

@@ -5,6 +5,7 @@ import { PassThrough } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
 import type { CredentialType } from "../../src/domain.js";
 import type { MappingEntry, MappingSecrets } from "../../src/mapping/types.js";
+import { InterruptedError } from "../../src/errors.js";
 import { promptHidden, resolveEntrySecrets, type SecretContext } from "../../src/secrets/index.js";
 import { certTimes, expectNoSecretIn, fixture, fixtureBytes, FIXTURES, secretNeedles } from "./helpers.js";
 
@@ -190,5 +191,65 @@ describe("promptHidden", () => {
     await expect(answer).resolves.toBe("s3cret-value");
     expect(shown).toContain("CR… passphrase");
     expect(shown).not.toContain("s3cret-value");
+  });
+});
+
+describe("resolveEntrySecrets: secret paths that are not secret files", () => {
+  it("a folder is a problem naming the sid, field and path; nothing is validated", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cr2comms-secret-dir-"));
+    const r = await resolve({ certificate: `file:${dir}`, privateKey: "file:secrets/apn-prod.key.pem" }, "APN");
+    expect(r.secret).toBeUndefined();
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]).toContain(`${SID}: secrets.certificate`);
+    expect(r.problems[0]).toContain(dir);
+  });
+
+  it("a file over the size limit is a problem, and its content is never read into a message", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cr2comms-secret-big-"));
+    const big = join(dir, "huge.json");
+    writeFileSync(big, "SECRET-MARKER".padEnd(1024 * 1024 + 1, "x"));
+    const r = await resolve({ serviceAccount: `file:${big}` }, "FCM");
+    expect(r.secret).toBeUndefined();
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]).toContain(`${SID}: secrets.serviceAccount`);
+    expect(r.problems[0]).toContain(big);
+    expect(r.problems[0]).not.toContain("SECRET-MARKER");
+  });
+
+  it("a file of exactly the size limit is read (and then judged on its content)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cr2comms-secret-edge-"));
+    const edge = join(dir, "edge.json");
+    writeFileSync(edge, "x".repeat(1024 * 1024));
+    const r = await resolve({ serviceAccount: `file:${edge}` }, "FCM");
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]).not.toContain(edge); // a validation problem about the JSON, not about the file
+  });
+});
+
+describe("resolveEntrySecrets: answers at the prompt", () => {
+  const P12 = { p12: "file:secrets/apn-dev.p12", passphrase: "prompt" };
+
+  it("Ctrl-C at the prompt stops the run (InterruptedError), it is not turned into a problem", async () => {
+    const r = resolve(P12, "APN_SANDBOX", { interactive: true, prompt: () => Promise.reject(new InterruptedError()) });
+    await expect(r).rejects.toBeInstanceOf(InterruptedError);
+  });
+
+  it("an empty answer is a problem naming the sid and field, and nothing is opened", async () => {
+    const asked: string[] = [];
+    const r = await resolve(P12, "APN_SANDBOX", { interactive: true, prompt: async (label) => (asked.push(label), "") });
+    expect(asked).toHaveLength(1);
+    expect(r.secret).toBeUndefined();
+    expect(r.problems).toEqual([expect.stringMatching(new RegExp(`^${SID}: secrets\\.passphrase: nothing was entered`))]);
+  });
+});
+
+describe("promptHidden: leaving the prompt", { timeout: 5_000 }, () => {
+  it("a prompt closed without an answer (Ctrl-C) becomes InterruptedError", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    output.resume();
+    const answer = promptHidden("CR… passphrase", { input, output });
+    setTimeout(() => input.write("\x03"), 20); // Ctrl-C as the terminal sends it
+    await expect(answer).rejects.toBeInstanceOf(InterruptedError);
   });
 });
