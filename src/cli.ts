@@ -24,7 +24,7 @@ function globalOptions<T>(y: Argv<T>) {
     .option("mapping", { type: "string", describe: "mapping file [CR2COMMS_MAPPING] (default mappings/migration.yaml)" })
     .option("reports-dir", { type: "string", describe: "where reports go [CR2COMMS_REPORTS_DIR] (default reports)" })
     .option("ledger", { type: "string", describe: "ledger file [CR2COMMS_LEDGER] (default <reports-dir>/ledger.jsonl)" })
-    .option("concurrency", { type: "number", describe: "requests in flight [CR2COMMS_CONCURRENCY] (default 4)" })
+    .option("concurrency", { type: "number", describe: "requests in flight, fixed [CR2COMMS_CONCURRENCY] (default: adaptive, from 4 up to 32)" })
     .option("settle-seconds", { type: "number", describe: "how long a create with an unknown outcome is waited for before it is sent again [CR2COMMS_SETTLE_SECONDS] (default 600)" })
     .option("json", { type: "boolean", describe: "machine-readable result on stdout" })
     .option("log-level", { type: "string", describe: "pino level for stderr logs [LOG_LEVEL] (default info)" })

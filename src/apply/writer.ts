@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
+import { AdaptiveLimiter } from "./adaptive.js";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
@@ -22,7 +23,12 @@ export interface ApplyDeps {
   existing: readonly CommsCredential[];
   /** Resolved secrets for the plan's `create` items. */
   secrets: ReadonlyMap<string, SecretResult>;
-  concurrency: number;
+  /**
+   * Requests in flight at once, run-wide (writes and the reads that confirm them): a fixed number
+   * (`--concurrency N`), or "adaptive" — start at `ADAPTIVE_START_CONCURRENCY`, grow while answers
+   * come back clean, halve on a 429 (see `AdaptiveLimiter`).
+   */
+  concurrency: number | "adaptive";
   runId?: string;
   logger?: Logger;
   now?: () => Date;
@@ -74,6 +80,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const runId = deps.runId ?? randomUUID();
   const startedAt = now().toISOString();
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
+  // One limit for every request this run sends: writes, and the reads that confirm them.
+  const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter() : AdaptiveLimiter.fixed(deps.concurrency);
   const result = (items: AppliedItem[], problems: string[]): ApplyResult => ({
     kind: "apply",
     runId,
@@ -87,6 +95,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     warnings: [...plan.warnings],
     interrupted: deps.signal?.aborted ?? false,
     requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+    concurrency: writeLimit.stats(),
   });
 
   if (plan.accountProblems?.length) {
@@ -112,19 +121,17 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     if (e.state === "pending" && e.lastAttempt) track(lost, e.lastAttempt.attemptId, e.lastAttempt);
   }
 
-  // One limit for every request this run sends: writes, and the reads that confirm them.
-  const writeLimit = pLimit(Math.max(1, deps.concurrency));
   const confirmer = new Confirmer(deps.comms, {
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     now: () => now().getTime(),
-    schedule: (fn) => writeLimit(fn),
+    schedule: (fn) => writeLimit.run(fn),
     ...deps.confirm,
   });
   const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
   const serialised = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     let limit = keyLimits.get(key);
     if (!limit) keyLimits.set(key, (limit = pLimit(1)));
-    return limit(() => writeLimit(fn));
+    return limit(() => writeLimit.run(fn));
   };
   const problems = [...plan.problems];
 
@@ -151,6 +158,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const tickets = plan.items.map((item) =>
     (item.action === "create" || item.action === "update-default") && item.target ? confirmer.expect(item.target.appName) : undefined,
   );
+  const unwatch = deps.comms.watchAnswers?.((status) => writeLimit.answer(status));
   const results = await Promise.all(
     plan.items.map(async (item, i): Promise<AppliedItem> => {
       const t0 = now();
@@ -175,9 +183,17 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       deps.onItem?.(result);
       return result;
     }),
-  );
+  ).finally(() => unwatch?.());
 
-  return result(results, problems);
+  const done = result(results, problems);
+  const c = done.concurrency!;
+  log.info(
+    { concurrency: c },
+    c.mode === "adaptive"
+      ? `concurrency: adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}; ${c.throttled} 429 answer(s) seen`
+      : `concurrency: fixed at ${c.start}; ${c.throttled} 429 answer(s) seen`,
+  );
+  return done;
 }
 
 /** A ledger append failed: without a journal no further step is safe. Never caught as an API failure. */

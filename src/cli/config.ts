@@ -41,6 +41,8 @@ export interface Settings {
   reportsDir: string;
   ledgerPath: string;
   concurrency: number;
+  /** True when `--concurrency` or CR2COMMS_CONCURRENCY fixed it; apply adapts its concurrency otherwise. */
+  concurrencyGiven: boolean;
   /** How long a create with an unknown outcome is waited for before it is sent again. */
   settleMs: number;
   json: boolean;
@@ -85,6 +87,7 @@ export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd())
     reportsDir,
     ledgerPath: ledger ? resolve(cwd, ledger) : resolve(reportsDir, "ledger.jsonl"),
     concurrency,
+    concurrencyGiven: concurrencyRaw !== undefined,
     json: args.json ?? false,
     logLevel: nonEmpty(args.logLevel) ?? nonEmpty(env.LOG_LEVEL) ?? "info",
     emulator: args.emulator ?? false,

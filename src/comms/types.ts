@@ -52,5 +52,10 @@ export interface CommsClient {
   setDefault(id: string, isDefault: boolean): Promise<Accepted>;
   delete(id: string): Promise<Accepted>;
   readonly stats: CommsStats;
+  /**
+   * Tells `listener` the status of every HTTP answer from now on (each attempt, retries included;
+   * nothing for a network error), so a caller can adapt its concurrency. Returns the unsubscribe.
+   */
+  watchAnswers?(listener: (status: number) => void): () => void;
   close(): Promise<void>;
 }
