@@ -1,17 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { link, open, rename, unlink } from "node:fs/promises";
+import { link, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /**
  * Writes `data` to `path` so that readers never see a partial file: a temporary file in the same
  * folder, flushed, then renamed (`overwrite`) or hard-linked into place. Without `overwrite` an
- * existing `path` is left untouched and the error has code `EEXIST`.
+ * existing `path` is left untouched and the error has code `EEXIST`. `data` may be a source of
+ * pieces (called again if the content must be written twice), so a large file is never one string.
  */
-export async function writeFileAtomic(path: string, data: string, opts: { overwrite: boolean }): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | (() => Iterable<string>), opts: { overwrite: boolean }): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(tmp, "wx", 0o644);
   try {
-    await handle.writeFile(data, "utf8");
+    await writeAll(handle, data);
     await handle.sync();
   } finally {
     await handle.close();
@@ -30,7 +31,7 @@ export async function writeFileAtomic(path: string, data: string, opts: { overwr
       // No hard links on this filesystem: exclusive create, then the content.
       const out = await open(path, "wx", 0o644);
       try {
-        await out.writeFile(data, "utf8");
+        await writeAll(out, data);
       } finally {
         await out.close();
       }
@@ -38,4 +39,12 @@ export async function writeFileAtomic(path: string, data: string, opts: { overwr
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
+}
+
+async function writeAll(handle: FileHandle, data: string | (() => Iterable<string>)): Promise<void> {
+  if (typeof data === "string") {
+    await handle.writeFile(data, "utf8");
+    return;
+  }
+  for (const piece of data()) await handle.write(piece, null, "utf8");
 }
