@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import "./heap.js";
 import yargs, { type Argv } from "yargs";
 import { hideBin } from "yargs/helpers";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
