@@ -22,9 +22,8 @@ export const MAX_CONCURRENCY = 32;
 
 /**
  * Adaptive concurrency (the default when `--concurrency` is not given). It starts at the default
- * above and adjusts itself (see `src/apply/adaptive.ts`): +1 per clean answer until the first 429
- * (slow start), then +1 per window of clean answers; halved at once on a 429; within
- * 1..MAX_CONCURRENCY — the same bounds `--concurrency` accepts.
+ * above and adjusts itself (see `src/apply/adaptive.ts`): +1 after a window of clean answers,
+ * halved at once on a 429, within 1..MAX_CONCURRENCY — the same bounds `--concurrency` accepts.
  */
 export const ADAPTIVE_START_CONCURRENCY = DEFAULT_CONCURRENCY;
 export const ADAPTIVE_MIN_CONCURRENCY = 1;

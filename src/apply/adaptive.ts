@@ -30,14 +30,11 @@ export interface LimiterOptions {
 
 /**
  * A run-wide concurrency limit that adjusts itself (AIMD): `run(fn)` holds one slot while `fn`
- * runs; `answer(status)` is told every HTTP answer. Until the first 429 every clean answer adds
- * one slot (slow start: the limit doubles per round trip, so an unlimited account is used fully
- * within a few round trips). A 429 halves the limit at once (the other answers of the same wave,
- * already in flight when it was cut, neither cut nor grow it). From then on, after a window of
- * clean answers — as many as the limit — while every slot was wanted, the limit grows by one, up
- * to the level just below the last 429 (after slow start: the halved level, the last one known
- * good); above it only after `probeWindows` clean windows there, since each 429 costs its request
- * a whole Retry-After. `fixed(n)` never moves.
+ * runs; `answer(status)` is told every HTTP answer. A 429 halves the limit at once (the other
+ * answers of the same wave, already in flight when it was cut, neither cut nor grow it). After a
+ * window of clean answers — as many as the limit — while every slot was wanted, the limit grows
+ * by one, up to the level just below the last 429; above it only after `probeWindows` clean
+ * windows there, since each 429 costs its request a whole Retry-After. `fixed(n)` never moves.
  *
  * Deterministic: no timers, only the order of calls.
  */
@@ -54,8 +51,6 @@ export class AdaptiveLimiter {
   private windowsAtCeiling = 0;
   /** One below the level that last drew a 429: growth stops there for a while. */
   private ceiling: number;
-  /** Until the first 429, each clean answer adds one (the limit doubles per round trip). */
-  private slowStart: boolean;
   /** Answers still expected from the wave that was in flight when the limit was last cut. */
   private sameWave = 0;
   private peakLimit: number;
@@ -70,7 +65,6 @@ export class AdaptiveLimiter {
     this.startLimit = this.limitNow;
     this.peakLimit = this.limitNow;
     this.ceiling = this.max;
-    this.slowStart = mode === "adaptive";
     this.probeWindows = opts.probeWindows ?? ADAPTIVE_PROBE_WINDOWS;
     this.mode = mode;
   }
@@ -113,11 +107,8 @@ export class AdaptiveLimiter {
       this.throttledCount++;
       if (ofCutWave || this.mode === "fixed") return;
       this.decreaseCount++;
-      const before = this.limitNow;
-      this.limitNow = Math.max(this.min, Math.floor(before / 2));
-      // Additive growth overshoots by one; slow start by up to half, so only half is known good.
-      this.ceiling = this.slowStart ? this.limitNow : Math.max(this.min, before - 1);
-      this.slowStart = false;
+      this.ceiling = Math.max(this.min, this.limitNow - 1);
+      this.limitNow = Math.max(this.min, Math.floor(this.limitNow / 2));
       this.clean = 0;
       this.windowsAtCeiling = 0;
       // Every request already holding a slot was sent at the old level; their 429s are this one's.
@@ -127,7 +118,7 @@ export class AdaptiveLimiter {
     if (ofCutWave || status >= 500 || this.mode === "fixed") return;
     // Growth is earned only while the limit is what holds the run back.
     if (this.active < this.limitNow && this.waiting.length === 0) return;
-    if (!this.slowStart && ++this.clean < this.limitNow) return;
+    if (++this.clean < this.limitNow) return;
     this.clean = 0;
     if (this.limitNow >= this.max) return;
     if (this.limitNow >= this.ceiling) {

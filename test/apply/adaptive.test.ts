@@ -39,29 +39,16 @@ describe("AdaptiveLimiter", () => {
     expect(limiter.stats().peakInFlight).toBe(2);
   });
 
-  it("slow start: until the first 429 each clean answer adds one slot", async () => {
+  it("grows by one after a window of clean answers while saturated", async () => {
     const limiter = new AdaptiveLimiter({ start: 4, max: 32 });
-    const h = hold(limiter, 40);
-    await tick();
-    for (let i = 0; i < 4; i++) limiter.answer(201);
-    expect(limiter.limit).toBe(8); // one window of 4 answers doubled it
-    expect(limiter.inFlight).toBe(8); // the growth let waiters in at once
-    h.release();
-    await h.done;
-  });
-
-  it("after a 429, grows by one per window of clean answers while saturated", async () => {
-    const limiter = new AdaptiveLimiter({ start: 8, max: 32 });
-    limiter.answer(429); // nothing in flight: limit 4, no wave to wait for; slow start is over
-    expect(limiter.limit).toBe(4);
     const h = hold(limiter, 10);
     await tick();
-    // The ceiling after slow start is the halved level: probing above it waits for clean windows.
-    for (let i = 0; i < 4 * 8; i++) limiter.answer(200);
-    expect(limiter.limit).toBe(5);
-    for (let i = 0; i < 4; i++) limiter.answer(200);
-    expect(limiter.limit).toBe(5);
+    for (let i = 0; i < 3; i++) limiter.answer(201);
+    expect(limiter.limit).toBe(4);
     limiter.answer(202);
+    expect(limiter.limit).toBe(5);
+    expect(limiter.inFlight).toBe(5); // the growth let one waiter in at once
+    for (let i = 0; i < 5; i++) limiter.answer(200);
     expect(limiter.limit).toBe(6);
     h.release();
     await h.done;
@@ -101,8 +88,7 @@ describe("AdaptiveLimiter", () => {
   });
 
   it("grows back to just below the throttled level, then probes above it only after clean windows", async () => {
-    const limiter = new AdaptiveLimiter({ start: 12, probeWindows: 3 });
-    limiter.answer(429); // ends slow start: limit 6
+    const limiter = new AdaptiveLimiter({ start: 6, probeWindows: 3 });
     const h = hold(limiter, 20);
     await tick();
     limiter.answer(429); // at 6: limit 3, ceiling 5
