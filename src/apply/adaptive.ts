@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import {
   ADAPTIVE_MAX_CONCURRENCY,
   ADAPTIVE_MIN_CONCURRENCY,
@@ -30,11 +31,13 @@ export interface LimiterOptions {
 
 /**
  * A run-wide concurrency limit that adjusts itself (AIMD): `run(fn)` holds one slot while `fn`
- * runs; `answer(status)` is told every HTTP answer. A 429 halves the limit at once (the other
- * answers of the same wave, already in flight when it was cut, neither cut nor grow it). After a
- * window of clean answers — as many as the limit — while every slot was wanted, the limit grows
- * by one, up to the level just below the last 429; above it only after `probeWindows` clean
- * windows there, since each 429 costs its request a whole Retry-After. `fixed(n)` never moves.
+ * runs; `answer(status)` is told every HTTP answer, from inside the slot that sent the request.
+ * After a window of clean answers — as many as the limit — while every slot was wanted, the limit
+ * grows by one. A 429 halves it at once and makes the level below the one that drew it the last
+ * known good level: growth stops there, and probes one above only after `probeWindows` clean
+ * windows (each 429 costs its request a whole Retry-After); a 429 to such a probe goes back to the
+ * known good level, and a clean window above it raises it. 429s to requests sent before a cut
+ * belong to that cut and change nothing more. `fixed(n)` never moves.
  *
  * Deterministic: no timers, only the order of calls.
  */
@@ -47,12 +50,14 @@ export class AdaptiveLimiter {
   private readonly startLimit: number;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  private clean = 0;
+  private cleanAnswers = 0;
   private windowsAtCeiling = 0;
-  /** One below the level that last drew a 429: growth stops there for a while. */
-  private ceiling: number;
-  /** Answers still expected from the wave that was in flight when the limit was last cut. */
-  private sameWave = 0;
+  /** One below the level that last drew a 429 (the last level known good): growth stops there for a while. */
+  private ceiling: number | undefined;
+  /** How many times the limit has been cut; a request sent before the last cut belongs to its wave. */
+  private cuts = 0;
+  /** What each slot's next request is sent under: the limit and the cuts so far (refreshed at each answer). */
+  private readonly sending = new AsyncLocalStorage<{ level: number; cuts: number }>();
   private peakLimit: number;
   private peakActive = 0;
   private throttledCount = 0;
@@ -64,7 +69,6 @@ export class AdaptiveLimiter {
     this.limitNow = clamp(opts.start ?? ADAPTIVE_START_CONCURRENCY, this.min, this.max);
     this.startLimit = this.limitNow;
     this.peakLimit = this.limitNow;
-    this.ceiling = this.max;
     this.probeWindows = opts.probeWindows ?? ADAPTIVE_PROBE_WINDOWS;
     this.mode = mode;
   }
@@ -92,39 +96,59 @@ export class AdaptiveLimiter {
     if (this.active >= this.limitNow) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.take();
     try {
-      return await fn();
+      return await this.sending.run({ level: this.limitNow, cuts: this.cuts }, fn);
     } finally {
       this.active--;
       this.wake();
     }
   }
 
-  /** Told every HTTP answer: 429 cuts the limit; a 5xx changes nothing; anything else is clean. */
+  /**
+   * Told every HTTP answer, from inside the slot whose request it answers: a 429 cuts the limit; a
+   * 5xx changes nothing; anything else is clean. A 429 to a request sent before the last cut is
+   * part of that cut's wave and cuts nothing more; one to a probe above the last known good level
+   * goes back to that level; any other halves the limit.
+   */
   answer(status: number): void {
-    const ofCutWave = this.sameWave > 0;
-    if (ofCutWave) this.sameWave--;
-    if (status === 429) {
-      this.throttledCount++;
-      if (ofCutWave || this.mode === "fixed") return;
-      this.decreaseCount++;
-      this.ceiling = Math.max(this.min, this.limitNow - 1);
-      this.limitNow = Math.max(this.min, Math.floor(this.limitNow / 2));
-      this.clean = 0;
-      this.windowsAtCeiling = 0;
-      // Every request already holding a slot was sent at the old level; their 429s are this one's.
-      this.sameWave = Math.max(0, this.active - 1);
+    const sent = this.sending.getStore() ?? { level: this.limitNow, cuts: this.cuts };
+    const ofCutWave = sent.cuts < this.cuts;
+    try {
+      if (status === 429) this.throttled(sent.level, ofCutWave);
+      else if (status < 500 && !ofCutWave) this.clean(status);
+    } finally {
+      // This slot's next request (a retry, or the next piece of work) goes out under today's limit.
+      sent.level = this.limitNow;
+      sent.cuts = this.cuts;
+    }
+  }
+
+  private throttled(sentAt: number, ofCutWave: boolean): void {
+    this.throttledCount++;
+    if (ofCutWave || this.mode === "fixed") return;
+    this.decreaseCount++;
+    this.cuts++;
+    this.cleanAnswers = 0;
+    this.windowsAtCeiling = 0;
+    if (this.ceiling !== undefined && sentAt > this.ceiling) {
+      this.limitNow = this.ceiling;
       return;
     }
-    if (ofCutWave || status >= 500 || this.mode === "fixed") return;
+    this.ceiling = Math.max(this.min, sentAt - 1);
+    this.limitNow = Math.max(this.min, Math.floor(this.limitNow / 2));
+  }
+
+  private clean(_status: number): void {
+    if (this.mode === "fixed") return;
     // Growth is earned only while the limit is what holds the run back.
     if (this.active < this.limitNow && this.waiting.length === 0) return;
-    if (++this.clean < this.limitNow) return;
-    this.clean = 0;
+    if (++this.cleanAnswers < this.limitNow) return;
+    this.cleanAnswers = 0;
+    // A clean window above the last known good level makes this level known good.
+    if (this.ceiling !== undefined && this.limitNow > this.ceiling) this.ceiling = this.limitNow;
     if (this.limitNow >= this.max) return;
-    if (this.limitNow >= this.ceiling) {
+    if (this.ceiling !== undefined && this.limitNow >= this.ceiling) {
       if (++this.windowsAtCeiling < this.probeWindows) return;
       this.windowsAtCeiling = 0;
-      this.ceiling = this.max;
     }
     this.limitNow++;
     this.peakLimit = Math.max(this.peakLimit, this.limitNow);

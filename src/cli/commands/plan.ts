@@ -18,7 +18,9 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
   const rt = await openRuntime(args);
   try {
     const { plan } = await observeAndPlan(rt, { now, interactive: Boolean(process.stdin.isTTY), env: process.env });
-    const paths = await writeReport(rt.settings.reportsDir, "plan", planReport(plan), planMarkdown(plan), now());
+    // Built once: for 10,000 credentials it is the largest thing the command holds.
+    const report = planReport(plan);
+    const paths = await writeReport(rt.settings.reportsDir, "plan", report, planMarkdown(plan), now());
     let planFile: string | undefined;
     if (args.out) {
       planFile = resolve(args.out);
@@ -26,7 +28,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
       writeFileSync(planFile, serializePlanFile(plan));
     }
     if (rt.settings.json) {
-      printJson({ ...planReport(plan), reportPaths: paths, ...(planFile ? { planFile } : {}) });
+      printJson({ ...report, reportPaths: paths, ...(planFile ? { planFile } : {}) });
     } else {
       printPlanSummary(plan);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
