@@ -1,105 +1,309 @@
 #!/usr/bin/env node
+/**
+ * The entry point. It loads only yargs and the option tables below (and for a bare `--version`
+ * not even yargs); each command's module (and with it twilio, undici, zod, node-forge, inquirer,
+ * pino, cli-progress) is imported when that command runs, so start-up stays close to Node's own.
+ */
 import "./heap.js";
-import yargs, { type Argv } from "yargs";
-import { hideBin } from "yargs/helpers";
+import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
-import { applyCommand } from "./cli/commands/apply.js";
-import { emulatorCommand } from "./cli/commands/emulator.js";
-import { initCommand } from "./cli/commands/init.js";
-import { inventoryCommand } from "./cli/commands/inventory.js";
-import { planCommand } from "./cli/commands/plan.js";
-import { rollbackCommand } from "./cli/commands/rollback.js";
-import { statusCommand } from "./cli/commands/status.js";
+import { ignoreClosedStdout } from "./cli/output.js";
 
-/** Options every command takes (SPEC); each falls back to its environment variable, then its default. */
-function globalOptions<T>(y: Argv<T>) {
-  return y
-    .option("account-sid", { type: "string", describe: "Twilio Account SID [TWILIO_ACCOUNT_SID]" })
-    .option("auth-token", { type: "string", describe: "Auth token [TWILIO_AUTH_TOKEN]" })
-    .option("api-key", { type: "string", describe: "API key SID, with --api-secret [TWILIO_API_KEY]" })
-    .option("api-secret", { type: "string", describe: "API key secret [TWILIO_API_SECRET]" })
-    .option("conversations-url", { type: "string", describe: "Conversations API base URL [CR2COMMS_CONVERSATIONS_URL] (default https://conversations.twilio.com)" })
-    .option("comms-url", { type: "string", describe: "Comms API base URL [CR2COMMS_COMMS_URL] (default https://comms.twilio.com)" })
-    .option("comms-api-version", { type: "string", describe: "v1 or preview [CR2COMMS_COMMS_API_VERSION] (default v1)" })
-    .option("mapping", { type: "string", describe: "mapping file [CR2COMMS_MAPPING] (default mappings/migration.yaml)" })
-    .option("reports-dir", { type: "string", describe: "where reports go [CR2COMMS_REPORTS_DIR] (default reports)" })
-    .option("ledger", { type: "string", describe: "ledger file [CR2COMMS_LEDGER] (default <reports-dir>/ledger.jsonl)" })
-    .option("concurrency", { type: "number", describe: "requests in flight, fixed [CR2COMMS_CONCURRENCY] (default: adaptive, from 4 up to 32)" })
-    .option("settle-seconds", { type: "number", describe: "how long a create with an unknown outcome is waited for before it is sent again [CR2COMMS_SETTLE_SECONDS] (default 600)" })
-    .option("json", { type: "boolean", describe: "machine-readable result on stdout" })
-    .option("log-level", { type: "string", describe: "pino level for stderr logs [LOG_LEVEL] (default info)" })
-    .option("emulator", { type: "boolean", describe: "rehearse against an embedded emulator with sample data (no Twilio account)" });
+type Args = Record<string, unknown>;
+
+interface CommandDef {
+  /** yargs command string, e.g. "ledger <action>". */
+  command: string;
+  describe: string;
+  /** This command's own options, shown first in its help. */
+  options: Record<string, Options>;
+  positionals?: Record<string, { describe: string; choices: string[] }>;
+  /** Takes the global options (every command but `emulator`). */
+  global: boolean;
+  examples: [string, string][];
+  /**
+   * Sends nothing to Twilio: a signal ends it at once with one line saying so (exit 128 + n).
+   * `apply` and `rollback` handle signals themselves (finish what is in flight, journal, report).
+   */
+  readsOnly?: boolean;
+  run: (args: Args) => Promise<number>;
 }
 
-type Handler = (argv: Record<string, unknown>) => Promise<number>;
-let exitCode: number = EXIT.ok;
-const run = (handler: Handler) => async (argv: Record<string, unknown>) => {
-  exitCode = await handler(argv);
+/** A string option must be followed by its value: `--mapping` at the end is a usage error. */
+const str = (describe: string): Options => ({ type: "string", requiresArg: true, describe });
+const bool = (describe: string): Options => ({ type: "boolean", describe });
+
+/** Options every command takes (SPEC); each falls back to its environment variable, then its default. */
+export const GLOBAL_OPTIONS: Record<string, Options> = {
+  "account-sid": str("Twilio Account SID [TWILIO_ACCOUNT_SID]"),
+  "auth-token": str("auth token [TWILIO_AUTH_TOKEN]"),
+  "api-key": str("API key SID, with --api-secret [TWILIO_API_KEY]"),
+  "api-secret": str("API key secret [TWILIO_API_SECRET]"),
+  "conversations-url": str("Conversations API base URL [CR2COMMS_CONVERSATIONS_URL] (default https://conversations.twilio.com, or the TWILIO_REGION/TWILIO_EDGE host)"),
+  "comms-url": str("Comms API base URL [CR2COMMS_COMMS_URL] (default https://comms.twilio.com; required with TWILIO_REGION/TWILIO_EDGE)"),
+  "comms-api-version": str("v1 or preview [CR2COMMS_COMMS_API_VERSION] (default v1)"),
+  mapping: str("mapping file [CR2COMMS_MAPPING] (default mappings/migration.yaml)"),
+  "reports-dir": str("where reports go [CR2COMMS_REPORTS_DIR] (default reports; reports/emulator with --emulator)"),
+  ledger: str("ledger file [CR2COMMS_LEDGER] (default <reports-dir>/ledger.jsonl)"),
+  concurrency: str("requests in flight, fixed, 1-32 [CR2COMMS_CONCURRENCY] (default: adaptive, from 4)"),
+  "settle-seconds": str("how long a create with an unknown outcome is waited for before it is sent again, ≥ 1 [CR2COMMS_SETTLE_SECONDS] (default 600)"),
+  "clock-skew-seconds": str("how far this machine's clock may be from Twilio's when matching a lost create to what Comms lists, 0-3600 [CR2COMMS_CLOCK_SKEW_SECONDS] (default 30)"),
+  json: bool("machine-readable result on stdout"),
+  "log-level": str("trace, debug, info, warn, error, fatal or silent; logs go to stderr [LOG_LEVEL] (default info)"),
+  "log-format": str("pretty or json (default pretty when stderr is a terminal, else json)"),
+  emulator: bool("rehearse against an embedded emulator with sample data (no Twilio account); reports go to reports/emulator"),
 };
+
+const EXIT_CODES =
+  "Exit codes: 0 success · 1 failure or blocking problems (the report is still written) · " +
+  "2 plan --detailed-exitcode has changes, or status found drift · 64 bad usage · 130 interrupted (Ctrl-C)";
+
+export const COMMANDS: CommandDef[] = [
+  {
+    command: "inventory",
+    readsOnly: true,
+    describe: "list legacy credentials (and, with --comms, Comms credentials by App)",
+    options: { comms: bool("also list existing Comms credentials grouped by App") },
+    global: true,
+    examples: [
+      ["$0 inventory --emulator", "rehearse: list the sample account's credentials"],
+      ["$0 inventory --comms --json", "everything, machine-readable"],
+    ],
+    run: async (a) => (await import("./cli/commands/inventory.js")).inventoryCommand(a),
+  },
+  {
+    command: "init",
+    readsOnly: true,
+    describe: "write a mapping file scaffold from the live inventory",
+    options: {
+      out: str("where to write it (default: the --mapping path)"),
+      force: bool("overwrite an existing file"),
+      update: bool("add entries for legacy credentials the mapping lacks; keep every edit"),
+    },
+    global: true,
+    examples: [
+      ["$0 init --out mappings/migration.yaml", "scaffold a mapping to edit"],
+      ["$0 init --update", "add the account's new legacy credentials to the mapping"],
+    ],
+    run: async (a) => (await import("./cli/commands/init.js")).initCommand(a),
+  },
+  {
+    command: "plan",
+    readsOnly: true,
+    describe: "dry run: read everything, validate secrets, write a plan report",
+    options: {
+      out: str("also save the plan for `apply --plan`"),
+      "detailed-exitcode": bool("exit 2 when the plan is valid and has changes"),
+    },
+    global: true,
+    examples: [
+      ["$0 plan --mapping mappings/migration.yaml", "see what apply would do"],
+      ["$0 plan --out plan.json", "save the plan to apply exactly later"],
+    ],
+    run: async (a) => (await import("./cli/commands/plan.js")).planCommand(a),
+  },
+  {
+    command: "apply",
+    describe: "carry out the plan in Comms, journalled in the ledger (safe to rerun)",
+    options: {
+      yes: bool("do not ask for confirmation (required without a terminal)"),
+      plan: str("apply exactly this saved plan; refused if anything changed since"),
+      wait: { type: "boolean", default: true, describe: "wait out the settle time for unknown outcomes; --no-wait exits 1 with \"rerun after …\" instead" },
+      replace: { type: "string", array: true, describe: "force a replacement (new credential, then the old one deleted) of this migrated legacy sid; repeatable" },
+    },
+    global: true,
+    examples: [
+      ["$0 apply", "apply after a confirmation prompt"],
+      ["$0 apply --yes --plan plan.json", "apply a saved plan without asking (CI)"],
+      ["$0 apply --yes --replace CR0123456789abcdef0123456789abcdef", "replace a migrated credential whose fingerprint was never recorded"],
+    ],
+    run: async (a) => (await import("./cli/commands/apply.js")).applyCommand(a),
+  },
+  {
+    command: "status",
+    readsOnly: true,
+    describe: "compare the ledger with live Comms state (exit 0 in sync, 2 drift)",
+    options: {
+      "expiring-within": str("exit 2 when a certificate cr2comms put into Comms expires within this many days"),
+    },
+    global: true,
+    examples: [
+      ["$0 status --json", "drift, machine-readable"],
+      ["$0 status --expiring-within 30", "a cron reminder: exit 2 when a certificate expires within 30 days"],
+    ],
+    run: async (a) => (await import("./cli/commands/status.js")).statusCommand(a),
+  },
+  {
+    command: "rollback",
+    describe: "delete the Comms credentials this tool created (from the ledger)",
+    options: {
+      yes: bool("do not ask for confirmation (required without a terminal)"),
+      report: str("only the credentials created by this apply report"),
+      "allow-app-deletion": bool("allow deleting an App's last credential (deletes the App and its device registrations)"),
+    },
+    global: true,
+    examples: [["$0 rollback --report reports/apply-20260101T000000Z.json", "undo one apply"]],
+    run: async (a) => (await import("./cli/commands/rollback.js")).rollbackCommand(a),
+  },
+  {
+    command: "ledger <action>",
+    readsOnly: true,
+    describe: "check the ledger, repair it (set unreadable lines aside) or rebuild it from the apply reports",
+    options: { force: bool("rebuild even when a ledger exists") },
+    positionals: { action: { describe: "what to do", choices: ["check", "repair", "rebuild"] } },
+    global: true,
+    examples: [["$0 ledger check", "verify every line of the ledger"]],
+    run: async (a) => (await import("./cli/commands/ledger.js")).ledgerCommand(a),
+  },
+  {
+    command: "emulator",
+    describe: "serve the embedded Twilio emulator on loopback until Ctrl-C",
+    options: {
+      port: { type: "number", default: 0, requiresArg: true, describe: "port (0 = any free port)" },
+      seed: str("seed file (JSON); default: built-in sample data"),
+      "latency-ms": { type: "number", requiresArg: true, describe: "added to every response" },
+      "visibility-delay-ms": { type: "number", requiresArg: true, describe: "a created credential is invisible for this long after its 202" },
+      "fault-rate": { type: "number", requiresArg: true, describe: "0..1: share of requests answered 429/503 or dropped" },
+      "max-in-flight": { type: "number", requiresArg: true, describe: "answer 429 beyond this many requests in flight" },
+      "log-level": str("ignored (the emulator logs one line)"),
+    },
+    global: false,
+    examples: [["$0 emulator --port 4010", "serve on a fixed port"]],
+    run: async (a) => (await import("./cli/commands/emulator.js")).emulatorCommand(a),
+  },
+];
+
+/** Names a command accepts, for "did you mean". */
+function knownOptions(commandName: string | undefined): string[] {
+  const def = COMMANDS.find((c) => c.command.split(" ")[0] === commandName);
+  const own = def ? Object.keys(def.options) : [];
+  const global = !def || def.global ? Object.keys(GLOBAL_OPTIONS) : [];
+  return [...own, ...global, "help", "version", ...(own.includes("wait") ? ["no-wait"] : [])];
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The closest known option, if it is close enough to be a typo. */
+export function nearestOption(name: string, known: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (!best || d < best.d) best = { name: k, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(name.length / 3)) ? best.name : undefined;
+}
+
+/** yargs's validation messages, reworded to name the flag as the user types it. */
+export function usageMessage(msg: string, argv: readonly string[]): string {
+  const missing = /^Not enough arguments following: (.+)$/.exec(msg);
+  if (missing) return `--${missing[1]} needs a value`;
+  const command = /^Did you mean (.+)\?$/.exec(msg);
+  if (command) return `unknown command "${argv.find((a) => !a.startsWith("-")) ?? ""}" (did you mean ${command[1]}?)`;
+  const choice = /Argument: (\S+), Given: (.+), Choices: (.+)/.exec(msg);
+  if (choice) return `${choice[1]} must be one of ${choice[3]!.replaceAll('"', "")}, not ${choice[2]}`;
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (unknown) {
+    const commandName = argv.find((a) => !a.startsWith("-"));
+    const known = knownOptions(commandName);
+    const names = unknown[1]!.split(", ").filter((n) => !/[A-Z]/.test(n) || !unknown[1]!.includes(kebab(n)));
+    return names
+      .map((name) => {
+        // yargs reports `--no-wiat` as "wiat" (a negated boolean)
+        const n = argv.includes(`--no-${name}`) ? `no-${name}` : name;
+        if (!argv.some((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)) {
+          return n === commandName && !COMMANDS.some((c) => c.command.split(" ")[0] === n) ? `unknown command "${n}" (see --help)` : `unexpected argument "${n}"`;
+        }
+        const near = nearestOption(n, known);
+        return `unknown option ${n.length === 1 ? "-" : "--"}${n}${near ? ` (did you mean --${near}?)` : ""}`;
+      })
+      .join("; ");
+  }
+  return msg;
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+let exitCode: number = EXIT.ok;
+
+function register(y: Argv, def: CommandDef): Argv {
+  const name = def.command.split(" ")[0]!;
+  return y.command(
+    def.command,
+    def.describe,
+    (cy) => {
+      let b = cy;
+      for (const [p, spec] of Object.entries(def.positionals ?? {})) b = b.positional(p, { type: "string", ...spec });
+      const own = Object.keys(def.options);
+      b = b.options(def.options);
+      if (own.length) b = b.group(own, def.global ? `Options for ${name}:` : "Options:");
+      if (def.global) b = b.options(GLOBAL_OPTIONS).group([...Object.keys(GLOBAL_OPTIONS), "help", "version"], "Global options:");
+      for (const [cmd, what] of def.examples) b = b.example(cmd, what);
+      return b.epilogue(EXIT_CODES);
+    },
+    async (argv) => {
+      const quiet = def.readsOnly ? stopOnSignal() : undefined;
+      try {
+        exitCode = await def.run(argv as Args);
+      } finally {
+        quiet?.();
+      }
+    },
+  );
+}
+
+/** A signal during a command that sends nothing to Twilio: one plain line, exit 128 + n. Returns the un-install. */
+function stopOnSignal(): () => void {
+  const names = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  const numbers = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  const handlers = names.map((name) => {
+    const handler = () => {
+      process.stderr.write(`cr2comms: interrupted (${name}); nothing was sent to Twilio\n`);
+      process.exit(128 + numbers[name]);
+    };
+    process.on(name, handler);
+    return [name, handler] as const;
+  });
+  return () => {
+    for (const [name, handler] of handlers) process.off(name, handler);
+  };
+}
 
 export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
+  exitCode = EXIT.ok;
   try {
-    await yargs(argv)
+    const { default: yargs } = await import("yargs");
+    let y = yargs(argv)
       .scriptName("cr2comms")
       .version(TOOL_VERSION)
       .strict()
       .recommendCommands()
       .demandCommand(1, "name a command (see --help)")
       .fail((msg, err) => {
-        if (err) throw err;
-        throw new UsageError(msg);
-      })
-      .command("inventory", "list legacy credentials (and, with --comms, Comms credentials by App)", (y) =>
-        globalOptions(y).option("comms", { type: "boolean", describe: "also list existing Comms credentials grouped by App" }),
-        run((a) => inventoryCommand(a)),
-      )
-      .command("init", "write a mapping file scaffold from the live inventory", (y) =>
-        globalOptions(y)
-          .option("out", { type: "string", describe: "where to write it (default: the --mapping path)" })
-          .option("force", { type: "boolean", describe: "overwrite an existing file" }),
-        run((a) => initCommand(a)),
-      )
-      .command("plan", "dry run: read everything, validate secrets, write a plan report", (y) =>
-        globalOptions(y)
-          .option("out", { type: "string", describe: "also save the plan for `apply --plan`" })
-          .option("detailed-exitcode", { type: "boolean", describe: "exit 2 when the plan is valid and has changes" }),
-        run((a) => planCommand(a)),
-      )
-      .command("apply", "carry out the plan in Comms, journalled in the ledger (safe to rerun)", (y) =>
-        globalOptions(y)
-          .option("yes", { type: "boolean", describe: "do not ask for confirmation (required without a terminal)" })
-          .option("plan", { type: "string", describe: "apply exactly this saved plan; refused if anything changed since" })
-          .option("wait", { type: "boolean", default: true, describe: "wait (up to --settle-seconds) for creates whose outcome is unknown; --no-wait exits 1 with the time to rerun" }),
-        run((a) => applyCommand(a)),
-      )
-      .command("status", "compare the ledger with live Comms state (exit 0 in sync, 2 drift)", (y) => globalOptions(y), run((a) => statusCommand(a)))
-      .command("rollback", "delete the Comms credentials this tool created (from the ledger)", (y) =>
-        globalOptions(y)
-          .option("yes", { type: "boolean", describe: "do not ask for confirmation (required without a terminal)" })
-          .option("report", { type: "string", describe: "only the credentials created by this apply report" })
-          .option("allow-app-deletion", { type: "boolean", describe: "allow deleting an App's last credential (deletes the App and its device registrations)" }),
-        run((a) => rollbackCommand(a)),
-      )
-      .command("ledger <action>", "check the ledger, set unreadable lines aside (repair), or rebuild it from the apply reports", (y) =>
-        globalOptions(y)
-          .positional("action", { choices: ["check", "repair", "rebuild"] as const, describe: "check: say what is wrong (exit 1); repair: move unreadable lines aside; rebuild: from apply/rollback reports" })
-          .option("force", { type: "boolean", describe: "rebuild: replace a ledger that holds events (the old one is moved aside first)" }),
-        run(async (a) => (await import("./cli/commands/ledger.js")).ledgerCommand(a)),
-      )
-      .command("emulator", "serve the embedded Twilio emulator on loopback until Ctrl-C", (y) =>
-        y
-          .option("port", { type: "number", default: 0, describe: "port (0 = any free port)" })
-          .option("seed", { type: "string", describe: "seed file (JSON); default: built-in sample data" })
-          .option("latency-ms", { type: "number", describe: "added to every response" })
-          .option("visibility-delay-ms", { type: "number", describe: "a created credential is invisible for this long after its 202" })
-          .option("fault-rate", { type: "number", describe: "0..1: share of requests answered 429/503 or dropped" })
-          .option("max-in-flight", { type: "number", describe: "answer 429 beyond this many requests in flight" })
-          .option("log-level", { type: "string" }),
-        run((a) => emulatorCommand(a)),
-      )
+        // yargs's own validation errors (YError) are usage errors; anything else is a real failure.
+        if (err && err.name !== "YError") throw err;
+        throw new UsageError(usageMessage(msg ?? err?.message ?? "", argv));
+      });
+    for (const def of COMMANDS) y = register(y, def);
+    await y
+      .example("$0 inventory --emulator", "rehearse with sample data, no Twilio account needed")
+      .example("$0 <command> --help", "a command's own options")
+      .epilogue(EXIT_CODES)
       .help()
+      .wrap(Math.min(120, process.stdout.columns || 100))
       .parseAsync();
     return exitCode;
   } catch (err) {
@@ -115,7 +319,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(hideBin(process.argv));
+ignoreClosedStdout(process.stdout);
+const args = process.argv.slice(2);
+// The one answer that needs no parser: half of start-up is loading yargs (its help layout).
+const code = args.length === 1 && args[0] === "--version" ? (process.stdout.write(`${TOOL_VERSION}\n`), EXIT.ok) : await main(args);
 // Exit once stdout/stderr are flushed (a large --json result into a pipe is written
 // asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
 const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));

@@ -72,6 +72,8 @@ export interface SecretFingerprint {
   environment?: ApnEnvironment;
   projectId?: string;
   clientEmail?: string;
+  /** FCM: the service account's `private_key_id` (an identifier, not the key): a new key has a new id. */
+  keyId?: string;
 }
 
 /** Validated secret material, in memory only. Encoded to base64 only when a request body is built. */

@@ -1,4 +1,4 @@
-import type { PlanAction, PlanItem } from "../plan/types.js";
+import type { AccountAction, PlanAction, PlanItem } from "../plan/types.js";
 import type { ConcurrencyStats } from "./adaptive.js";
 
 /** What `rollback` does with one credential the ledger says this tool created. */
@@ -18,6 +18,15 @@ export interface AppliedItem extends Omit<PlanItem, "action"> {
   attempts?: number;
 }
 
+/** What became of a plan's account-level action (the default App). */
+export interface AppliedAccountAction extends AccountAction {
+  status: ItemStatus;
+  error?: string;
+  warnings: string[];
+  /** True when a PATCH was sent; false when Comms made the App the default by itself (first App). */
+  patched?: boolean;
+}
+
 /** What `apply` (or `rollback`) did. Reports render it; they never compute. */
 export interface ApplyResult {
   kind: "apply" | "rollback";
@@ -29,6 +38,8 @@ export interface ApplyResult {
   /** The mapping path as reports show it (relative to the working directory). */
   mappingDisplayPath?: string;
   items: AppliedItem[];
+  /** The plan's account-level actions and what became of them; absent when there were none. */
+  accountActions?: AppliedAccountAction[];
   problems: string[];
   warnings: string[];
   /** Ctrl-C stopped the run after in-flight work was recorded. */

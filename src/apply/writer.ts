@@ -4,14 +4,15 @@ import { AdaptiveLimiter } from "./adaptive.js";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
-import type { Ledger, LedgerEntry } from "../ledger/types.js";
-import { OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS, SETTLE_POLL_MAX_MS } from "../limits.js";
-import { reconcileLost, type LostAttempt } from "../plan/reconcile.js";
+import { REPLACED_REASON, type Ledger, type LedgerEntry } from "../ledger/types.js";
+import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS, OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS, RECONCILE_WINDOW_MS, SETTLE_POLL_MAX_MS } from "../limits.js";
+import { reconcileLost, windowClosesAt, type LostAttempt, type WindowOptions } from "../plan/reconcile.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
 import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
-import type { AppliedItem, ApplyResult } from "./types.js";
+import { carryOutDefaultApp, FirstCreateGate } from "./default-app.js";
+import type { AppliedAccountAction, AppliedItem, ApplyResult } from "./types.js";
 
 export interface ApplyDeps {
   comms: CommsClient;
@@ -51,6 +52,8 @@ export interface ApplyDeps {
   onWaiting?: (w: WaitNotice) => void;
   /** Longest pause between two looks while waiting (`SETTLE_POLL_MAX_MS`). */
   settlePollMaxMs?: number;
+  /** How far this machine's clock and Comms' may be apart (`RECONCILE_CLOCK_SKEW_MS`). */
+  clockSkewMs?: number;
 }
 
 /** An item waiting for the outcome of an earlier create before it may send one. */
@@ -82,7 +85,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
   // One limit for every request this run sends: writes, and the reads that confirm them.
   const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter() : AdaptiveLimiter.fixed(deps.concurrency);
-  const result = (items: AppliedItem[], problems: string[]): ApplyResult => ({
+  const result = (items: AppliedItem[], problems: string[], accountActions?: AppliedAccountAction[]): ApplyResult => ({
     kind: "apply",
     runId,
     startedAt,
@@ -91,6 +94,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     mappingPath: plan.mappingPath,
     ...(plan.mappingDisplayPath !== undefined ? { mappingDisplayPath: plan.mappingDisplayPath } : {}),
     items,
+    ...(accountActions?.length ? { accountActions } : {}),
     problems,
     warnings: [...plan.warnings],
     interrupted: deps.signal?.aborted ?? false,
@@ -102,6 +106,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     return result(
       plan.items.map((item) => (item.action === "blocked" ? failed(item, item.problems.join("; ") || "blocked") : { ...item, status: writes(item) ? "planned" : "skipped" })),
       [...plan.problems],
+      (plan.accountActions ?? []).map((a) => ({ ...a, status: "planned", warnings: [] })),
     );
   }
 
@@ -118,7 +123,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   // Attempts with no recorded outcome, by (App, type): a rival's window makes a lone candidate ambiguous.
   const lost = new Map<string, Map<string, LostAttempt>>();
   for (const e of entries.values()) {
-    if (e.state === "pending" && e.lastAttempt) track(lost, e.lastAttempt.attemptId, e.lastAttempt);
+    if (e.state === "pending" && e.lastAttempt) track(lost, e.lastAttempt.attemptId, { ...e.lastAttempt, legacySid: e.legacySid });
+    for (const a of e.abandonedAttempts ?? []) track(lost, a.attemptId, { ...a, legacySid: e.legacySid });
   }
 
   const confirmer = new Confirmer(deps.comms, {
@@ -127,6 +133,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     schedule: (fn) => writeLimit.run(fn),
     ...deps.confirm,
   });
+  // Every answer this run gets (writes, confirming reads, the default App's step) steers the limit.
+  const unwatch = deps.comms.watchAnswers?.((status) => writeLimit.answer(status));
   const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
   const serialised = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     let limit = keyLimits.get(key);
@@ -147,6 +155,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     reconcileWindowMs,
     settleMs: deps.settleMs ?? OUTCOME_SETTLE_MS,
     wait: deps.wait ?? false,
+    window: { skewMs: deps.clockSkewMs ?? RECONCILE_CLOCK_SKEW_MS },
     pollMaxMs: deps.settlePollMaxMs ?? SETTLE_POLL_MAX_MS,
     signal: stop.signal,
     unresolved: new Map(),
@@ -154,28 +163,65 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     entries,
   };
 
+  // The default App (its own step). When this run creates the App, its first create opens the
+  // gate; on an account without Apps the other Apps' creates wait for it (first App = default App).
+  const defaultApp = plan.accountActions?.find((a) => a.action === "set-default-app");
+  const isGateCreate = (item: PlanItem) => item.action === "create" && item.target?.appName === defaultApp?.appName;
+  const gate = defaultApp?.appCreated ? new FirstCreateGate(defaultApp.appName, plan.items.filter(isGateCreate).length) : undefined;
+  const holdsBack = (item: PlanItem) => defaultApp?.via === "first-create" && gate !== undefined && item.action === "create" && !isGateCreate(item);
+  const accountStep: Promise<AppliedAccountAction[]> = defaultApp
+    ? carryOutDefaultApp(defaultApp, {
+        comms: deps.comms,
+        ledger: deps.ledger,
+        runId,
+        now,
+        sleep,
+        signal: stop.signal,
+        schedule: (fn) => writeLimit.run(fn),
+        ...(gate ? { gate } : {}),
+        timeoutMs: deps.confirm?.timeoutMs ?? CONFIRM_TIMEOUT_MS,
+        initialDelayMs: deps.confirm?.initialDelayMs ?? CONFIRM_INITIAL_DELAY_MS,
+        maxDelayMs: deps.confirm?.maxDelayMs ?? CONFIRM_MAX_DELAY_MS,
+      }).then(
+        (done) => [done],
+        (err: unknown) => {
+          // Only the ledger can throw here: without a journal no further step is safe.
+          const message = describe(err);
+          if (!problems.some((p) => p.startsWith("stopped: "))) problems.push(`stopped: ${message}; no new work was started after it`);
+          stop.abort();
+          return [{ ...defaultApp, status: "failed" as const, error: message, warnings: [] }];
+        },
+      )
+    : Promise.resolve([]);
+
   // Announce every write per App up front, so the confirmer can batch its reads.
-  const tickets = plan.items.map((item) =>
-    (item.action === "create" || item.action === "update-default") && item.target ? confirmer.expect(item.target.appName) : undefined,
-  );
-  const unwatch = deps.comms.watchAnswers?.((status) => writeLimit.answer(status));
+  const tickets = plan.items.map((item) => (writes(item) && item.target ? confirmer.expect(item.target.appName) : undefined));
   const results = await Promise.all(
     plan.items.map(async (item, i): Promise<AppliedItem> => {
       const t0 = now();
       const ticket = tickets[i];
       let result: AppliedItem;
       try {
-        result = await runItem(item, { ...ctx, ...(ticket ? { ticket } : {}) });
+        const first = holdsBack(item) ? await gate!.ready : true;
+        result = first
+          ? await runItem(item, { ...ctx, ...(ticket ? { ticket } : {}) })
+          : notStarted(item, `not started: defaultApp ${defaultApp!.appName} must be created first so that Comms makes it the account's default App, and none of its credentials was created; rerun apply once it can be`);
       } catch (err) {
         // runItem records its own failures; what reaches here is the ledger failing (or a bug):
         // without a journal no further step is safe, so nothing new starts.
         const message = describe(err);
         if (!problems.some((p) => p.startsWith("stopped: "))) problems.push(`stopped: ${message}; no new work was started after it`);
         stop.abort();
-        result = failed(item, message);
+        if (err instanceof JournalError && err.nothingSent) result = notStarted(item, `not started: ${message}`);
+        else if (err instanceof JournalError && err.createdId) {
+          result = failed(item, `created in Comms as ${err.createdId}, but ${message}; rerun apply once the ledger can be written (it finds the credential and records it)`, {
+            commsCredentialId: err.createdId,
+          });
+        } else result = failed(item, message);
       } finally {
         if (ticket) confirmer.release(ticket);
       }
+      if (gate && isGateCreate(item)) gate.report(result);
       const t1 = now();
       if (result.status !== "skipped" && result.status !== "planned") {
         result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
@@ -183,9 +229,10 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
       deps.onItem?.(result);
       return result;
     }),
-  ).finally(() => unwatch?.());
+  );
 
-  const done = result(results, problems);
+  const accountActions = await accountStep.finally(() => unwatch?.());
+  const done = result(results, problems, accountActions);
   const c = done.concurrency!;
   log.info(
     { concurrency: c },
@@ -198,7 +245,13 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
 
 /** A ledger append failed: without a journal no further step is safe. Never caught as an API failure. */
 class JournalError extends Error {
-  constructor(cause: unknown) {
+  constructor(
+    cause: unknown,
+    /** What Comms holds although the ledger could not say so (reported, and reconciled by a rerun). */
+    readonly createdId?: string,
+    /** The failed append was an attempt's first line: nothing was sent for the item. */
+    readonly nothingSent = false,
+  ) {
     super(`the ledger could not be written: ${describe(cause)}`, { cause });
     this.name = "JournalError";
   }
@@ -222,7 +275,7 @@ function journalOrStop(ledger: Ledger, stop: AbortController): Ledger {
 
 /** True for the actions that write to Comms. */
 function writes(item: PlanItem): boolean {
-  return item.action === "create" || item.action === "update-default";
+  return item.action === "create" || item.action === "update-default" || item.action === "replace";
 }
 
 function track(lost: Map<string, Map<string, LostAttempt>>, attemptId: string, attempt: LostAttempt): void {
@@ -234,6 +287,11 @@ function track(lost: Map<string, Map<string, LostAttempt>>, attemptId: string, a
 
 function untrack(lost: Map<string, Map<string, LostAttempt>>, attemptId: string, attempt: LostAttempt): void {
   lost.get(keyOf(attempt.appName, attempt.credentialType))?.delete(attemptId);
+}
+
+/** Stops tracking an attempt wherever it is (the caller knows only its id). */
+function forget(ctx: ItemContext, attemptId: string): void {
+  for (const inKey of ctx.lost.values()) inKey.delete(attemptId);
 }
 
 interface ItemContext {
@@ -248,6 +306,7 @@ interface ItemContext {
   reconcileWindowMs: number;
   settleMs: number;
   wait: boolean;
+  window: WindowOptions;
   pollMaxMs: number;
   /** Aborted on Ctrl-C or when the ledger fails: no new request starts. */
   signal: AbortSignal;
@@ -262,6 +321,10 @@ interface ItemContext {
 }
 
 async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
+  for (const s of item.surfaced ?? []) {
+    ctx.claimed.add(s.commsCredentialId);
+    await ctx.deps.ledger.append({ event: "surfaced", legacySid: item.legacySid, attemptId: s.attemptId, commsCredentialId: s.commsCredentialId, runId: ctx.runId });
+  }
   switch (item.action) {
     case "drop":
     case "unmapped":
@@ -278,12 +341,18 @@ async function runItem(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     case "create":
       if (ctx.signal.aborted) return notStarted(item);
       return create(item, ctx);
+    case "replace":
+      if (ctx.signal.aborted) return notStarted(item);
+      return replace(item, ctx);
+    case "legacy-gone":
+      return { ...item, status: "skipped" };
   }
 }
 
 /** The plan found what a lost create made for a sid that is no longer migrated: journal it (no Comms write). */
 async function recordLostResult(item: PlanItem, ctx: ItemContext): Promise<void> {
   const id = item.commsCredentialId;
+  if (item.reconcileFrom && id) forget(ctx, item.reconcileFrom.attemptId);
   // Only a credential the plan saw listed; an accepted-but-invisible one is not confirmed here.
   if (!item.reconcileFrom || !id || !ctx.deps.existing.some((c) => c.id === id)) return;
   ctx.claimed.add(id);
@@ -303,6 +372,8 @@ async function alreadyMigrated(item: PlanItem, ctx: ItemContext): Promise<Applie
   const id = item.commsCredentialId;
   if (!id) return failed(item, "already-migrated item without a Comms credential id");
   ctx.claimed.add(id);
+  // The planner found what an open attempt of this sid made: it is settled, no longer anyone's rival.
+  if (item.reconcileFrom) forget(ctx, item.reconcileFrom.attemptId);
   const entry = ctx.entries.get(item.legacySid);
   if (item.reconcileFrom && entry?.commsCredentialId !== id) {
     await ctx.deps.ledger.append({
@@ -347,6 +418,95 @@ async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedI
 
 type LostWithId = LostAttempt & { attemptId: string };
 
+/**
+ * A rotation, in the order that never leaves the App without a credential of the type (so the
+ * App-deletion cascade cannot happen): create the new credential and confirm it (exactly as a
+ * create: a lost answer is reconciled, never re-sent blindly), make it the default when the old
+ * one was (or the mapping says so), then delete the old one. Each step is journalled before the
+ * next; a rerun after a crash carries on from the plan's `replace` (a new credential made earlier
+ * is never made again). Until the last step the old credential is kept.
+ */
+async function replace(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
+  const r = item.replace;
+  const target = item.target;
+  if (!r || !target) return failed(item, "replace item without the credential it replaces");
+  const sid = item.legacySid;
+  const key = keyOf(target.appName, target.credentialType);
+  const keep = `${r.oldId} is kept until the new credential is in place`;
+  let attempts = 0;
+  let warnings = [...item.warnings];
+  let newId = r.newId;
+
+  // 1. The new credential, created not as the default (the switch is its own journalled step).
+  if (!newId || !r.newVisible) {
+    const { commsCredentialId: _old, ...rest } = item;
+    const made = await create(
+      { ...rest, action: "create", target: { ...target, isDefault: false }, ...(newId ? { commsCredentialId: newId } : {}) },
+      ctx,
+    );
+    const back = { ...made, action: "replace" as const, target, replace: r };
+    if (made.status !== "confirmed" || !made.commsCredentialId) {
+      return { ...back, warnings: [...made.warnings, made.status === "planned" ? `not replaced yet: ${keep}` : `${keep}; rerun apply to finish the replacement`] };
+    }
+    newId = made.commsCredentialId;
+    attempts = made.attempts ?? 0;
+    warnings = made.warnings;
+  } else {
+    ctx.claimed.add(newId);
+    const entry = ctx.entries.get(sid);
+    if (item.reconcileFrom && entry?.replacing && entry.replacing.newId !== newId) {
+      // The plan adopted what the replacement's lost create made.
+      await ctx.deps.ledger.append({ event: "accepted", legacySid: sid, attemptId: item.reconcileFrom.attemptId, commsCredentialId: newId, reconciled: true, runId: ctx.runId });
+    }
+    if (entry?.state !== "confirmed" || entry.commsCredentialId !== newId) {
+      await ctx.deps.ledger.append({ event: "confirmed", legacySid: sid, commsCredentialId: newId, runId: ctx.runId });
+    }
+  }
+  const done = { ...item, commsCredentialId: newId, attempts };
+  const stopped = (why: string): AppliedItem => ({ ...done, status: "planned", warnings: [...warnings, `${why}; the new credential ${newId} is in place and ${r.oldId} is not deleted yet — rerun apply to finish`] });
+
+  // 2. The default moves to the new credential before the old one goes.
+  const alreadyDefault = r.newVisible === true && item.liveDefault === true;
+  if ((r.oldWasDefault || target.isDefault) && !alreadyDefault) {
+    if (ctx.signal.aborted) return stopped("interrupted before the default was moved");
+    try {
+      await ctx.serialised(key, () => ctx.deps.comms.setDefault(newId, true));
+    } catch (err) {
+      if (err instanceof JournalError) throw err;
+      const message = describe(err);
+      await ctx.deps.ledger.append({ event: "failed", legacySid: sid, error: message, ...statusOf(err), runId: ctx.runId });
+      return failed(done, `making ${newId} the default failed: ${message}; ${keep} — rerun apply`, { warnings });
+    }
+    const seen = await ctx.confirmer.waitFor(target.appName, newId, { accept: (c) => c.isDefault, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
+    if (!seen) {
+      return { ...done, status: "accepted-unconfirmed", warnings: [...warnings, `making ${newId} the default was accepted but is not visible yet; ${keep} — rerun apply`] };
+    }
+    await ctx.deps.ledger.append({ event: "default-set", legacySid: sid, commsCredentialId: newId, isDefault: true, runId: ctx.runId });
+  }
+
+  // 3. The old credential goes last. Gone already (a crash after its delete, or deleted by hand): only journalled.
+  const listed = ctx.deps.existing.some((c) => c.id === r.oldId);
+  let note = `replaced ${r.oldId}`;
+  if (listed) {
+    if (ctx.signal.aborted) return stopped("interrupted before the old credential was deleted");
+    try {
+      await ctx.serialised(key, () => ctx.deps.comms.delete(r.oldId));
+    } catch (err) {
+      if (err instanceof JournalError) throw err;
+      if (!(err instanceof ApiError && err.status === 404)) {
+        const message = describe(err);
+        await ctx.deps.ledger.append({ event: "failed", legacySid: sid, error: message, ...statusOf(err), runId: ctx.runId });
+        return failed(done, `the new credential ${newId} is in place, but deleting ${r.oldId} failed: ${message} — rerun apply to delete it`, { warnings });
+      }
+      note = `replaced ${r.oldId} (it was already gone from Comms)`;
+    }
+  } else {
+    note = `replaced ${r.oldId} (it was already gone from Comms)`;
+  }
+  await ctx.deps.ledger.append({ event: "deleted", legacySid: sid, commsCredentialId: r.oldId, reason: `${REPLACED_REASON}${newId}`, runId: ctx.runId });
+  return { ...done, status: "confirmed", warnings: [...warnings, note] };
+}
+
 async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   const target = item.target;
   if (!target) return failed(item, "create item without a target");
@@ -367,7 +527,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   //    before creating anything. It may have gone to another (App, type) after a mapping change.
   const earlier = item.reconcileFrom;
   if (earlier) {
-    const lost: LostWithId = { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType };
+    const lost: LostWithId = { ...earlier, appName: earlier.appName ?? target.appName, credentialType: earlier.credentialType ?? target.credentialType, legacySid: sid };
     const settled = await resolveLost(item, lost, warnings, 0, ctx);
     if (settled) return settled;
   }
@@ -375,29 +535,39 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   // 3. Create. A create whose answer is lost is waited for and, once settled with nothing in
   //    Comms, sent once more in this run.
   const key = keyOf(target.appName, target.credentialType);
-  for (let sends = 1; ; sends++) {
+  let noticed = false;
+  for (let sends = 1; ; ) {
     // Only the write holds the (App, type) lock and a concurrency slot; confirming happens outside both.
-    const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string } | { lost: LostWithId; reason: string }> => {
+    const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string } | { lost: LostWithId; reason: string } | { holdUntil: number; reason: string }> => {
       // Interrupted while waiting for a slot: nothing was sent for this item.
       if (ctx.signal.aborted) return notStarted(item);
       const held = ctx.unresolved.get(key);
       if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
+      // Another credential's create of this kind has an unknown outcome: what this create makes must
+      // not land in that attempt's window, or a lone new credential there could be either's.
+      const rival = openWindow(key, sid, ctx);
+      if (rival) return rival;
 
       const attemptId = randomUUID();
       const startedAt = ctx.now().toISOString();
       const priorIds = ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id);
-      await ledger.append({
-        event: "attempt",
-        legacySid: sid,
-        attemptId,
-        appName: target.appName,
-        credentialType: target.credentialType,
-        isDefault: target.isDefault,
-        startedAt,
-        secret: secret.fingerprint,
-        priorIds,
-        runId: ctx.runId,
-      });
+      try {
+        await ledger.append({
+          event: "attempt",
+          legacySid: sid,
+          attemptId,
+          appName: target.appName,
+          credentialType: target.credentialType,
+          isDefault: target.isDefault,
+          startedAt,
+          secret: secret.fingerprint,
+          priorIds,
+          ...(item.replace ? { replaces: item.replace.oldId, replacesDefault: item.replace.oldWasDefault } : {}),
+          runId: ctx.runId,
+        });
+      } catch (err) {
+        throw new JournalError((err as Error).cause ?? err, undefined, true);
+      }
       let lastSentAt = startedAt;
       try {
         const accepted = await ctx.deps.comms.create(
@@ -412,14 +582,18 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
           },
         );
         ctx.claimed.add(accepted.resourceId);
-        await ledger.append({
-          event: "accepted",
-          legacySid: sid,
-          attemptId,
-          commsCredentialId: accepted.resourceId,
-          resourceLocation: accepted.resourceLocation,
-          runId: ctx.runId,
-        });
+        try {
+          await ledger.append({
+            event: "accepted",
+            legacySid: sid,
+            attemptId,
+            commsCredentialId: accepted.resourceId,
+            resourceLocation: accepted.resourceLocation,
+            runId: ctx.runId,
+          });
+        } catch (err) {
+          throw new JournalError((err as Error).cause ?? err, accepted.resourceId);
+        }
         return { id: accepted.resourceId, location: accepted.resourceLocation };
       } catch (err) {
         if (err instanceof JournalError) throw err;
@@ -432,12 +606,26 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
         // Journalled before anything else: a crash from here on leaves the attempt open, never forgotten.
         const unknownAt = ctx.now().toISOString();
         await ledger.append({ event: "unknown", legacySid: sid, attemptId, reason: err.message, runId: ctx.runId });
-        const lost: LostWithId = { attemptId, appName: target.appName, credentialType: target.credentialType, startedAt, unknownAt, priorIds, ...(lastSentAt !== startedAt ? { lastSentAt } : {}) };
+        const lost: LostWithId = { attemptId, legacySid: sid, appName: target.appName, credentialType: target.credentialType, startedAt, unknownAt, priorIds, ...(lastSentAt !== startedAt ? { lastSentAt } : {}) };
         track(ctx.lost, attemptId, lost);
+        // The first look happens while this create still holds its (App, type): no other create of
+        // that kind can start (and be cut short by a crash) before the lost one had its chance.
+        const first = await lookHeld(lost, ctx);
+        if (first.kind === "one") {
+          return adopt(item, first.credential, lost, [...warnings, `the create's answer was lost; found ${first.credential.id} in Comms and adopted it`], sends, ctx);
+        }
         return { lost, reason: err.message };
       }
     });
     if ("status" in outcome) return outcome;
+    if ("holdUntil" in outcome) {
+      if (!noticed) {
+        noticed = true;
+        ctx.deps.onWaiting?.({ legacySid: sid, appName: target.appName, credentialType: target.credentialType, until: new Date(outcome.holdUntil), reason: outcome.reason });
+      }
+      await sleepUnlessAborted(Math.max(1, outcome.holdUntil - ctx.now().getTime()), ctx);
+      continue;
+    }
     if ("id" in outcome) return confirmCreate(item, outcome.id, outcome.location, warnings, sends, ctx);
     if (sends >= 2) {
       // The re-send's answer was lost too: leave it open for the next run rather than loop.
@@ -454,7 +642,24 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     const settled = await resolveLost(item, outcome.lost, warnings, sends, ctx, outcome.reason);
     if (settled) return settled;
     warnings.push(`the create's answer was lost and nothing appeared in Comms within ${Math.round(ctx.settleMs / 1000)} s; sent again`);
+    sends++;
   }
+}
+
+/**
+ * The latest moment another legacy sid's unresolved create of this (App, type) could still be
+ * confused with a new one (`windowClosesAt`), if that is still ahead. At most about a minute after
+ * the loss; a settled, adopted or failed attempt no longer counts.
+ */
+function openWindow(key: string, sid: string, ctx: ItemContext): { holdUntil: number; reason: string } | undefined {
+  const now = ctx.now().getTime();
+  let until = 0;
+  for (const a of ctx.lost.get(key)?.values() ?? []) {
+    if (a.legacySid === sid) continue;
+    until = Math.max(until, windowClosesAt(a, ctx.window));
+  }
+  if (until <= now) return undefined;
+  return { holdUntil: until, reason: `another create of this App and type has an unknown outcome; this one waits until ${new Date(until).toISOString()} so that the two cannot be confused` };
 }
 
 /**
@@ -494,6 +699,24 @@ async function awaitEarlierAccepted(item: PlanItem, id: string, warnings: string
       attempts: 0,
     };
   }
+  // Settled: one read that succeeds decides (a failing one proves nothing, so nothing is sent).
+  let check: CommsCredential | null;
+  try {
+    check = await ctx.deps.comms.fetch(id);
+  } catch (err) {
+    return {
+      ...item,
+      warnings,
+      status: "failed",
+      attempts: 0,
+      error: `${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but could not be looked up in Comms (${describe(err)}); nothing was sent — rerun apply`,
+    };
+  }
+  if (check) {
+    ctx.claimed.add(check.id);
+    await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: check.id, runId: ctx.runId });
+    return { ...item, target: { ...target, appName: check.appName, credentialType: check.credentialType }, warnings: [...warnings, `confirmed ${check.id}, accepted by an earlier run`], status: "confirmed", attempts: 0 };
+  }
   warnings.push(`${id} was accepted${acceptedAt ? ` at ${acceptedAt}` : ""} but never became visible in Comms; creating it again`);
   return null;
 }
@@ -513,7 +736,11 @@ async function resolveLost(item: PlanItem, lost: LostWithId, warnings: string[],
   const what = lostReason ? `create outcome unknown (${lostReason})` : `the earlier create attempt ${lost.attemptId} (${lost.startedAt}) has an unknown outcome`;
   let notified = false;
   let delay = 100;
+  // Giving up needs proof: a list that succeeded once the attempt had settled and showed nothing.
+  let emptyAfterSettle = false;
+  let lastError: string | undefined;
   for (;;) {
+    const lookedAt = ctx.now().getTime();
     const found = await look(lost, ctx);
     if (found.kind === "one") {
       const note = sends > 0 ? `the create's answer was lost; found ${found.credential.id} in Comms and adopted it` : `${found.credential.id} found in Comms was adopted as the result of the earlier attempt ${lost.attemptId}`;
@@ -523,8 +750,15 @@ async function resolveLost(item: PlanItem, lost: LostWithId, warnings: string[],
       ctx.unresolved.set(key, `${what} and ${found.reason}`);
       return { ...item, status: "failed", warnings, attempts: sends, error: `${what} and ${found.reason} (${found.ids.join(", ")}); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun apply` };
     }
+    if (found.kind === "error") lastError = found.message;
+    else if (lookedAt >= settledAt) emptyAfterSettle = true;
     const left = until - ctx.now().getTime();
-    if (left <= 0 || ctx.signal.aborted) break;
+    if (ctx.signal.aborted) break;
+    if (left <= 0) {
+      // Settled, but the last look before now failed or came too early: one more, if it can still decide.
+      if (ctx.now().getTime() >= settledAt && !emptyAfterSettle && found.kind !== "error") continue;
+      break;
+    }
     if (!notified && ctx.wait) {
       notified = true;
       ctx.deps.onWaiting?.({ legacySid: item.legacySid, appName: lost.appName, credentialType: lost.credentialType, until: new Date(until), reason: what });
@@ -532,15 +766,20 @@ async function resolveLost(item: PlanItem, lost: LostWithId, warnings: string[],
     await sleepUnlessAborted(Math.min(delay, left), ctx);
     delay = Math.min(delay * 2, ctx.pollMaxMs);
   }
-  if (ctx.now().getTime() < settledAt) {
-    // Not settled: interrupted, or --no-wait. The attempt stays open in the ledger.
+  if (!emptyAfterSettle) {
+    // Not settled (interrupted, or --no-wait), or Comms could not be listed: the attempt stays open.
     const retryAt = new Date(settledAt).toISOString();
-    const why = ctx.signal.aborted ? "interrupted while waiting for it" : `nothing has appeared in Comms yet; it is sent again only after ${retryAt}`;
+    const why = ctx.signal.aborted
+      ? "interrupted while waiting for it"
+      : ctx.now().getTime() >= settledAt
+        ? `Comms could not be listed to find out (${lastError ?? "no answer"})`
+        : `nothing has appeared in Comms yet; it is sent again only after ${retryAt}`;
     if (sends === 0 && ctx.signal.aborted) return notStarted(item, `not started: ${what}; ${why}`);
-    return { ...item, status: "failed", warnings, attempts: sends, error: `${what}; ${why} — rerun apply${ctx.signal.aborted ? "" : " then (or without --no-wait)"}; nothing was re-sent` };
+    const hint = ctx.signal.aborted || ctx.now().getTime() >= settledAt ? "rerun apply" : "rerun apply then (or without --no-wait)";
+    return { ...item, status: "failed", warnings, attempts: sends, error: `${what}; ${why} — ${hint}; nothing was re-sent` };
   }
   await ctx.deps.ledger.append({ event: "abandoned", legacySid: item.legacySid, attemptId: lost.attemptId, reason: `nothing appeared in Comms within ${Math.round((ctx.now().getTime() - lastSent) / 1000)} s`, runId: ctx.runId });
-  untrack(ctx.lost, lost.attemptId, lost);
+  // Still a rival for the rest of the run: what it made may yet appear, and then belongs to no one else.
   return null;
 }
 
@@ -548,25 +787,30 @@ function keyOf(appName: string, credentialType: string): string {
   return `${appName}|${credentialType}`;
 }
 
+type Looked = ReturnType<typeof reconcileLost> | { kind: "error"; message: string };
+
 /**
  * One look (one list call) for what a lost create made, holding its (App, type) lock so that no
  * create of that kind is in flight meanwhile (each finished create has claimed its own id).
  */
-async function look(lost: LostWithId, ctx: ItemContext): Promise<ReturnType<typeof reconcileLost>> {
+function look(lost: LostWithId, ctx: ItemContext): Promise<Looked> {
+  return ctx.serialised(keyOf(lost.appName, lost.credentialType), () => lookHeld(lost, ctx));
+}
+
+/** `look` for a caller that already holds the (App, type) lock. A failed list is an error, never "nothing there". */
+async function lookHeld(lost: LostWithId, ctx: ItemContext): Promise<Looked> {
   const key = keyOf(lost.appName, lost.credentialType);
-  const since = new Date(Date.parse(lost.startedAt) - RECONCILE_CLOCK_SKEW_MS).toISOString();
-  return ctx.serialised(key, async () => {
-    try {
-      const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, startDate: since });
-      const rivals = [...(ctx.lost.get(key)?.entries() ?? [])].filter(([id]) => id !== lost.attemptId).map(([, a]) => a);
-      const found = reconcileLost(lost, listed, ctx.claimed, rivals);
-      if (found.kind === "one") ctx.claimed.add(found.credential.id);
-      return found;
-    } catch (err) {
-      ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
-      return { kind: "none" } as const;
-    }
-  });
+  const since = new Date(Date.parse(lost.startedAt) - (ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS)).toISOString();
+  try {
+    const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, startDate: since });
+    const rivals = [...(ctx.lost.get(key)?.entries() ?? [])].filter(([id]) => id !== lost.attemptId).map(([, a]) => a);
+    const found = reconcileLost(lost, listed, ctx.claimed, rivals, ctx.window);
+    if (found.kind === "one") ctx.claimed.add(found.credential.id);
+    return found;
+  } catch (err) {
+    ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
+    return { kind: "error", message: describe(err) };
+  }
 }
 
 async function sleepUnlessAborted(ms: number, ctx: ItemContext): Promise<void> {
@@ -591,16 +835,18 @@ async function adopt(item: PlanItem, found: CommsCredential, lost: LostWithId, w
 
 async function confirmCreate(item: PlanItem, id: string, location: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
   const target = item.target!;
-  const seen = await ctx.confirmer.waitFor(target.appName, id, { location, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
+  // A signal stops the wait for visibility: the 202 is journalled, a rerun confirms it.
+  const seen = await ctx.confirmer.waitFor(target.appName, id, { location, signal: ctx.signal, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
   if (seen) {
     await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: id, runId: ctx.runId });
     return { ...item, commsCredentialId: id, warnings, status: "confirmed", attempts: sends };
   }
-  await ctx.deps.ledger.append({ event: "unconfirmed", legacySid: item.legacySid, commsCredentialId: id, reason: "not visible before the confirmation timeout", runId: ctx.runId });
+  const why = ctx.signal.aborted ? "the run was interrupted before it was visible" : "not visible before the confirmation timeout";
+  await ctx.deps.ledger.append({ event: "unconfirmed", legacySid: item.legacySid, commsCredentialId: id, reason: why, runId: ctx.runId });
   return {
     ...item,
     commsCredentialId: id,
-    warnings: [...warnings, "accepted (202) but not visible before the confirmation timeout; a rerun confirms it"],
+    warnings: [...warnings, `accepted (202) but ${why}; a rerun confirms it`],
     status: "accepted-unconfirmed",
     attempts: sends,
   };

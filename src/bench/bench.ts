@@ -101,6 +101,41 @@ interface ChildRun {
   peakKiB: number;
 }
 
+const STARTUP_RUNS = 10;
+
+/** Wall time of one `node …` run to exit, in seconds. */
+function timeNode(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? "" }, stdio: "ignore" });
+    child.on("error", reject);
+    child.on("exit", () => resolve((performance.now() - t0) / 1000));
+  });
+}
+
+/**
+ * Start-up: bare Node, `--version` and `--help`, interleaved (so machine noise hits all three
+ * alike), median of STARTUP_RUNS each. The floor is `node -e 0`; the target is ≤ 2.5× it.
+ */
+async function benchStartup(): Promise<Row[]> {
+  const cli = join(ROOT, "dist", "cli.js");
+  const cases = [
+    { scenario: "start-up: node -e 0", args: ["-e", "0"] },
+    { scenario: "start-up: cr2comms --version", args: [cli, "--version"] },
+    { scenario: "start-up: cr2comms --help", args: [cli, "--help"] },
+  ];
+  const times: number[][] = cases.map(() => []);
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    for (const [k, c] of cases.entries()) times[k]!.push(await timeNode(c.args));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const floor = median(times[0]!);
+  return cases.map((c, k) => {
+    const seconds = median(times[k]!);
+    return { scenario: c.scenario, concurrency: "", seconds: round(seconds, 3), requests: 0, retries: 0, floorSeconds: round(floor, 3), vsFloor: round(seconds / floor, 2), note: `median of ${STARTUP_RUNS}` };
+  });
+}
+
 /** Runs `node <args>` as a user would and times it from spawn to exit; samples the child's VmHWM (peak RSS). */
 function runNode(args: string[], env: Record<string, string>): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
@@ -301,7 +336,7 @@ async function barePaging(emu: Emulator): Promise<number> {
 
 function printTable(): void {
   const headers = ["scenario", "conc.", "seconds", "floor s", "× floor", "× faster than seq.", "requests", "retries"];
-  const body = rows.map((r) => [r.scenario, String(r.concurrency), r.seconds.toFixed(2), r.floorSeconds?.toFixed(2) ?? "", r.vsFloor?.toFixed(2) ?? "", r.speedup?.toFixed(1) ?? "", String(r.requests), String(r.retries)]);
+  const body = rows.map((r) => [r.scenario, String(r.concurrency), r.seconds.toFixed(r.seconds < 1 ? 3 : 2), r.floorSeconds?.toFixed(r.floorSeconds < 1 ? 3 : 2) ?? "", r.vsFloor?.toFixed(2) ?? "", r.speedup?.toFixed(1) ?? "", String(r.requests), String(r.retries)]);
   const widths = headers.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
   console.log(line(headers));
@@ -323,6 +358,9 @@ async function main(): Promise<void> {
     );
   }
 
+  const startup = await benchStartup();
+  rows.push(...startup);
+
   printTable();
   const at = new Date();
   const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
@@ -331,6 +369,9 @@ async function main(): Promise<void> {
   writeFileSync(
     out,
     JSON.stringify({ generatedAt: at.toISOString(), node: process.version, nodeStartSeconds: round(startSeconds, 3), latenciesMs: LATENCIES_MS, visibilityDelayMs: VISIBILITY_MS, credentials: N, apps: APPS, repeat: REPEAT, rows, checks }, null, 2) + "\n",
+  );
+  checks.unshift(
+    `start-up: --version ${startup[1]!.vsFloor}×, --help ${startup[2]!.vsFloor}× a bare \`node -e 0\` (target ≤ 2.5×) ${startup[1]!.vsFloor! <= 2.5 && startup[2]!.vsFloor! <= 2.5 ? "MET" : "NOT MET"}`,
   );
   console.log(`\nnode -e 0: ${round(startSeconds, 3)} s (in every floor)`);
   console.log("\n" + checks.join("\n"));

@@ -1,10 +1,16 @@
 import { resolve } from "node:path";
 import { ACCOUNT_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
-import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS } from "../limits.js";
+import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
+import type { LogFormat } from "../log.js";
 
 export const DEFAULT_CONVERSATIONS_URL = "https://conversations.twilio.com";
 export const DEFAULT_COMMS_URL = "https://comms.twilio.com";
+/** pino's levels; anything else is a usage error rather than pino's "unknown level" crash. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export const LOG_FORMATS: readonly LogFormat[] = ["pretty", "json"];
+/** twilio-node's default when an edge is given without a region (BaseTwilio.getHostname). */
+const TWILIO_DEFAULT_REGION = "us1";
 
 /** Options every command takes (SPEC "Options that every command takes"). */
 export interface GlobalArgs {
@@ -18,10 +24,13 @@ export interface GlobalArgs {
   mapping?: string;
   reportsDir?: string;
   ledger?: string;
-  concurrency?: number;
-  settleSeconds?: number;
+  /** Text as typed (yargs `string`), so that a bad value can be quoted back. */
+  concurrency?: string | number;
+  settleSeconds?: string | number;
+  clockSkewSeconds?: string | number;
   json?: boolean;
   logLevel?: string;
+  logFormat?: string;
   emulator?: boolean;
 }
 
@@ -41,57 +50,144 @@ export interface Settings {
   reportsDir: string;
   ledgerPath: string;
   concurrency: number;
-  /** True when `--concurrency` or CR2COMMS_CONCURRENCY fixed it; apply adapts its concurrency otherwise. */
+  /** True when `--concurrency` or `CR2COMMS_CONCURRENCY` fixed it; otherwise apply adapts its concurrency. */
   concurrencyGiven: boolean;
-  /** How long a create with an unknown outcome is waited for before it is sent again. */
+  /** `--settle-seconds` in milliseconds (default OUTCOME_SETTLE_MS). */
   settleMs: number;
+  /** `--clock-skew-seconds` in milliseconds (default RECONCILE_CLOCK_SKEW_MS). */
+  clockSkewMs: number;
   json: boolean;
   logLevel: string;
+  logFormat: LogFormat;
   emulator: boolean;
 }
 
 type Env = Record<string, string | undefined>;
 
+/** A value and the name of what set it ("--flag" or "VARIABLE"), so that errors name the right one. */
+interface Sourced {
+  value: string;
+  from: string;
+}
+
 /** A flag given twice arrives as an array: the last one wins, as in most CLIs. */
+const last = <T>(v: T | T[] | undefined): T | undefined => (Array.isArray(v) ? v[v.length - 1] : v);
+
 const nonEmpty = (v: string | string[] | undefined): string | undefined => {
-  const last = Array.isArray(v) ? v[v.length - 1] : v;
-  return last === undefined || last === "" ? undefined : last;
+  const value = last(v);
+  return value === undefined || value === "" ? undefined : value;
 };
 
-/** Flag, then environment variable, then default. Does not need credentials. */
-export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd()): Settings {
-  const version = nonEmpty(args.commsApiVersion) ?? nonEmpty(env.CR2COMMS_COMMS_API_VERSION) ?? "v1";
-  if (version !== "v1" && version !== "preview") {
-    throw new UsageError(`--comms-api-version must be "v1" or "preview", not "${version}"`);
+/** Flag (kebab-case name), then environment variable; undefined when neither is set. */
+function pick(flag: string, flagValue: unknown, env: Env, variable?: string): Sourced | undefined {
+  const raw = last(flagValue as string | number | undefined);
+  if (raw !== undefined && raw !== "") return { value: String(raw), from: `--${flag}` };
+  const fromEnv = variable ? nonEmpty(env[variable]) : undefined;
+  return fromEnv !== undefined && variable ? { value: fromEnv, from: variable } : undefined;
+}
+
+function wholeNumber(s: Sourced, min: number, max: number, what: string): number {
+  const n = /^\s*\d+\s*$/.test(s.value) ? Number(s.value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${s.from} must be ${what}, not "${s.value}"`);
   }
-  const reportsDir = resolve(cwd, nonEmpty(args.reportsDir) ?? nonEmpty(env.CR2COMMS_REPORTS_DIR) ?? "reports");
-  const ledger = nonEmpty(args.ledger) ?? nonEmpty(env.CR2COMMS_LEDGER);
-  const concurrencyFlag = Array.isArray(args.concurrency) ? (args.concurrency as number[]).at(-1) : args.concurrency;
-  const concurrencyRaw = concurrencyFlag ?? nonEmpty(env.CR2COMMS_CONCURRENCY);
-  const concurrency = concurrencyRaw === undefined ? DEFAULT_CONCURRENCY : Number(concurrencyRaw);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, not "${String(concurrencyRaw)}"`);
+  return n;
+}
+
+function oneOf<T extends string>(s: Sourced, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(s.value)) {
+    throw new UsageError(`${s.from} must be one of ${allowed.join(", ")}, not "${s.value}"`);
   }
-  const settleRaw = (Array.isArray(args.settleSeconds) ? (args.settleSeconds as number[]).at(-1) : args.settleSeconds) ?? nonEmpty(env.CR2COMMS_SETTLE_SECONDS);
-  const settleSeconds = settleRaw === undefined ? OUTCOME_SETTLE_MS / 1000 : Number(settleRaw);
-  if (!Number.isInteger(settleSeconds) || settleSeconds < 1) {
-    const from = args.settleSeconds !== undefined ? "--settle-seconds" : "CR2COMMS_SETTLE_SECONDS";
-    throw new UsageError(`${from} must be a whole number of seconds of at least 1, not "${String(settleRaw)}"`);
-  }
+  return s.value as T;
+}
+
+/**
+ * Flag, then environment variable, then default. Does not need credentials. Every bad value is a
+ * usage error naming the flag or the variable that set it.
+ */
+export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd(), stderrIsTTY = Boolean(process.stderr.isTTY)): Settings {
+  const emulator = args.emulator ?? false;
+  const versionSource = pick("comms-api-version", args.commsApiVersion, env, "CR2COMMS_COMMS_API_VERSION");
+  const commsApiVersion = versionSource ? oneOf(versionSource, ["v1", "preview"] as const) : "v1";
+
+  const concurrencySource = pick("concurrency", args.concurrency, env, "CR2COMMS_CONCURRENCY");
+  const concurrency = concurrencySource ? wholeNumber(concurrencySource, 1, MAX_CONCURRENCY, `a whole number from 1 to ${MAX_CONCURRENCY}`) : DEFAULT_CONCURRENCY;
+  const settleSource = pick("settle-seconds", args.settleSeconds, env, "CR2COMMS_SETTLE_SECONDS");
+  const settleMs = settleSource ? wholeNumber(settleSource, 1, Number.MAX_SAFE_INTEGER / 1000, "a whole number of seconds, at least 1") * 1000 : OUTCOME_SETTLE_MS;
+
+  const skewSource = pick("clock-skew-seconds", args.clockSkewSeconds, env, "CR2COMMS_CLOCK_SKEW_SECONDS");
+  const clockSkewMs = skewSource ? wholeNumber(skewSource, 0, 3600, "a whole number of seconds from 0 to 3600") * 1000 : RECONCILE_CLOCK_SKEW_MS;
+
+  const levelSource = pick("log-level", args.logLevel, env, "LOG_LEVEL");
+  const logLevel = levelSource ? oneOf(levelSource, LOG_LEVELS) : "info";
+  const formatSource = pick("log-format", args.logFormat, env);
+  const logFormat = formatSource ? oneOf(formatSource, LOG_FORMATS) : stderrIsTTY ? "pretty" : "json";
+
+  // Rehearsals keep their own reports and ledger, away from a real account's.
+  const reportsSource = pick("reports-dir", args.reportsDir, env, "CR2COMMS_REPORTS_DIR");
+  const ledgerSource = pick("ledger", args.ledger, env, "CR2COMMS_LEDGER");
+  const reportsDir = resolve(cwd, reportsSource?.value ?? (emulator && !ledgerSource ? "reports/emulator" : "reports"));
+
   return {
-    settleMs: settleSeconds * 1000,
-    conversationsUrl: checkUrl("--conversations-url", nonEmpty(args.conversationsUrl) ?? nonEmpty(env.CR2COMMS_CONVERSATIONS_URL) ?? DEFAULT_CONVERSATIONS_URL),
-    commsUrl: checkUrl("--comms-url", nonEmpty(args.commsUrl) ?? nonEmpty(env.CR2COMMS_COMMS_URL) ?? DEFAULT_COMMS_URL),
-    commsApiVersion: version,
+    conversationsUrl: emulator ? DEFAULT_CONVERSATIONS_URL : conversationsUrl(args, env),
+    commsUrl: emulator ? DEFAULT_COMMS_URL : commsUrl(args, env),
+    commsApiVersion,
     mappingPath: resolve(cwd, nonEmpty(args.mapping) ?? nonEmpty(env.CR2COMMS_MAPPING) ?? "mappings/migration.yaml"),
     reportsDir,
-    ledgerPath: ledger ? resolve(cwd, ledger) : resolve(reportsDir, "ledger.jsonl"),
+    ledgerPath: ledgerSource ? resolve(cwd, ledgerSource.value) : resolve(reportsDir, "ledger.jsonl"),
     concurrency,
-    concurrencyGiven: concurrencyRaw !== undefined,
+    concurrencyGiven: concurrencySource !== undefined,
+    settleMs,
+    clockSkewMs,
     json: args.json ?? false,
-    logLevel: nonEmpty(args.logLevel) ?? nonEmpty(env.LOG_LEVEL) ?? "info",
-    emulator: args.emulator ?? false,
+    logLevel,
+    logFormat,
+    emulator,
   };
+}
+
+/** `TWILIO_REGION` / `TWILIO_EDGE`, checked to be plain host labels; undefined when neither is set. */
+function regionAndEdge(env: Env): { region?: string; edge?: string; from: string } | undefined {
+  const region = nonEmpty(env.TWILIO_REGION);
+  const edge = nonEmpty(env.TWILIO_EDGE);
+  for (const [name, value] of [["TWILIO_REGION", region], ["TWILIO_EDGE", edge]] as const) {
+    if (value !== undefined && !/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i.test(value)) {
+      throw new UsageError(`${name} must be a plain name such as "au1" or "sydney", not "${value}"`);
+    }
+  }
+  if (region === undefined && edge === undefined) return undefined;
+  const from = [region !== undefined ? "TWILIO_REGION" : "", edge !== undefined ? "TWILIO_EDGE" : ""].filter(Boolean).join(" and ");
+  return { ...(region !== undefined ? { region } : {}), ...(edge !== undefined ? { edge } : {}), from };
+}
+
+/**
+ * The Conversations host built the way twilio-node builds it (BaseTwilio.getHostname):
+ * product.edge.region.twilio.com, and an edge without a region implies us1.
+ */
+export function regionalConversationsUrl(region: string | undefined, edge: string | undefined): string {
+  const r = region ?? (edge !== undefined ? TWILIO_DEFAULT_REGION : undefined);
+  if (r === undefined) return DEFAULT_CONVERSATIONS_URL;
+  return `https://${["conversations", edge, r, "twilio.com"].filter(Boolean).join(".")}`;
+}
+
+function conversationsUrl(args: GlobalArgs, env: Env): string {
+  const given = pick("conversations-url", args.conversationsUrl, env, "CR2COMMS_CONVERSATIONS_URL");
+  if (given) return checkUrl(given);
+  const regional = regionAndEdge(env);
+  return regional ? regionalConversationsUrl(regional.region, regional.edge) : DEFAULT_CONVERSATIONS_URL;
+}
+
+function commsUrl(args: GlobalArgs, env: Env): string {
+  const given = pick("comms-url", args.commsUrl, env, "CR2COMMS_COMMS_URL");
+  if (given) return checkUrl(given);
+  const regional = regionAndEdge(env);
+  if (regional) {
+    // Twilio documents no regional Comms host; guessing one could send credentials to the wrong place.
+    throw new UsageError(
+      `${regional.from} ${regional.from.includes(" and ") ? "are" : "is"} set, but Comms documents no regional host: pass --comms-url (or set CR2COMMS_COMMS_URL) to say which Comms host to use`,
+    );
+  }
+  return DEFAULT_COMMS_URL;
 }
 
 /**
@@ -120,12 +216,12 @@ export function resolveCredentials(args: GlobalArgs, env: Env): Credentials {
   return { accountSid, username: accountSid, password: authToken, kind: "auth-token" };
 }
 
-function checkUrl(flag: string, value: string): string {
+function checkUrl(s: Sourced): string {
   try {
-    const url = new URL(value);
+    const url = new URL(s.value);
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("not http(s)");
-    return value.replace(/\/+$/, "");
+    return s.value.replace(/\/+$/, "");
   } catch {
-    throw new UsageError(`${flag} must be an http(s) URL, not "${value}"`);
+    throw new UsageError(`${s.from} must be an http(s) URL, not "${s.value}"`);
   }
 }

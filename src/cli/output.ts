@@ -14,3 +14,15 @@ export function formatCounts(counts: Record<string, number>, order: readonly str
   const keys = [...order.filter((k) => counts[k]), ...Object.keys(counts).filter((k) => !order.includes(k)).sort()];
   return keys.map((k) => `${counts[k]} ${k}`).join(", ") || "nothing";
 }
+
+/**
+ * A reader that stops early (`cr2comms inventory | head -1`) closes the pipe: later writes fail
+ * with EPIPE. That is not the command's failure, so the output is dropped quietly and the command
+ * finishes (an apply still journals and reports) with its own exit code.
+ */
+export function ignoreClosedStdout(stream: NodeJS.WritableStream): void {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") return;
+    throw err;
+  });
+}

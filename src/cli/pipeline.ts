@@ -14,7 +14,7 @@ export interface Planned {
 }
 
 /** observe → resolve the secrets the plan needs → plan. Shared by `plan` and `apply`. */
-export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; interactive: boolean; env: NodeJS.ProcessEnv }): Promise<Planned> {
+export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; interactive: boolean; env: NodeJS.ProcessEnv; replace?: ReadonlySet<string> }): Promise<Planned> {
   const mapping = loadMapping(rt.settings.mappingPath);
   const snapshot = await observe({
     accountSid: rt.credentials.accountSid,
@@ -22,6 +22,7 @@ export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; inter
     comms: rt.comms,
     ledger: rt.ledger,
     now: opts.now,
+    readApps: mapping.defaultApp !== undefined,
   });
   rt.logger.debug({ legacy: snapshot.legacy.length, comms: snapshot.comms.length }, "observed");
   const secrets = new Map<string, SecretResult>();
@@ -36,6 +37,6 @@ export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; inter
     };
     secrets.set(entry.sid, await resolveEntrySecrets(entry, target, ctx));
   }
-  const plan = makePlan(snapshot, mapping, secrets, { now: opts.now() });
+  const plan = makePlan(snapshot, mapping, secrets, { now: opts.now(), clockSkewMs: rt.settings.clockSkewMs, ...(opts.replace?.size ? { replace: opts.replace } : {}) });
   return { plan, snapshot, secrets };
 }

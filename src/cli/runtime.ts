@@ -29,7 +29,7 @@ export function emulatorStatePath(settings: Settings): string {
 
 export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   let settings = resolveSettings(args, env);
-  const logger = createLogger(settings.logLevel);
+  const logger = createLogger(settings.logLevel, { format: settings.logFormat });
   let emulator: Emulator | undefined;
   let credentials: Credentials;
   if (settings.emulator) {

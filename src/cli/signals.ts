@@ -1,4 +1,5 @@
 import { constants } from "node:os";
+import { InterruptedError } from "../errors.js";
 
 /** The signals a run that writes to Comms finishes cleanly on: Ctrl-C, `kill`, a closed terminal. */
 const HANDLED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -49,4 +50,16 @@ export function watchStopSignals(onFirst: (signal: StopSignal) => void): StopWat
       for (const [name, handler] of handlers) process.off(name, handler);
     },
   };
+}
+
+/** Runs a prompt; a signal that closes it ends the run with that signal's exit code. */
+export async function atPrompt<T>(ask: () => Promise<T>, watch: StopWatch): Promise<T> {
+  try {
+    return await ask();
+  } catch (err) {
+    if (err instanceof InterruptedError && watch.received) {
+      throw new InterruptedError(`interrupted (${watch.received}) at the confirmation prompt; nothing was written to Comms`, exitCodeFor(watch.received));
+    }
+    throw err;
+  }
 }

@@ -8,18 +8,20 @@ import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
-import { createDispatcher, firstHeader, sendHttp } from "../http/agent.js";
+import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, withRetry, type RetryDecision } from "../http/retry.js";
 import { cleanServerText, parseErrorBody } from "../http/server-text.js";
 import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
+import { hasControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 import type {
   Accepted,
   CommsClient,
   CommsListFilter,
+  CommsApp,
   CommsStats,
   CreateCredentialBody,
   CreateOptions,
@@ -58,7 +60,7 @@ export interface CommsClientConfig {
 }
 
 /** The kinds `stats.byKind` counts (every HTTP attempt, retries included). */
-export type CommsRequestKind = "list" | "fetch" | "create" | "patch" | "delete";
+export type CommsRequestKind = "list" | "fetch" | "create" | "patch" | "delete" | "list-apps" | "fetch-app" | "patch-app" | "list-registrations";
 
 interface HttpResult {
   status: number;
@@ -84,6 +86,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const answerListeners = new Set<(status: number) => void>();
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
+    // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
     const idempotent = kind !== "create";
     const pathOnly = path.split("?")[0] ?? path;
     let uncertain = false;
@@ -136,6 +139,10 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       );
       return { status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
     } catch (error) {
+      // A create answered 2xx or 5xx but unreadable (too large) may have been carried out: never "failed".
+      if (!idempotent && error instanceof ResponseTooLargeError && (error.status < 400 || error.status >= 500)) {
+        throw new UnknownOutcomeError(`${method} ${base.origin}${pathOnly}: outcome unknown (${error.message}); not re-sent`, { cause: error });
+      }
       if (error instanceof UnknownOutcomeError || error instanceof Cr2commsError) throw error;
       if (isNetworkError(error)) throw new NetworkError(API, method, `${base.origin}${pathOnly}`, error);
       throw error;
@@ -184,8 +191,81 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     return { resourceId: id, resourceLocation: location };
   }
 
+  const pushPath = `${prefix}/${cfg.apiVersion}/PushNotifications`;
+  const appPath = (name: string) => `${pushPath}/Apps/${encodeURIComponent(name)}`;
+
+  /**
+   * Every item of a paged list under `collection` (the array named `key` in each page), following
+   * `pagination.next` as a URL or a token, within the page budget.
+   */
+  async function listAllPages(kind: CommsRequestKind, collection: string, key: string, query: URLSearchParams): Promise<unknown[]> {
+    const out: unknown[] = [];
+    const seen = new Set<string>();
+    const maxPages = cfg.maxPages ?? COMMS_MAX_PAGES;
+    let path = `${collection}?${query.toString()}`;
+    for (let pages = 1; ; pages++) {
+      const res = await send(kind, "GET", path);
+      if (res.status !== 200) fail(res);
+      const page = asObject(parseJson(res.text, path));
+      const items: unknown[] = Array.isArray(page[key]) ? (page[key] as unknown[]) : [];
+      out.push(...items);
+      const next = nonEmpty(asObject(page.pagination).next);
+      if (!next) return out;
+      if (items.length === 0) throw new Cr2commsError(`${API} API paging stopped: an empty page still names a next page (${collection})`, EXIT.failure);
+      if (seen.has(next)) throw new Cr2commsError(`${API} API paging loops: pagination.next repeats`, EXIT.failure);
+      if (pages >= maxPages) throw new Cr2commsError(`${API} API paging stopped: more than ${maxPages} pages (${collection})`, EXIT.failure);
+      seen.add(next);
+      if (/^https?:\/\//i.test(next) || next.startsWith("/")) path = serverPath(next);
+      else {
+        const nextQuery = new URLSearchParams(query);
+        nextQuery.set("pageToken", next);
+        path = `${collection}?${nextQuery.toString()}`;
+      }
+    }
+  }
+
   return {
     stats,
+
+    async listApps() {
+      const query = new URLSearchParams({ pageSize: String(cfg.pageSize ?? COMMS_PAGE_SIZE) });
+      const raw = await listAllPages("list-apps", `${pushPath}/Apps`, "apps", query);
+      const byName = new Map<string, CommsApp>();
+      for (const r of raw) {
+        const app = toCommsApp(r);
+        if (app && !byName.has(app.name)) byName.set(app.name, app);
+      }
+      return [...byName.values()];
+    },
+
+    async fetchApp(appName) {
+      const path = appPath(appName);
+      const res = await send("fetch-app", "GET", path);
+      if (res.status === 404) return null;
+      if (res.status !== 200) fail(res);
+      return toCommsApp(parseJson(res.text, path)) ?? null;
+    },
+
+    async setDefaultApp(appName) {
+      const path = appPath(appName);
+      const res = await send("patch-app", "PATCH", path, { isDefault: true });
+      return accepted(res, appName, `${base.origin}${path}`);
+    },
+
+    async countDeviceRegistrations(appName) {
+      const query = new URLSearchParams({ pageSize: String(cfg.pageSize ?? COMMS_PAGE_SIZE), appName });
+      const raw = await listAllPages("list-registrations", `${pushPath}/DeviceRegistrations`, "deviceRegistrations", query);
+      // Counted by id where there is one (a page boundary that repeats an item counts it once).
+      const ids = new Set<string>();
+      let withoutId = 0;
+      for (const r of raw) {
+        const o = asObject(r);
+        if (typeof o.appName === "string" && o.appName !== appName) continue;
+        if (typeof o.id === "string" && o.id !== "") ids.add(o.id);
+        else withoutId++;
+      }
+      return ids.size + withoutId;
+    },
 
     async list(filter: CommsListFilter = {}) {
       const query = new URLSearchParams();
@@ -305,6 +385,18 @@ function parseJson(text: string, path: string): unknown {
   }
 }
 
+/** An App as the tool needs it; undefined when it has no name. `isDefault` is true only when the API says `true`. */
+export function toCommsApp(raw: unknown): CommsApp | undefined {
+  const r = asObject(raw);
+  if (typeof r.name !== "string" || r.name === "") return undefined;
+  return {
+    name: r.name,
+    isDefault: r.isDefault === true,
+    createdAt: typeof r.createdAt === "string" ? r.createdAt : "",
+    updatedAt: typeof r.updatedAt === "string" ? r.updatedAt : "",
+  };
+}
+
 /** Fields the Comms docs mark optional; a credential lacking one is kept and marked incomplete. */
 const OPTIONAL_FIELDS = ["id", "appName", "credentialType"] as const;
 
@@ -315,7 +407,9 @@ const OPTIONAL_FIELDS = ["id", "appName", "credentialType"] as const;
  */
 export function toCommsCredential(raw: unknown, logger: Logger = silentLogger): CommsCredential {
   const r = asObject(raw);
-  const text = (key: string): string => (typeof r[key] === "string" ? (r[key] as string) : "");
+  // Server text: a value with control characters (terminal escapes, bidi overrides) is no usable
+  // id or name; it is treated as missing rather than carried into messages and reports.
+  const text = (key: string): string => (typeof r[key] === "string" && !hasControl(r[key] as string) ? (r[key] as string) : "");
   const missing = OPTIONAL_FIELDS.filter((key) => text(key) === "");
   const credential: CommsCredential = {
     id: text("id"),

@@ -29,6 +29,15 @@ export interface CreateOptions {
   onSend?: (n: number) => Promise<void>;
 }
 
+/** A Comms App as read from `GET /v1/PushNotifications/Apps[/{appName}]` (reference §2.10). */
+export interface CommsApp {
+  name: string;
+  /** The account's default App: a credential sent without an appName lands there. */
+  isDefault: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
 /** Counters a caller (or the benchmark) can read. */
 export interface CommsStats {
   requests: number;
@@ -51,6 +60,14 @@ export interface CommsClient {
   create(body: CreateCredentialBody, opts?: CreateOptions): Promise<Accepted>;
   setDefault(id: string, isDefault: boolean): Promise<Accepted>;
   delete(id: string): Promise<Accepted>;
+  /** Every App of the account, every page. An App without a name is left out (it cannot be addressed). */
+  listApps(): Promise<CommsApp[]>;
+  /** null on 404 (no such App: Apps exist only while they hold credentials). */
+  fetchApp(appName: string): Promise<CommsApp | null>;
+  /** `PATCH …/Apps/{appName}` with `{isDefault: true}`: makes it the account's default App. Idempotent. */
+  setDefaultApp(appName: string): Promise<Accepted>;
+  /** How many device registrations the App has (Device Registrations list filtered by appName, every page). */
+  countDeviceRegistrations(appName: string): Promise<number>;
   readonly stats: CommsStats;
   /**
    * Tells `listener` the status of every HTTP answer from now on (each attempt, retries included;

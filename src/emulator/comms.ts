@@ -1,12 +1,12 @@
 import { APP_NAME_PATTERN, CREDENTIAL_TYPES, type CredentialType } from "../domain.js";
 import { CODE, commsError, decodeToken, encodeToken, type Reply, type RequestContext } from "./http.js";
-import { publicView, type EmulatorState, type StoredApp, type StoredCommsCredential } from "./state.js";
+import { publicView, type EmulatorState, type StoredApp, type StoredCommsCredential, type StoredRegistration } from "./state.js";
 
 /** Comms list page size: 1..1000, default 50 (Push Notifications docs). */
 export const COMMS_DEFAULT_PAGE_SIZE = 50;
 export const COMMS_MAX_PAGE_SIZE = 1000;
 
-const ROUTE = /^\/(v1|preview)\/PushNotifications\/(Credentials|Apps)(?:\/([^/]+))?$/;
+const ROUTE = /^\/(v1|preview)\/PushNotifications\/(Credentials|Apps|DeviceRegistrations)(?:\/([^/]+))?$/;
 const CREATE_FIELDS = new Set(["credentialType", "appName", "isDefault", "content"]);
 const CONTENT_FIELDS: Record<CredentialType, readonly string[]> = {
   APN: ["certificate", "privateKey"],
@@ -34,8 +34,23 @@ export function handleComms(ctx: RequestContext, state: EmulatorState, settings:
   const notAllowed = () => commsError(405, CODE.methodNotAllowed, `Method ${ctx.method} not allowed on ${ctx.path}`);
 
   if (collection === "Apps") {
-    if (ctx.method !== "GET") return notAllowed();
-    return id === undefined ? listApps(state) : fetchApp(state, id);
+    if (id === undefined) return ctx.method === "GET" ? listApps(ctx, state) : notAllowed();
+    if (ctx.method === "GET") return fetchApp(state, id);
+    if (ctx.method === "PATCH") return patchApp(ctx, state, prefix, id);
+    return notAllowed();
+  }
+  if (collection === "DeviceRegistrations") {
+    if (id === undefined) {
+      if (ctx.method === "GET") return listRegistrations(ctx, state);
+      if (ctx.method === "POST") return register(ctx, state, prefix);
+      return notAllowed();
+    }
+    const r = state.registrations.get(id);
+    if (ctx.method !== "GET" && ctx.method !== "DELETE") return notAllowed();
+    if (!r) return commsError(404, CODE.notFound, `Device registration ${id} was not found`);
+    if (ctx.method === "GET") return { status: 200, body: registrationView(ctx, r) };
+    state.registrations.delete(r.id);
+    return accepted(ctx, prefix, r.id);
   }
   if (id === undefined) {
     if (ctx.method === "GET") return list(ctx, state);
@@ -252,11 +267,113 @@ function appView(state: EmulatorState, app: StoredApp): Record<string, unknown> 
   return { name: app.name, isDefault: app.isDefault, defaultCredentials: defaults, createdAt: app.createdAt, updatedAt: app.updatedAt };
 }
 
-function listApps(state: EmulatorState): Reply {
+function listApps(ctx: RequestContext, state: EmulatorState): Reply {
+  const paging = readPaging(ctx);
+  if ("status" in paging) return paging;
+  if (paging.problems.length > 0) return invalid(paging.problems);
+  const page = pageOf(state.appList(), (a) => ({ at: Date.parse(a.createdAt), key: a.name }), paging);
+  return { status: 200, body: { apps: page.items.map((a) => appView(state, a)), pagination: page.pagination } };
+}
+
+/** `PATCH …/Apps/{appName}` with `{isDefault: true}` makes it the account's default App (reference §2.9–2.10). */
+function patchApp(ctx: RequestContext, state: EmulatorState, prefix: string, name: string): Reply {
+  if (!state.apps.has(name)) return commsError(404, CODE.notFound, `App ${name} was not found`);
+  const body = parseObject(ctx.body);
+  if (!body) return invalid(["Request body must be a JSON object"]);
+  const problems = Object.keys(body)
+    .filter((k) => k !== "isDefault")
+    .map((k) => `Unknown field '${k}': only isDefault can be updated`);
+  if (typeof body.isDefault !== "boolean") problems.push("isDefault is required and must be a boolean");
+  else if (!body.isDefault) problems.push("isDefault can only be set to true: make another App the default instead");
+  if (problems.length > 0) return invalid(problems);
+  state.setDefaultApp(name, ctx.now);
+  return accepted(ctx, prefix, name);
+}
+
+const PROVIDERS = ["APN", "FCM"] as const;
+const REGISTER_FIELDS = new Set(["appName", "token", "provider", "userId"]);
+const USER_ID_PATTERN = /^comms_pushnotificationuser_[0-7][0-9a-hjkmnp-tv-z]{25,34}$/;
+
+function register(ctx: RequestContext, state: EmulatorState, prefix: string): Reply {
+  const body = parseObject(ctx.body);
+  if (!body) return invalid(["Request body must be a JSON object"]);
+  const problems: string[] = [];
+  for (const k of Object.keys(body)) if (!REGISTER_FIELDS.has(k)) problems.push(`Unknown field '${k}'`);
+  const { appName, token, provider, userId } = body;
+  if (appName === undefined) problems.push("appName is required");
+  else if (typeof appName !== "string" || !APP_NAME_PATTERN.test(appName)) problems.push("appName must match ^[a-z0-9_]+$ and be 1 to 64 characters long");
+  if (typeof token !== "string" || token === "") problems.push("token is required and must be a non-empty string");
+  if (typeof provider !== "string" || !(PROVIDERS as readonly string[]).includes(provider)) problems.push(`provider must be one of ${PROVIDERS.join(", ")}`);
+  if (userId !== undefined && (typeof userId !== "string" || !USER_ID_PATTERN.test(userId))) problems.push("userId must be a comms_pushnotificationuser_ id");
+  if (problems.length > 0) return invalid(problems);
+  const made = state.register({
+    appName: appName as string,
+    token: token as string,
+    provider: provider as "APN" | "FCM",
+    ...(typeof userId === "string" ? { userId } : {}),
+    now: ctx.now,
+  });
+  if ("problem" in made) return invalid([`${made.problem}: a device can only register under an existing App`]);
+  return accepted(ctx, prefix, made.id);
+}
+
+function registrationView(ctx: RequestContext, r: StoredRegistration): Record<string, unknown> {
   return {
-    status: 200,
-    body: { apps: state.appList().map((a) => appView(state, a)), pagination: { next: null, self: encodeCursor({ start: true }) } },
+    id: r.id,
+    appName: r.appName,
+    userId: r.userId,
+    devices: r.devices.map((d) => ({ ...d })),
+    related: { user: `${ctx.origin}/v1/PushNotifications/Users/${r.userId}` },
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
   };
+}
+
+function listRegistrations(ctx: RequestContext, state: EmulatorState): Reply {
+  const paging = readPaging(ctx);
+  if ("status" in paging) return paging;
+  const appName = ctx.query.get("appName");
+  if (appName !== null && !APP_NAME_PATTERN.test(appName)) paging.problems.push("appName must match ^[a-z0-9_]+$ and be 1 to 64 characters long");
+  if (paging.problems.length > 0) return invalid(paging.problems);
+  const matching = state.sortedRegistrations().filter((r) => appName === null || r.appName === appName);
+  const page = pageOf(matching, (r) => ({ at: Date.parse(r.createdAt), key: r.id }), paging);
+  return { status: 200, body: { deviceRegistrations: page.items.map((r) => registrationView(ctx, r)), pagination: page.pagination } };
+}
+
+type Paging = { pageSize: number; token: string | null; after?: { at: number; key: string }; problems: string[] };
+
+/** `pageSize` (1..1000, default 50) and `pageToken` of a list request; a bad token is a 400 of its own. */
+function readPaging(ctx: RequestContext): Paging | Reply {
+  const problems: string[] = [];
+  let pageSize = COMMS_DEFAULT_PAGE_SIZE;
+  const size = ctx.query.get("pageSize");
+  if (size !== null) {
+    if (!/^\d+$/.test(size) || Number(size) < 1 || Number(size) > COMMS_MAX_PAGE_SIZE) problems.push(`pageSize must be an integer from 1 to ${COMMS_MAX_PAGE_SIZE}`);
+    else pageSize = Number(size);
+  }
+  const token = ctx.query.get("pageToken");
+  if (token === null) return { pageSize, token, problems };
+  const text = decodeToken(token);
+  if (text === "start") return { pageSize, token, problems };
+  const m = text === undefined ? null : /^after:(\d+):([0-9a-z_]+)$/.exec(text);
+  if (!m) return commsError(400, CODE.invalidPageToken, `Invalid pageToken '${token}'`);
+  return { pageSize, token, after: { at: Number(m[1]), key: m[2] ?? "" }, problems };
+}
+
+/** One page of `items` (already in list order) after the paging cursor. */
+function pageOf<T>(items: T[], sortKey: (t: T) => { at: number; key: string }, paging: Paging): { items: T[]; pagination: { next: string | null; self: string } } {
+  const after = paging.after;
+  const rest = after
+    ? items.filter((t) => {
+        const k = sortKey(t);
+        return k.at > after.at || (k.at === after.at && k.key > after.key);
+      })
+    : items;
+  const page = rest.slice(0, paging.pageSize);
+  const last = page[page.length - 1];
+  const lastKey = last === undefined ? undefined : sortKey(last);
+  const next = rest.length > paging.pageSize && lastKey ? encodeToken(`after:${lastKey.at}:${lastKey.key}`) : null;
+  return { items: page, pagination: { next, self: paging.token ?? encodeToken("start") } };
 }
 
 function fetchApp(state: EmulatorState, name: string): Reply {

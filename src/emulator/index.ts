@@ -1,8 +1,10 @@
 /**
  * The embedded Twilio emulator: the legacy Conversations Credentials API and the Comms Push
- * Notifications Credentials API (`/v1` and `/preview`) on one loopback port, with Basic auth,
- * paging, validation, limits, 202 + delayed visibility and fault injection.
+ * Notifications API (`/v1` and `/preview`: Credentials, Apps with the default App, Device
+ * Registrations) on one loopback port, with Basic auth, paging, validation, limits, the App
+ * deletion cascade, 202 + delayed visibility and fault injection.
  */
+import { Cr2commsError, EXIT } from "../errors.js";
 import { loadSeedFile, resolveSeed, SAMPLE_SEED } from "./seed.js";
 import { startEmulator, type Emulator, type EmulatorOptions } from "./server.js";
 
@@ -10,9 +12,9 @@ export { startEmulator } from "./server.js";
 export type { Emulator, EmulatorOptions, RequestLogEntry } from "./server.js";
 export type { FaultKind, FaultOptions, ScriptedFault } from "./faults.js";
 export { COMMS_ID_PATTERN, generateLegacyCredentials, loadSeedFile, resolveSeed, SAMPLE_SEED, validateSeed } from "./seed.js";
-export type { ResolvedSeed, Seed, SeedApiKey, SeedCommsCredential, SeedLegacyCredential } from "./seed.js";
+export type { ResolvedSeed, Seed, SeedApiKey, SeedCommsCredential, SeedDeviceRegistration, SeedLegacyCredential } from "./seed.js";
 export { EmulatorState } from "./state.js";
-export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential } from "./state.js";
+export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential, StoredRegistration } from "./state.js";
 
 /**
  * `cr2comms emulator`: loads the seed (file or SAMPLE_SEED), starts the emulator and logs one line
@@ -25,10 +27,20 @@ export async function runEmulatorCommand(
 ): Promise<Emulator> {
   const { seedFile, ...rest } = opts;
   const seed = seedFile !== undefined ? loadSeedFile(seedFile) : resolveSeed(rest.seed ?? SAMPLE_SEED);
-  const emulator = await startEmulator({ ...rest, seed });
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({ ...rest, seed });
+  } catch (err) {
+    // A busy port is the user's to resolve, not a crash: one line, exit 1 (the run failed; the
+    // command line itself was well-formed).
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new Cr2commsError(`port ${rest.port ?? 0} is already in use; pick another with --port (or --port 0 for any free port)`, EXIT.failure, { cause: err });
+    }
+    throw err;
+  }
   const key = seed.apiKeys[0];
   log(
-    `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications; ` +
+    `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications Credentials, Apps, DeviceRegistrations; ` +
       `${seed.legacyCredentials.length} legacy credentials) — account ${emulator.accountSid}, auth token ${emulator.authToken}` +
       (key ? `, or API key ${key.sid} / ${key.secret}` : "") +
       ` — export CR2COMMS_CONVERSATIONS_URL=${emulator.url} CR2COMMS_COMMS_URL=${emulator.url}` +

@@ -35,6 +35,15 @@ export interface SeedCommsCredential {
   updatedAt?: string;
 }
 
+/** Device registrations under an existing App; `count` > 1 adds that many (tokens `<token>-1`, …). */
+export interface SeedDeviceRegistration {
+  appName: string;
+  token: string;
+  provider: "APN" | "FCM";
+  userId?: string;
+  count?: number;
+}
+
 /**
  * What the emulator starts with. JSON file format (`cr2comms emulator --seed file.json`):
  *
@@ -46,7 +55,9 @@ export interface SeedCommsCredential {
  *                           "sandbox": "True"|"False"|"true"|"false"|null,
  *                           "date_created": "…", "date_updated": "…" }],
  *   "commsCredentials": [{ "appName": "…", "credentialType": "APN"|"APN_SANDBOX"|"FCM",
- *                          "isDefault": true, "id"?: "comms_credential_…", "createdAt"?: "…" }] }  // optional
+ *                          "isDefault": true, "id"?: "comms_credential_…", "createdAt"?: "…" }],  // optional
+ *   "defaultApp": "…",                 // optional: the account's default App (else the first App created)
+ *   "deviceRegistrations": [{ "appName": "…", "token": "…", "provider": "APN"|"FCM", "count"?: 1204 }] }  // optional
  * ```
  * Sids must be unique, and the Comms side must respect the limits (10 Apps, 10 Credentials per App).
  */
@@ -61,10 +72,14 @@ export interface Seed {
   legacyCredentials?: SeedLegacyCredential[];
   /** Default none. */
   commsCredentials?: SeedCommsCredential[];
+  /** One of the Apps of `commsCredentials`; default: the first App created. */
+  defaultApp?: string;
+  /** Default none. Each names an App of `commsCredentials`. */
+  deviceRegistrations?: SeedDeviceRegistration[];
 }
 
-/** A seed with every default filled in. */
-export type ResolvedSeed = Required<Seed>;
+/** A seed with every default filled in (`defaultApp` stays optional). */
+export type ResolvedSeed = Required<Omit<Seed, "defaultApp">> & Pick<Seed, "defaultApp">;
 
 /** Fills a seed's defaults (account and token from SAMPLE_SEED, empty lists otherwise). */
 export function resolveSeed(seed: Seed): ResolvedSeed {
@@ -74,6 +89,8 @@ export function resolveSeed(seed: Seed): ResolvedSeed {
     apiKeys: seed.apiKeys ?? [],
     legacyCredentials: seed.legacyCredentials ?? [],
     commsCredentials: seed.commsCredentials ?? [],
+    ...(seed.defaultApp !== undefined ? { defaultApp: seed.defaultApp } : {}),
+    deviceRegistrations: seed.deviceRegistrations ?? [],
   };
 }
 
@@ -94,6 +111,7 @@ export const SAMPLE_SEED: ResolvedSeed = {
     legacy(6, "Kiosk iPad", "apn", "false", "2021-04-18T07:48:19Z", "2021-09-01T12:00:00Z"),
   ],
   commsCredentials: [{ appName: "marketing_web", credentialType: "FCM", isDefault: true }],
+  deviceRegistrations: [],
 };
 
 function legacy(
@@ -175,6 +193,18 @@ const seedSchema = z.strictObject({
       }),
     )
     .optional(),
+  defaultApp: z.string().regex(APP_NAME_PATTERN, "must match ^[a-z0-9_]+$, 1..64 characters").optional(),
+  deviceRegistrations: z
+    .array(
+      z.strictObject({
+        appName: z.string().regex(APP_NAME_PATTERN, "must match ^[a-z0-9_]+$, 1..64 characters"),
+        token: z.string().min(1, "must not be empty"),
+        provider: z.enum(["APN", "FCM"]),
+        userId: z.string().regex(/^comms_pushnotificationuser_[0-7][0-9a-hjkmnp-tv-z]{25,34}$/, "must be a comms_pushnotificationuser_ id").optional(),
+        count: z.number().int().min(1).max(100_000).optional(),
+      }),
+    )
+    .optional(),
 });
 
 /** Validates an already-parsed seed object; throws a UsageError listing every problem with its path. */
@@ -204,6 +234,10 @@ export function validateSeed(value: unknown, source = "seed"): ResolvedSeed {
   if (perApp.size > MAX_APPS_PER_ACCOUNT) problems.push(`commsCredentials: ${perApp.size} Apps, the limit is ${MAX_APPS_PER_ACCOUNT}`);
   for (const [app, count] of perApp) {
     if (count > MAX_CREDENTIALS_PER_APP) problems.push(`commsCredentials: App ${app} has ${count} Credentials, the limit is ${MAX_CREDENTIALS_PER_APP}`);
+  }
+  if (s.defaultApp !== undefined && !perApp.has(s.defaultApp)) problems.push(`defaultApp: ${s.defaultApp} is not an App of commsCredentials (Apps exist only while they hold credentials)`);
+  for (const r of s.deviceRegistrations ?? []) {
+    if (!perApp.has(r.appName)) problems.push(`deviceRegistrations: App ${r.appName} does not exist (a registration needs an App of commsCredentials)`);
   }
   if (problems.length > 0) throw new UsageError(`invalid ${source}:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   return resolveSeed(s);

@@ -32,6 +32,16 @@ export interface StoredApp {
   updatedAt: string;
 }
 
+/** A Comms device registration (reference §2.11). Deleted with its App (the cascade). */
+export interface StoredRegistration {
+  id: string;
+  appName: string;
+  userId: string;
+  devices: { token: string; provider: "APN" | "FCM" }[];
+  createdAt: string;
+  updatedAt: string;
+}
+
 /** Why a Comms create was refused because of a limit. */
 export type CommsLimitError = { limit: "apps" | "credentials"; message: string };
 
@@ -47,6 +57,8 @@ export class EmulatorState {
   readonly comms = new Map<string, StoredCommsCredential>();
   /** Comms Apps by name. */
   readonly apps = new Map<string, StoredApp>();
+  /** Comms device registrations by id. */
+  readonly registrations = new Map<string, StoredRegistration>();
   private readonly nextUlid = ulidFactory();
 
   constructor(seed: ResolvedSeed) {
@@ -76,6 +88,12 @@ export class EmulatorState {
         visibleAt: 0,
         verbatimDefault: c.isDefault !== undefined,
       });
+    }
+    if (seed.defaultApp !== undefined) this.setDefaultApp(seed.defaultApp);
+    for (const r of seed.deviceRegistrations) {
+      const made = this.register({ appName: r.appName, token: r.token, provider: r.provider, ...(r.userId ? { userId: r.userId } : {}) });
+      if ("problem" in made) throw new Error(`seed device registration: ${made.problem}`);
+      if (r.count !== undefined) for (let i = 1; i < r.count; i++) this.register({ appName: r.appName, token: `${r.token}-${i}`, provider: r.provider });
     }
   }
 
@@ -188,8 +206,8 @@ export class EmulatorState {
   }
 
   /**
-   * Deletes a credential; deleting an App's last credential deletes the App too (the docs' cascade,
-   * which would also remove its device registrations). A deleted default is not replaced: the docs
+   * Deletes a credential; deleting an App's last credential deletes the App and its device
+   * registrations too (the docs' cascade). A deleted default is not replaced: the docs
    * only say a credential becomes default when it is the first of its type.
    */
   deleteComms(id: string): boolean {
@@ -199,12 +217,58 @@ export class EmulatorState {
     if (![...this.comms.values()].some((o) => o.appName === c.appName)) {
       const app = this.apps.get(c.appName);
       this.apps.delete(c.appName);
+      for (const [rid, r] of this.registrations) if (r.appName === c.appName) this.registrations.delete(rid);
       if (app?.isDefault) {
         const next = [...this.apps.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt))[0];
         if (next) next.isDefault = true;
       }
     }
     return true;
+  }
+
+  /** Makes `name` the account's default App (the previous default stops being it). False when there is no such App. */
+  setDefaultApp(name: string, now = Date.now()): boolean {
+    const app = this.apps.get(name);
+    if (!app) return false;
+    const at = new Date(now).toISOString();
+    for (const other of this.apps.values()) {
+      if (other !== app && other.isDefault) {
+        other.isDefault = false;
+        other.updatedAt = at;
+      }
+    }
+    if (!app.isDefault) {
+      app.isDefault = true;
+      app.updatedAt = at;
+    }
+    return true;
+  }
+
+  /** The account's default App, if any. */
+  defaultApp(): StoredApp | undefined {
+    return [...this.apps.values()].find((a) => a.isDefault);
+  }
+
+  /** Registers a device under an existing App (a User is made when `userId` is absent). */
+  register(input: { appName: string; token: string; provider: "APN" | "FCM"; userId?: string; now?: number }): StoredRegistration | { problem: string } {
+    if (!this.apps.has(input.appName)) return { problem: `App '${input.appName}' does not exist` };
+    const now = input.now ?? Date.now();
+    const at = new Date(now).toISOString();
+    const r: StoredRegistration = {
+      id: `comms_device_registration_${this.nextUlid(now)}`,
+      appName: input.appName,
+      userId: input.userId ?? `comms_pushnotificationuser_${this.nextUlid(now)}`,
+      devices: [{ token: input.token, provider: input.provider }],
+      createdAt: at,
+      updatedAt: at,
+    };
+    this.registrations.set(r.id, r);
+    return r;
+  }
+
+  /** Device registrations in list order (createdAt, then id). */
+  sortedRegistrations(): StoredRegistration[] {
+    return [...this.registrations.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /** Apps in creation order. */

@@ -41,8 +41,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
 /** An answer was larger than `MAX_RESPONSE_BYTES`; reading stopped there. */
 export class ResponseTooLargeError extends Cr2commsError {
-  constructor(api: string, maxBytes: number) {
-    super(`${api} API answer larger than ${maxBytes} bytes; stopped reading`, EXIT.failure);
+  constructor(
+    api: string,
+    maxBytes: number,
+    /** The answer's status: a 2xx (or 5xx) to a create means it may have been carried out. */
+    readonly status: number,
+  ) {
+    super(`${api} API answer (HTTP ${status}) larger than ${maxBytes} bytes; stopped reading`, EXIT.failure);
   }
 }
 
@@ -80,20 +85,26 @@ export async function sendHttp(req: HttpRequest): Promise<HttpAnswer> {
   });
   const declared = Number(firstHeader(res.headers["content-length"]));
   if (Number.isFinite(declared) && declared > maxBytes) {
-    res.body.destroy();
-    throw new ResponseTooLargeError(req.api, maxBytes);
+    discard(res.body);
+    throw new ResponseTooLargeError(req.api, maxBytes, res.statusCode);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res.body as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > maxBytes) {
-      res.body.destroy();
-      throw new ResponseTooLargeError(req.api, maxBytes);
+      discard(res.body);
+      throw new ResponseTooLargeError(req.api, maxBytes, res.statusCode);
     }
     chunks.push(chunk);
   }
   return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks, size).toString("utf8") };
+}
+
+/** Drops the rest of an answer; an error from the torn-down stream must not escape as an uncaught one. */
+function discard(body: { on(event: "error", f: () => void): unknown; destroy(): unknown }): void {
+  body.on("error", () => undefined);
+  body.destroy();
 }
 
 export function firstHeader(value: string | string[] | undefined): string | undefined {

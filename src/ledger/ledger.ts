@@ -1,12 +1,13 @@
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import type { SecretFingerprint } from "../domain.js";
 import { LedgerReadError, LedgerWriteError, UsageError } from "../errors.js";
 import { reportStamp } from "../report/write.js";
 import { escapeControl } from "../text.js";
 import { TOOL_VERSION } from "../version.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { scanLedger, scanLine, type ScannedLine } from "./scan.js";
-import { LEDGER_VERSION, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
+import { isAccountEvent, LEDGER_VERSION, REPLACED_REASON, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
 
 /** Replays events, oldest first, into one entry per legacy sid. */
 export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry> {
@@ -19,15 +20,32 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
     }
     return entry;
   };
+  // What each attempt sent, so that the id it created is known by its fingerprint.
+  const attemptSecrets = new Map<string, SecretFingerprint>();
   for (const e of events) {
+    // Account-level events (the default App) belong to no legacy sid.
+    if (isAccountEvent(e)) continue;
     const entry = entryFor(e.legacySid);
     if (e.runId && !entry.runIds.includes(e.runId)) entry.runIds.push(e.runId);
     switch (e.event) {
       case "attempt":
+        if (e.replaces) {
+          // The old credential stays the sid's own (`commsCredentialId`, `secret`) until the new one is accepted.
+          entry.replacing = {
+            oldId: e.replaces,
+            attemptId: e.attemptId,
+            oldWasDefault: e.replacesDefault === true,
+            ...(e.secret ? { secret: e.secret } : {}),
+            oldState: entry.replacing?.oldId === e.replaces ? entry.replacing.oldState : entry.state === "pending" ? "confirmed" : entry.state,
+          };
+        } else {
+          delete entry.replacing;
+          entry.isDefault = e.isDefault;
+          if (e.secret) entry.secret = e.secret;
+        }
         entry.state = "pending";
         entry.appName = e.appName;
         entry.credentialType = e.credentialType;
-        entry.isDefault = e.isDefault;
         entry.lastAttempt = {
           attemptId: e.attemptId,
           startedAt: e.startedAt,
@@ -35,21 +53,30 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
           credentialType: e.credentialType,
           ...(e.priorIds ? { priorIds: e.priorIds } : {}),
         };
-        if (e.secret) entry.secret = e.secret;
+        if (e.secret) attemptSecrets.set(e.attemptId, e.secret);
         break;
-      case "accepted":
+      case "accepted": {
         takeTarget(entry, e);
         entry.state = "accepted";
         entry.commsCredentialId = e.commsCredentialId;
         entry.acceptedAt = e.ts;
         if (e.resourceLocation) entry.resourceLocation = e.resourceLocation;
         if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
+        const sent = e.secret ?? attemptSecrets.get(e.attemptId);
+        if (sent) entry.secretById = { ...entry.secretById, [e.commsCredentialId]: sent };
+        if (entry.replacing?.attemptId === e.attemptId) {
+          entry.replacing.newId = e.commsCredentialId;
+          if (entry.replacing.secret) entry.secret = entry.replacing.secret;
+          entry.isDefault = false;
+        }
         break;
+      }
       case "confirmed":
         takeTarget(entry, e);
         entry.state = "confirmed";
         entry.commsCredentialId = e.commsCredentialId;
         if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
+        if (e.secret) entry.secretById = { ...entry.secretById, [e.commsCredentialId]: e.secret };
         break;
       case "unconfirmed":
         entry.state = "unconfirmed";
@@ -57,8 +84,18 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
         if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
         break;
       case "failed":
+      case "abandoned":
+        // What an abandoned attempt made may still appear: it stays known (see `reconcileLost`).
+        if (e.event === "abandoned" && entry.lastAttempt?.attemptId === e.attemptId) (entry.abandonedAttempts ??= []).push({ ...entry.lastAttempt });
         // A failure after an accepted id keeps the id (it exists); a failed create leaves nothing.
-        if (entry.state === "pending") entry.state = "failed";
+        if (entry.state !== "pending") break;
+        if (entry.replacing && !entry.replacing.newId && (e.attemptId === undefined || e.attemptId === entry.replacing.attemptId)) {
+          // The replacement created nothing: the old credential is still the sid's own.
+          entry.state = entry.replacing.oldState;
+          delete entry.replacing;
+        } else {
+          entry.state = "failed";
+        }
         break;
       case "resent":
         if (entry.lastAttempt?.attemptId === e.attemptId) entry.lastAttempt.lastSentAt = e.ts;
@@ -66,13 +103,17 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
       case "unknown":
         if (entry.lastAttempt?.attemptId === e.attemptId) entry.lastAttempt.unknownAt = e.ts;
         break;
-      case "abandoned":
-        if (entry.state === "pending") entry.state = "failed";
+      case "surfaced":
+        if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
         break;
       case "default-set":
         entry.isDefault = e.isDefault;
         break;
       case "deleted":
+        if (entry.replacing?.oldId === e.commsCredentialId) {
+          if (e.reason?.startsWith(REPLACED_REASON)) entry.replacedIds = [...(entry.replacedIds ?? []), e.commsCredentialId];
+          delete entry.replacing;
+        }
         if (entry.commsCredentialId === e.commsCredentialId) {
           entry.state = "deleted";
           delete entry.commsCredentialId;
@@ -82,6 +123,11 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
     }
   }
   return entries;
+}
+
+/** The fingerprint the ledger recorded for one of the Comms credentials cr2comms created for a sid. */
+export function recordedSecret(entry: LedgerEntry, id: string): SecretFingerprint | undefined {
+  return entry.secretById?.[id] ?? (entry.commsCredentialId === id && !entry.replacing ? entry.secret : undefined);
 }
 
 /** A rebuilt event says where its credential is, as an attempt would have. */

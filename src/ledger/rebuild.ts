@@ -8,7 +8,7 @@ import { escapeControl } from "../text.js";
 import { replay } from "./ledger.js";
 import { acquireLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
-import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
+import { LEDGER_VERSION, REPLACED_REASON, type LedgerEvent } from "./types.js";
 
 /** The parts of an apply or rollback report (`reports/README.md`) that prove ledger events. */
 export interface RunReport {
@@ -19,6 +19,8 @@ export interface RunReport {
   startedAt: string;
   finishedAt: string;
   items: RunReportItem[];
+  /** Apps a run confirmed as the account's default App (`accountActions`); absent in older reports. */
+  defaultApps?: { appName: string; patched: boolean }[];
 }
 
 export interface RunReportItem {
@@ -29,6 +31,8 @@ export interface RunReportItem {
   target: { appName: string; credentialType: CredentialType; isDefault: boolean } | null;
   finishedAt?: string;
   secret?: SecretFingerprint;
+  /** A `replace` item: the credential it replaced (deleted once the replacement was confirmed). */
+  replacedId?: string;
 }
 
 /** `apply-<stamp>[-n].json` and `rollback-<stamp>[-n].json`, as `writeReport` names them. */
@@ -81,6 +85,7 @@ function parseRunReport(path: string, json: unknown): RunReport {
         : null;
     const timings = raw.timings as { finishedAt?: unknown } | undefined;
     const secret = raw.secret as SecretFingerprint | undefined;
+    const replaces = raw.replaces as { commsCredentialId?: unknown } | undefined;
     items.push({
       legacySid: raw.legacySid,
       action: raw.action,
@@ -89,8 +94,12 @@ function parseRunReport(path: string, json: unknown): RunReport {
       target,
       ...(typeof timings?.finishedAt === "string" ? { finishedAt: timings.finishedAt } : {}),
       ...(secret && typeof secret.contentSha256 === "string" && (secret.kind === "apn" || secret.kind === "fcm") ? { secret } : {}),
+      ...(typeof replaces?.commsCredentialId === "string" ? { replacedId: replaces.commsCredentialId } : {}),
     });
   }
+  const defaultApps = (Array.isArray(r.accountActions) ? (r.accountActions as Record<string, unknown>[]) : [])
+    .filter((a) => a?.action === "set-default-app" && a.status === "confirmed" && typeof a.appName === "string")
+    .map((a) => ({ appName: a.appName as string, patched: a.patched !== false }));
   return {
     path,
     kind: r.kind,
@@ -99,14 +108,17 @@ function parseRunReport(path: string, json: unknown): RunReport {
     startedAt: r.startedAt as string,
     finishedAt: r.finishedAt as string,
     items,
+    ...(defaultApps.length ? { defaultApps } : {}),
   };
 }
 
 /**
  * The ledger events a report proves, stamped `rebuilt: true` and timed when the report says:
- * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint); an
+ * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint), and for a
+ * confirmed `replace` also `deleted` for the credential it replaced; an
  * accepted-unconfirmed one → `accepted` (a later apply waits for it rather than create a duplicate);
- * a rollback delete, or a credential rollback found already gone → `deleted`.
+ * a rollback delete, or a credential rollback found already gone → `deleted`; a default App the
+ * run confirmed (`accountActions`) → `app-default-set`.
  */
 export function eventsFromReport(report: RunReport): LedgerEvent[] {
   const events: LedgerEvent[] = [];
@@ -119,15 +131,27 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
       if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
       continue;
     }
-    if (!CREATED.has(item.status) || !item.target) continue;
+    // A replacement stopped after its new credential was confirmed (interrupted, or the default or
+    // the delete failed) still made it: recorded as accepted, so a later apply confirms it, never re-creates.
+    const replacedPart = item.action === "replace" && item.replacedId !== undefined && item.replacedId !== id && (item.status === "planned" || item.status === "failed");
+    if ((!CREATED.has(item.status) && !replacedPart) || !item.target) continue;
     const where = {
       appName: item.target.appName,
       credentialType: item.target.credentialType,
       isDefault: item.target.isDefault,
       ...(item.secret ? { secret: item.secret } : {}),
     };
-    if (item.status === "confirmed") events.push({ ...base, event: "confirmed", commsCredentialId: id, ...where });
-    else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
+    if (item.status === "confirmed") {
+      events.push({ ...base, event: "confirmed", commsCredentialId: id, ...where });
+      // A confirmed replace finished: its old credential was deleted after the new one was in place.
+      if (item.action === "replace" && item.replacedId && item.replacedId !== id) {
+        events.push({ ...base, event: "deleted", commsCredentialId: item.replacedId, reason: `${REPLACED_REASON}${id}` });
+      }
+    } else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
+  }
+  // The default App the run set (an account-level event: no legacy sid).
+  for (const d of report.defaultApps ?? []) {
+    events.push({ v: LEDGER_VERSION, ts: report.finishedAt, runId: report.runId, accountSid: report.accountSid, rebuilt: true, event: "app-default-set", appName: d.appName, patched: d.patched });
   }
   return events;
 }

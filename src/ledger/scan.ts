@@ -1,4 +1,4 @@
-import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
+import { isAccountEvent, LEDGER_VERSION, type LedgerEvent } from "./types.js";
 
 /** Why a ledger line cannot be read. */
 export type LineProblemKind =
@@ -37,7 +37,9 @@ export function scanLine(text: string, line: number, isUnterminatedLast: boolean
     return { line, text, problem: { kind: "newer-version", reason: `event version ${v}`, version: v } };
   }
   const e = value as Partial<LedgerEvent> | null;
-  if (typeof e !== "object" || e === null || Array.isArray(e) || v !== LEDGER_VERSION || typeof e.legacySid !== "string" || typeof e.event !== "string") {
+  const sidOk = (x: Partial<LedgerEvent>): boolean =>
+    typeof x.event === "string" && (isAccountEvent({ event: x.event }) ? typeof (x as { appName?: unknown }).appName === "string" : typeof (x as { legacySid?: unknown }).legacySid === "string");
+  if (typeof e !== "object" || e === null || Array.isArray(e) || v !== LEDGER_VERSION || typeof e.event !== "string" || !sidOk(e)) {
     return { line, text, problem: { kind: isUnterminatedLast ? "torn" : "malformed", reason: "not a cr2comms ledger event (v1)" } };
   }
   return { line, text, event: e as LedgerEvent };

@@ -19,6 +19,14 @@ export type LedgerEvent =
        * observation). None of them can be its result: reconciliation never adopts them.
        */
       priorIds?: string[];
+      /**
+       * A replacement (rotation): the sid's live Comms credential this create replaces. Once the
+       * new one is confirmed (and made the default when `replacesDefault`), the old one is deleted
+       * (`deleted` with `reason: "replaced by …"`). Absent for an ordinary create.
+       */
+      replaces?: string;
+      /** With `replaces`: the old credential was its App's default for the type when the replacement began. */
+      replacesDefault?: boolean;
     })
   | (LedgerBase & {
       event: "accepted";
@@ -37,8 +45,37 @@ export type LedgerEvent =
   | (LedgerBase & { event: "unknown"; attemptId: string; reason: string })
   /** The attempt did not create anything (reconciliation found nothing); safe to try again. */
   | (LedgerBase & { event: "abandoned"; attemptId: string; reason: string })
+  /**
+   * A credential that an abandoned attempt of this sid made after all (it appeared after the attempt
+   * was given up and re-sent): cr2comms's own duplicate — status shows it orphaned, rollback deletes it.
+   */
+  | (LedgerBase & { event: "surfaced"; attemptId: string; commsCredentialId: string })
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
-  | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string });
+  | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string })
+  | AccountEvent;
+
+/**
+ * An event about the account rather than one legacy credential (no `legacySid`); replay leaves
+ * them out of the per-sid entries. The default App: `app-default-requested` is written before
+ * the PATCH, `app-default-set` once a read shows the App as the default (`patched: false` when
+ * Comms made it the default by itself, as the account's first App).
+ */
+export type AccountEvent =
+  | (AccountBase & { event: "app-default-requested"; appName: string; from?: string })
+  | (AccountBase & { event: "app-default-set"; appName: string; from?: string; patched: boolean });
+
+export const ACCOUNT_EVENTS: readonly AccountEvent["event"][] = ["app-default-requested", "app-default-set"];
+
+/** True for an account-level event (it has no legacy sid). */
+export function isAccountEvent(e: { event: string }): e is AccountEvent {
+  return (ACCOUNT_EVENTS as readonly string[]).includes(e.event);
+}
+
+/** No legacy sid (`legacySid` is declared absent so that code reading `e.legacySid` on any event still type-checks). */
+type AccountBase = Omit<LedgerBase, "legacySid"> & { legacySid?: undefined };
+
+/** A `deleted` event's reason starts with this when a replacement (rotation) took the credential's place. */
+export const REPLACED_REASON = "replaced by ";
 
 /** The only event schema version this cr2comms reads and writes. */
 export const LEDGER_VERSION = 1;
@@ -99,7 +136,33 @@ export interface LedgerEntry {
     /** When the request was last (re)sent. */
     lastSentAt?: string;
   };
+  /**
+   * Attempts given up on (`abandoned`) after nothing appeared within the settle time. What they made
+   * may still appear: it is never anyone else's to adopt (see `reconcileLost`).
+   */
+  abandonedAttempts?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[]; unknownAt?: string; lastSentAt?: string }[];
+
   secret?: SecretFingerprint;
+  /** The fingerprint of what was sent for each Comms id this tool created (from its attempt). */
+  secretById?: Record<string, SecretFingerprint>;
+  /**
+   * A replacement that has begun and whose old credential is not yet deleted. While the new one is
+   * not confirmed, `commsCredentialId` and `secret` still describe the old one.
+   */
+  replacing?: {
+    oldId: string;
+    attemptId: string;
+    /** The old credential was the default when the replacement began: the new one is made the default. */
+    oldWasDefault: boolean;
+    /** The new credential's fingerprint (the attempt's). */
+    secret?: SecretFingerprint;
+    /** The new credential, once accepted. */
+    newId?: string;
+    /** The ledger state of the old credential when the replacement began (restored if the create fails). */
+    oldState: LedgerEntry["state"];
+  };
+  /** Comms ids this tool deleted because a replacement took their place. */
+  replacedIds?: string[];
   isDefault?: boolean;
   /** Every Comms id this tool ever created for the sid (a recreate adds one). */
   createdIds: string[];

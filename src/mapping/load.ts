@@ -33,8 +33,11 @@ const entrySchema = z.strictObject({
 
 const fileSchema = z.strictObject({
   version: z.literal(MAPPING_VERSION),
+  defaultApp: z.string().min(1).max(64).regex(/^[a-z0-9_]+$/).optional(),
   credentials: z.array(entrySchema),
 });
+
+const TOP_LEVEL_KEYS = ["version", "defaultApp", "credentials"] as const;
 
 /**
  * Reads and validates a mapping file (`.yaml`, `.yml` or `.json`).
@@ -79,7 +82,7 @@ export function loadMapping(path: string, cwd: string = process.cwd()): Mapping 
     }
     return entry;
   });
-  return { version: 1, credentials, path: absolute, displayPath };
+  return { version: 1, ...(parsed.defaultApp !== undefined ? { defaultApp: parsed.defaultApp } : {}), credentials, path: absolute, displayPath };
 }
 
 /** The path as reports show it: relative to `cwd` when inside it, so no local home folder leaks into a shared report. */
@@ -204,9 +207,15 @@ function describeOne(raw: Record<string, unknown>, issue: Issue): string | strin
   // Top level.
   if (path.length === 0) {
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((k) => `unknown top-level key ${showKey(k)}${suggest(k, ["version", "credentials"])}`);
+      return issue.keys.map((k) => `unknown top-level key ${showKey(k)}${suggest(k, TOP_LEVEL_KEYS)}`);
     }
     return "expected a map with `version: 1` and a `credentials` list";
+  }
+  if (path[0] === "defaultApp") {
+    const value = raw.defaultApp;
+    return typeof value === "string"
+      ? `defaultApp "${escapeControl(value.slice(0, 80))}" must be 1..64 characters of a-z, 0-9 and _`
+      : `defaultApp must be an appName (1..64 characters of a-z, 0-9 and _), not ${typeName(value)}`;
   }
   if (path[0] === "credentials" && path.length === 1) {
     return raw.credentials === undefined

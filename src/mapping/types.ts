@@ -23,6 +23,11 @@ export interface MappingEntry {
 
 export interface Mapping {
   version: 1;
+  /**
+   * The App that should be the account's default App (top-level `defaultApp`): created first on an
+   * account without Apps, or made the default (`PATCH …/Apps/{appName}`) when another one is.
+   */
+  defaultApp?: string;
   credentials: MappingEntry[];
   /** Absolute path of the file it was loaded from; `file:` references are relative to its folder. */
   path: string;

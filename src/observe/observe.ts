@@ -9,15 +9,24 @@ export interface LegacySource {
   readonly warnings?: readonly string[];
 }
 
-/** The only I/O before planning: legacy credentials, every Comms credential, and the ledger. */
+/**
+ * The only I/O before planning: legacy credentials, every Comms credential, the ledger, and — with
+ * `readApps` (the mapping names a `defaultApp`) — the Comms Apps, to know the account's default App.
+ */
 export async function observe(deps: {
   accountSid: string;
   legacy: LegacySource;
   comms: CommsClient;
   ledger: Ledger;
   now: () => Date;
+  readApps?: boolean;
 }): Promise<Snapshot> {
-  const [legacy, comms, ledger] = await Promise.all([deps.legacy.listAll(), deps.comms.list(), deps.ledger.entries()]);
+  const [legacy, comms, ledger, apps] = await Promise.all([
+    deps.legacy.listAll(),
+    deps.comms.list(),
+    deps.ledger.entries(),
+    deps.readApps ? deps.comms.listApps() : Promise.resolve(undefined),
+  ]);
   const incomplete = comms.filter((c) => c.missing?.length);
   const warnings = [
     ...(deps.legacy.warnings ?? []),
@@ -25,5 +34,5 @@ export async function observe(deps: {
       ? [`Comms listed ${incomplete.length} credential(s) without ${[...new Set(incomplete.flatMap((c) => c.missing ?? []))].join("/")}; they are counted where their App is known, and never adopted or deleted`]
       : []),
   ];
-  return { accountSid: deps.accountSid, legacy, comms, ledger, observedAt: deps.now().toISOString(), ...(warnings.length ? { warnings } : {}) };
+  return { accountSid: deps.accountSid, legacy, comms, ledger, ...(apps ? { apps } : {}), observedAt: deps.now().toISOString(), ...(warnings.length ? { warnings } : {}) };
 }

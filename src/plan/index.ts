@@ -2,3 +2,4 @@
 export { mapCredential, derivedCredentialType, type MapResult } from "./mapper.js";
 export { plan, secretsNeeded, type PlanOptions } from "./planner.js";
 export { describeStaleness, fingerprintObservation, fingerprintParts, serializePlanFile, parsePlanFile, PLAN_FILE_VERSION } from "./planfile.js";
+export { describeAccountAction, planDefaultApp, type DefaultAppDecision } from "./account.js";

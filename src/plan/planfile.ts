@@ -14,11 +14,15 @@ function canonicalObservation(snapshot: Snapshot, mapping: Mapping, secrets: Rea
   return {
     accountSid: snapshot.accountSid,
     legacy: sorted(snapshot.legacy.map((c) => [c.sid, c.type, c.sandbox])),
-    comms: sorted(snapshot.comms.map((c) => [c.id, c.appName, c.credentialType, c.isDefault])),
+    comms: sorted([
+      ...snapshot.comms.map((c) => [c.id, c.appName, c.credentialType, c.isDefault]),
+      // Only when the Apps were read (the mapping names a defaultApp): the account's default App.
+      ...(snapshot.apps ? [["default-app", snapshot.apps.find((a) => a.isDefault)?.name ?? null]] : []),
+    ]),
     ledger: sorted([...snapshot.ledger.values()].map((e) => [e.legacySid, e.state, e.commsCredentialId ?? null])),
     // The index is left out on purpose: moving an entry in the file changes nothing that is done.
-    mapping: sorted(
-      mapping.credentials.map((m) => [
+    mapping: sorted([
+      ...mapping.credentials.map((m) => [
         m.sid,
         m.appName ?? null,
         m.isDefault ?? null,
@@ -26,7 +30,8 @@ function canonicalObservation(snapshot: Snapshot, mapping: Mapping, secrets: Rea
         m.skip ?? null,
         m.secrets ? Object.entries(m.secrets).sort(([a], [b]) => a.localeCompare(b)) : null,
       ]),
-    ),
+      ...(mapping.defaultApp !== undefined ? [["defaultApp", mapping.defaultApp]] : []),
+    ]),
     secrets: sorted(
       [...secrets.entries()].map(([sid, r]) => [sid, (r.secret?.fingerprint ?? r.fingerprint)?.contentSha256 ?? null]),
     ),
@@ -93,6 +98,7 @@ const fingerprintSchema = z.object({
   environment: z.enum(["development", "production", "both", "unknown"]).optional(),
   projectId: z.string().optional(),
   clientEmail: z.string().optional(),
+  keyId: z.string().optional(),
 });
 
 const itemSchema = z.object({
@@ -117,7 +123,18 @@ const itemSchema = z.object({
       priorIds: z.array(z.string()).optional(),
     })
     .optional(),
+  replace: z
+    .object({
+      oldId: z.string(),
+      oldSecret: fingerprintSchema.optional(),
+      oldWasDefault: z.boolean(),
+      forced: z.boolean().optional(),
+      newId: z.string().optional(),
+      newVisible: z.boolean().optional(),
+    })
+    .optional(),
   recreate: z.boolean().optional(),
+  surfaced: z.array(z.object({ attemptId: z.string(), commsCredentialId: z.string() })).optional(),
   liveDefault: z.boolean().optional(),
   warnings: z.array(z.string()),
   problems: z.array(z.string()),
@@ -134,6 +151,17 @@ const planSchema = z.object({
   accountProblems: z.array(z.string()).optional(),
   warnings: z.array(z.string()),
   items: z.array(itemSchema),
+  accountActions: z
+    .array(
+      z.object({
+        action: z.literal("set-default-app"),
+        appName: z.string(),
+        from: z.string().optional(),
+        via: z.enum(["first-create", "patch"]),
+        appCreated: z.boolean().optional(),
+      }),
+    )
+    .optional(),
   observedFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
   observedParts: z
     .object(Object.fromEntries(OBSERVED_PARTS.map((part) => [part, z.string().regex(/^[0-9a-f]{64}$/)])) as Record<ObservedPart, z.ZodString>)

@@ -1,9 +1,11 @@
 import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, SecretResult, Target } from "../domain.js";
+import { recordedSecret } from "../ledger/ledger.js";
 import type { LedgerEntry } from "../ledger/types.js";
-import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP } from "../limits.js";
-import { reconcileLost, type LostAttempt } from "./reconcile.js";
+import { MAX_APPS_PER_ACCOUNT, MAX_CREDENTIALS_PER_APP, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
+import { reconcileLost, type LostAttempt, type WindowOptions } from "./reconcile.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { mapCredential } from "./mapper.js";
+import { planDefaultApp } from "./account.js";
 import { fingerprintObservation, fingerprintParts } from "./planfile.js";
 import { escapeControl } from "../text.js";
 import type { Plan, PlanItem, Snapshot } from "./types.js";
@@ -11,6 +13,10 @@ import type { Plan, PlanItem, Snapshot } from "./types.js";
 /** Inputs the pure planner would otherwise take from the environment. */
 export interface PlanOptions {
   now: Date;
+  /** How far this machine's clock and Comms' may be apart (default `RECONCILE_CLOCK_SKEW_MS`). */
+  clockSkewMs?: number;
+  /** `apply --replace <sid>`: replace these sids' live credentials even without a fingerprint difference. */
+  replace?: ReadonlySet<string>;
 }
 
 /** A plan item while it is being decided, with what later passes need. */
@@ -49,8 +55,9 @@ function entriesBySid(mapping: Mapping): Map<string, MappingEntry[]> {
 
 /**
  * The mapping entries whose secrets the plan needs: mapped, not skipped, apn/fcm, present in the
- * account, listed once, mappable, and not already migrated to a credential that is still in Comms.
- * `target` is the type the secret is validated against.
+ * account, listed once and mappable — also those already migrated, whose secret is compared with
+ * the fingerprint the ledger recorded to notice a renewal (`replace`). `target` is the type the
+ * secret is validated against (where a migrated credential is, the type it has in Comms).
  */
 export function secretsNeeded(snapshot: Snapshot, mapping: Mapping): { entry: MappingEntry; target: CredentialType }[] {
   const legacyBySid = new Map(snapshot.legacy.map((c) => [c.sid, c]));
@@ -62,8 +69,9 @@ export function secretsNeeded(snapshot: Snapshot, mapping: Mapping): { entry: Ma
     const legacy = legacyBySid.get(entry.sid);
     if (!legacy || (legacy.type !== "apn" && legacy.type !== "fcm")) continue;
     const { target } = mapCredential(legacy, entry);
-    if (!target || liveCredential(snapshot.ledger.get(entry.sid), commsById)) continue;
-    out.push({ entry, target: target.credentialType });
+    if (!target) continue;
+    const live = liveCredential(snapshot.ledger.get(entry.sid), commsById);
+    out.push({ entry, target: live?.credentialType || target.credentialType });
   }
   return out;
 }
@@ -78,8 +86,15 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   const legacySids = new Set(snapshot.legacy.map((c) => c.sid));
   const bySid = entriesBySid(mapping);
 
+  const commsById = new Map(snapshot.comms.map((c) => [c.id, c]));
+  const gone = legacyGoneItems(snapshot, legacySids, commsById);
   for (const e of mapping.credentials) {
     if (legacySids.has(e.sid)) continue;
+    const goneItem = gone.find((i) => i.legacySid === e.sid);
+    if (goneItem) {
+      goneItem.warnings.push(`mapping entry #${e.index + 1} still lists it; it is left as is (remove the entry, or keep it: nothing is done either way)`);
+      continue;
+    }
     const msg = `mapping entry #${e.index + 1}: ${e.sid} does not exist in account ${snapshot.accountSid}`;
     if (e.skip) warnings.push(`${msg} (skip: true, ignored)`);
     else problems.push(msg);
@@ -88,25 +103,43 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     if (list.length > 1) problems.push(`${sid} is listed ${list.length} times in the mapping (${entryNumbers(list)})`);
   }
 
-  const commsById = new Map(snapshot.comms.map((c) => [c.id, c]));
   // Ids the ledger knows this tool created; a pending attempt may only adopt an id outside this set.
   const knownIds = new Set<string>();
   for (const e of snapshot.ledger.values()) for (const id of e.createdIds) knownIds.add(id);
   const claimed = new Set(knownIds);
-  // Every attempt with no recorded outcome: a lone new credential inside two of their windows is neither's to take.
-  const lost = [...snapshot.ledger.values()].flatMap((e) => (e.state === "pending" && e.lastAttempt ? [e.lastAttempt] : []));
+  // Every attempt with no recorded outcome, and every one given up on: a lone new credential inside
+  // two of their windows is neither's to take, and one inside a given-up attempt's window is no one else's.
+  const pending = [...snapshot.ledger.values()].flatMap((e) => (e.state === "pending" && e.lastAttempt ? [{ ...e.lastAttempt, legacySid: e.legacySid }] : []));
+  const abandoned = [...snapshot.ledger.values()].flatMap((e) => (e.abandonedAttempts ?? []).map((a) => ({ sid: e.legacySid, attempt: { ...a, legacySid: e.legacySid } })));
+  const lost: LostAttempt[] = [...pending, ...abandoned.map((a) => a.attempt)];
+  const window = { skewMs: opts.clockSkewMs ?? RECONCILE_CLOCK_SKEW_MS };
+  const surfaced = findSurfaced(abandoned, snapshot.comms, claimed, lost, window);
 
   const drafts = snapshot.legacy.map((legacy) =>
-    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed, lost),
+    decide(legacy, bySid.get(legacy.sid) ?? [], snapshot.ledger.get(legacy.sid), secrets.get(legacy.sid), commsById, snapshot.comms, claimed, lost, window, opts.replace?.has(legacy.sid) ?? false),
   );
+  problems.push(...forcedWithoutEffect(opts.replace, drafts, gone));
+  for (const d of drafts) {
+    const mine = surfaced.get(d.item.legacySid);
+    if (!mine) continue;
+    d.item.surfaced = mine;
+    for (const s of mine) {
+      d.item.warnings.push(
+        `${s.commsCredentialId} appeared in Comms after the create attempt ${s.attemptId} was given up and sent again: it is cr2comms's duplicate for this credential — it is recorded, status shows it as orphaned and rollback can delete it`,
+      );
+    }
+  }
 
-  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed, lost);
+  recordLostAttemptsOfIdleItems(drafts, snapshot, claimed, lost, window);
   const accountProblems = [...blockDefaultConflicts(drafts)];
   for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
   warnSharedCertificates(drafts);
   accountProblems.push(...enforceLimits(drafts, snapshot.comms));
   warnUnknownCredentials(drafts, snapshot.comms, knownIds);
-  problems.push(...accountProblems);
+  const defaultApp = planDefaultApp(snapshot, mapping, drafts.map((d) => d.item));
+  accountProblems.push(...defaultApp.accountProblems);
+  warnings.push(...defaultApp.warnings);
+  problems.push(...accountProblems, ...defaultApp.problems);
 
   return {
     schemaVersion: 1,
@@ -117,10 +150,33 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     problems,
     accountProblems,
     warnings,
-    items: drafts.map((d) => d.item),
+    items: [...drafts.map((d) => d.item), ...gone],
+    ...(defaultApp.actions.length > 0 ? { accountActions: defaultApp.actions } : {}),
     observedFingerprint: fingerprintObservation(snapshot, mapping, secrets),
     observedParts: fingerprintParts(snapshot, mapping, secrets),
   };
+}
+
+/**
+ * Credentials that an attempt given up on made after all (they became visible late): the only
+ * unclaimed candidate in its window, with no rival that could have made it. Claimed here, so no
+ * other attempt can take it; the writer records it for its sid.
+ */
+function findSurfaced(
+  abandoned: readonly { sid: string; attempt: LostAttempt & { attemptId: string } }[],
+  comms: readonly CommsCredential[],
+  claimed: Set<string>,
+  lost: readonly LostAttempt[],
+  window: WindowOptions,
+): Map<string, { attemptId: string; commsCredentialId: string }[]> {
+  const out = new Map<string, { attemptId: string; commsCredentialId: string }[]>();
+  for (const { sid, attempt } of abandoned) {
+    const found = reconcileLost(attempt, comms, claimed, lost, window);
+    if (found.kind !== "one") continue;
+    claimed.add(found.credential.id);
+    out.set(sid, [...(out.get(sid) ?? []), { attemptId: attempt.attemptId, commsCredentialId: found.credential.id }]);
+  }
+  return out;
 }
 
 /** `entries #2, #5`: mapping entries as a person counts them, from 1. */
@@ -133,13 +189,13 @@ function entryNumbers(entries: readonly MappingEntry[]): string {
  * from an earlier run. If exactly one credential can be its result, the item carries it so that the
  * writer records it in the ledger — then status and rollback know it as cr2comms's own.
  */
-function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>, lost: readonly LostAttempt[]): void {
+function recordLostAttemptsOfIdleItems(drafts: Draft[], snapshot: Snapshot, claimed: Set<string>, lost: readonly LostAttempt[], window: WindowOptions): void {
   for (const { item } of drafts) {
     const ledger = snapshot.ledger.get(item.legacySid);
     const attempt = ledger?.lastAttempt;
     if (ledger?.state !== "pending" || !attempt || item.reconcileFrom) continue;
-    if (item.action === "create" || item.action === "already-migrated" || item.action === "update-default") continue;
-    const found = reconcileLost(attempt, snapshot.comms, claimed, lost);
+    if (item.action === "create" || item.action === "already-migrated" || item.action === "update-default" || item.action === "replace") continue;
+    const found = reconcileLost({ ...attempt, legacySid: item.legacySid }, snapshot.comms, claimed, lost, window);
     const only = found.kind === "one" ? found.credential : undefined;
     if (only) {
       claimed.add(only.id);
@@ -172,6 +228,8 @@ function decide(
   comms: readonly CommsCredential[],
   claimed: Set<string>,
   lost: readonly LostAttempt[],
+  window: WindowOptions,
+  forced: boolean,
 ): Draft {
   const sid = legacy.sid;
   const item: PlanItem = {
@@ -220,10 +278,11 @@ function decide(
   const target = mapped.target;
   item.target = target;
 
+  if (ledger?.replacing) return resumeReplacement(item, entry, target, ledger, ledger.replacing, secret, commsById, comms, claimed, lost, window);
   const live = liveCredential(ledger, commsById);
   if (ledger && live) {
     migratedTo(item, live, target, ledger, secret, entry);
-    return { item, entry, creates: false };
+    return { item, entry, creates: checkRenewal(item, live, ledger, secret, forced) };
   }
 
   item.action = "create";
@@ -244,7 +303,7 @@ function decide(
     item.warnings.push(`was accepted as ${id} by an earlier run but is not visible in Comms yet; apply waits for it before creating anything`);
   } else if (ledger.state === "pending" && attempt) {
     item.reconcileFrom = reconcileFromAttempt(attempt);
-    const found = reconcileLost(attempt, comms, claimed, lost);
+    const found = reconcileLost({ ...attempt, legacySid: sid }, comms, claimed, lost, window);
     if (found.kind === "ambiguous") {
       item.action = "blocked";
       item.problems.push(
@@ -266,7 +325,6 @@ function decide(
       if (target.isDefault && !adopted.isDefault) {
         item.warnings.push(`${adopted.id} is not the default for ${adopted.appName} ${adopted.credentialType}; rerun apply to make it the default`);
       }
-      warnRotated(item, ledger, secret);
       item.secret = secretFingerprint(secret) ?? ledger.secret;
       return { item, entry, creates: false };
     }
@@ -313,7 +371,6 @@ function migratedTo(
       `${live.id} is the default for ${live.appName} ${live.credentialType} although the mapping says isDefault: false; left as is (Comms cannot unset a default: make another credential the default)`,
     );
   }
-  warnRotated(item, ledger, secret);
   item.secret = secretFingerprint(secret) ?? ledger.secret;
 }
 
@@ -324,14 +381,183 @@ function warnMoved(item: PlanItem, where: { appName: string; credentialType: Cre
   );
 }
 
-function warnRotated(item: PlanItem, ledger: LedgerEntry, secret: SecretResult | undefined): void {
-  const before = ledger.secret?.contentSha256;
-  const now = secretFingerprint(secret)?.contentSha256;
-  if (before && now && before !== now) {
-    item.warnings.push(
-      `the secret now resolved differs from the one migrated; cr2comms does not rotate credentials (rollback, then apply, to replace it)`,
-    );
+/**
+ * Whether a secret was renewed, judged by its non-secret identity, never by `contentSha256` alone
+ * (the same certificate re-exported as .p12, or a re-saved JSON key, is not a renewal): APN by the
+ * certificate's SHA-256; FCM by project, client e-mail and key id. `unknown` when the recorded
+ * fingerprint lacks what is needed (migrated before it was recorded).
+ */
+export function compareSecrets(before: SecretFingerprint | undefined, now: SecretFingerprint | undefined): "same" | "renewed" | "unknown" {
+  if (!before || !now) return "unknown";
+  if (before.kind !== now.kind) return "renewed";
+  // The very bytes sent before: the same secret, whatever else the older fingerprint lacks.
+  if (before.contentSha256 === now.contentSha256) return "same";
+  if (now.kind === "apn") {
+    if (!before.certSha256 || !now.certSha256) return "unknown";
+    return before.certSha256 === now.certSha256 ? "same" : "renewed";
   }
+  if (before.projectId && now.projectId && before.projectId !== now.projectId) return "renewed";
+  if (before.clientEmail && now.clientEmail && before.clientEmail !== now.clientEmail) return "renewed";
+  if (!before.keyId || !now.keyId) return "unknown";
+  return before.keyId === now.keyId ? "same" : "renewed";
+}
+
+/**
+ * A migrated credential whose mapped secret was renewed (or `--replace`d) becomes a `replace`: a
+ * new credential with the new secret, then the old one deleted. Returns true when the item now
+ * creates (it needs a valid secret and a free slot).
+ */
+function checkRenewal(item: PlanItem, live: CommsCredential, ledger: LedgerEntry, secret: SecretResult | undefined, forced: boolean): boolean {
+  const recorded = recordedSecret(ledger, live.id);
+  if (!secret && !forced) return false;
+  const now = secret?.secret?.fingerprint;
+  if (secret && !now) {
+    if (!forced) {
+      item.warnings.push(`could not check whether its secret was renewed: ${secret.problems.join("; ") || "the secret did not validate"}`);
+      return false;
+    }
+  } else if (secret) {
+    item.warnings.push(...secret.warnings);
+  }
+  const verdict = compareSecrets(recorded, now);
+  if (!forced && verdict !== "renewed") {
+    if (verdict === "unknown" && now) {
+      item.warnings.push(
+        recorded
+          ? `rotation can't be detected for it: the fingerprint recorded when it was migrated lacks ${now.kind === "apn" ? "the certificate digest" : "the key id"}; \`apply --replace ${item.legacySid}\` forces a replacement`
+          : `rotation can't be detected for it: no fingerprint was recorded when it was migrated; \`apply --replace ${item.legacySid}\` forces a replacement`,
+      );
+    }
+    return false;
+  }
+  item.action = "replace";
+  item.replace = { oldId: live.id, ...(recorded ? { oldSecret: recorded } : {}), oldWasDefault: live.isDefault, ...(forced ? { forced: true } : {}) };
+  delete item.commsCredentialId;
+  delete item.liveDefault;
+  if (now) item.secret = now;
+  item.warnings.push(
+    forced
+      ? `replacement forced (--replace): a new credential is created${live.isDefault || item.target?.isDefault ? " and made the default" : ""}, then ${live.id} is deleted`
+      : `its secret was renewed (${describeSecret(recorded)} → ${describeSecret(now)}): a new credential is created${live.isDefault || item.target?.isDefault ? " and made the default" : ""}, then ${live.id} is deleted`,
+  );
+  return true;
+}
+
+/** A short, non-secret description of a fingerprint for messages. */
+export function describeSecret(fp: SecretFingerprint | undefined): string {
+  if (!fp) return "unrecorded";
+  if (fp.kind === "apn") {
+    const digest = fp.certSha256 ? `certificate ${fp.certSha256.slice(0, 16)}…` : "certificate";
+    return fp.notAfter ? `${digest} (not after ${fp.notAfter})` : digest;
+  }
+  return [fp.projectId && `project ${fp.projectId}`, fp.keyId && `key ${fp.keyId.slice(0, 12)}…`].filter(Boolean).join(", ") || "service account";
+}
+
+/**
+ * A replacement an earlier run began and did not finish (its old credential is not yet deleted):
+ * carried on from where it stopped. A new credential already made is never made again; a create
+ * with no recorded outcome is reconciled first, as any lost create.
+ */
+function resumeReplacement(
+  item: PlanItem,
+  entry: MappingEntry,
+  target: Target,
+  ledger: LedgerEntry,
+  r: NonNullable<LedgerEntry["replacing"]>,
+  secret: SecretResult | undefined,
+  commsById: ReadonlyMap<string, CommsCredential>,
+  comms: readonly CommsCredential[],
+  claimed: Set<string>,
+  lost: readonly LostAttempt[],
+  window: WindowOptions,
+): Draft {
+  const old = commsById.get(r.oldId);
+  const where = { appName: ledger.appName ?? old?.appName ?? target.appName, credentialType: ledger.credentialType ?? old?.credentialType ?? target.credentialType };
+  item.action = "replace";
+  item.target = { ...target, ...where };
+  item.replace = { oldId: r.oldId, ...(ledger.secretById?.[r.oldId] ? { oldSecret: ledger.secretById[r.oldId]! } : {}), oldWasDefault: r.oldWasDefault };
+  if (r.secret) item.secret = r.secret;
+  item.warnings.push(`a replacement of ${r.oldId} begun by an earlier run is not finished; apply carries it on (nothing is created twice)`);
+  if (r.newId) {
+    const fresh = commsById.get(r.newId);
+    item.commsCredentialId = r.newId;
+    item.replace.newId = r.newId;
+    item.replace.newVisible = fresh !== undefined;
+    if (fresh) item.liveDefault = fresh.isDefault;
+    if (ledger.lastAttempt) item.reconcileFrom = reconcileFromAttempt(ledger.lastAttempt);
+    return { item, entry, creates: false };
+  }
+  const attempt = ledger.lastAttempt;
+  if (ledger.state === "pending" && attempt && attempt.attemptId === r.attemptId) {
+    item.reconcileFrom = reconcileFromAttempt(attempt);
+    const found = reconcileLost({ ...attempt, legacySid: item.legacySid }, comms, claimed, lost, window);
+    if (found.kind === "ambiguous") {
+      block(
+        item,
+        `the replacement's create (${attempt.attemptId}) has no recorded outcome and ${found.reason} (${found.ids.join(", ")}); Comms cannot tell which holds the new secret — delete the ones that are not yours in Comms, then rerun`,
+      );
+      return { item, entry, creates: false };
+    }
+    if (found.kind === "one") {
+      // Its result is in Comms: adopted (the writer journals it), never created again.
+      const made = found.credential;
+      claimed.add(made.id);
+      item.commsCredentialId = made.id;
+      item.liveDefault = made.isDefault;
+      item.replace.newId = made.id;
+      item.replace.newVisible = true;
+      item.warnings.push(`the replacement's create (${attempt.attemptId}) has no recorded outcome; ${made.id} found in Comms was adopted as its result`);
+      return { item, entry, creates: false };
+    }
+  }
+  // The new credential may still have to be created: that needs the (renewed) secret.
+  return { item, entry, creates: true };
+}
+
+/**
+ * Migrated sids the legacy API no longer lists: their Comms credential is kept and reported, never
+ * deleted (the legacy side going away says nothing about the App that uses it).
+ */
+function legacyGoneItems(snapshot: Snapshot, legacySids: ReadonlySet<string>, commsById: ReadonlyMap<string, CommsCredential>): PlanItem[] {
+  const out: PlanItem[] = [];
+  for (const entry of [...snapshot.ledger.values()].sort((a, b) => a.legacySid.localeCompare(b.legacySid))) {
+    if (legacySids.has(entry.legacySid)) continue;
+    const live = liveCredential(entry, commsById) ?? (entry.replacing ? commsById.get(entry.replacing.oldId) : undefined);
+    if (!live) continue;
+    const fp = recordedSecret(entry, live.id);
+    out.push({
+      legacySid: entry.legacySid,
+      friendlyName: null,
+      legacyType: live.credentialType === "FCM" ? "fcm" : "apn",
+      sandbox: live.credentialType === "APN_SANDBOX" ? true : live.credentialType === "APN" ? false : null,
+      action: "legacy-gone",
+      target: { appName: live.appName, credentialType: live.credentialType, isDefault: live.isDefault },
+      commsCredentialId: live.id,
+      liveDefault: live.isDefault,
+      warnings: [`the legacy credential no longer exists (deleted in Conversations since it was migrated); its Comms credential ${live.id} is kept`],
+      problems: [],
+      ...(fp ? { secret: fp } : {}),
+    });
+  }
+  return out;
+}
+
+/** `--replace <sid>` that names nothing replaceable is a blocking problem, never ignored silently. */
+function forcedWithoutEffect(forced: ReadonlySet<string> | undefined, drafts: readonly Draft[], gone: readonly PlanItem[]): string[] {
+  const problems: string[] = [];
+  for (const sid of forced ?? []) {
+    const item = drafts.find((d) => d.item.legacySid === sid)?.item;
+    if (item?.action === "replace" || item?.action === "blocked") continue;
+    const why = !item
+      ? gone.some((g) => g.legacySid === sid)
+        ? "its legacy credential no longer exists; its Comms credential is kept as is"
+        : "no such legacy credential in this account"
+      : item.action === "create"
+        ? "it is not migrated yet (apply creates it)"
+        : `it has no live Comms credential created by cr2comms (action ${item.action})`;
+    problems.push(`--replace ${sid}: nothing to replace: ${why}`);
+  }
+  return problems;
 }
 
 /**
@@ -441,6 +667,21 @@ function enforceLimits(drafts: Draft[], comms: readonly CommsCredential[]): stri
     }
     apps.add(t.appName);
     plannedPerApp.set(t.appName, planned + 1);
+  }
+  // A replacement holds one more slot until its old credential is deleted. Creates come first;
+  // replacements take the slots left, one each, so the App never goes over even when they overlap.
+  for (const d of drafts) {
+    const t = d.item.target;
+    if (d.item.action !== "replace" || !t || d.item.replace?.newId) continue;
+    const held = (existingPerApp.get(t.appName) ?? 0) + (plannedPerApp.get(t.appName) ?? 0);
+    if (held >= MAX_CREDENTIALS_PER_APP) {
+      block(
+        d.item,
+        `App ${t.appName} holds ${held} credentials${plannedPerApp.get(t.appName) ? " (with the planned creates)" : ""}, the Comms limit of ${MAX_CREDENTIALS_PER_APP} per App: a replacement creates the new credential before it deletes ${d.item.replace?.oldId ?? "the old one"}, so it needs one free slot — delete a credential this App no longer needs, then rerun`,
+      );
+      continue;
+    }
+    plannedPerApp.set(t.appName, (plannedPerApp.get(t.appName) ?? 0) + 1);
   }
   const problems: string[] = [];
   if (overApps.length > 0) {

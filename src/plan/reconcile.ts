@@ -12,6 +12,28 @@ export interface LostAttempt {
   lastSentAt?: string;
   /** Credentials of this App and type that existed before the attempt. */
   priorIds?: readonly string[];
+  /** Whose attempt it is: attempts of one legacy sid carry one secret, so they are never each other's rivals. */
+  legacySid?: string;
+}
+
+/** How far apart this machine's clock and Comms' may be (`RECONCILE_CLOCK_SKEW_MS`, or `--clock-skew-seconds`). */
+export interface WindowOptions {
+  skewMs?: number;
+}
+
+/** The last moment (this machine's clock) at which the attempt can have been carried out, before the skew allowance. */
+export function lastPossibleCommit(attempt: LostAttempt): number {
+  const lastSent = Date.parse(attempt.lastSentAt ?? attempt.startedAt);
+  return attempt.unknownAt ? Date.parse(attempt.unknownAt) : lastSent + REQUEST_TIMEOUT_MS;
+}
+
+/**
+ * Until when (this machine's clock) a new create of the same App and type could still land inside
+ * the attempt's window: the window's end plus the skew once more, for a Comms clock running behind.
+ * Creating after this can never make a credential this attempt could be blamed for.
+ */
+export function windowClosesAt(attempt: LostAttempt, opts: WindowOptions = {}): number {
+  return lastPossibleCommit(attempt) + 2 * (opts.skewMs ?? RECONCILE_CLOCK_SKEW_MS);
 }
 
 /**
@@ -20,10 +42,10 @@ export interface LostAttempt {
  * or the request timeout after its last send, for a crash), with the clock-skew allowance on both
  * sides, in the same App and type.
  */
-export function withinWindow(attempt: LostAttempt, c: CommsCredential): boolean {
-  const from = Date.parse(attempt.startedAt) - RECONCILE_CLOCK_SKEW_MS;
-  const lastSent = Date.parse(attempt.lastSentAt ?? attempt.startedAt);
-  const until = (attempt.unknownAt ? Date.parse(attempt.unknownAt) : lastSent + REQUEST_TIMEOUT_MS) + RECONCILE_CLOCK_SKEW_MS;
+export function withinWindow(attempt: LostAttempt, c: CommsCredential, opts: WindowOptions = {}): boolean {
+  const skew = opts.skewMs ?? RECONCILE_CLOCK_SKEW_MS;
+  const from = Date.parse(attempt.startedAt) - skew;
+  const until = lastPossibleCommit(attempt) + skew;
   const created = Date.parse(c.createdAt);
   return c.appName === attempt.appName && c.credentialType === attempt.credentialType && created >= from && created <= until;
 }
@@ -33,11 +55,11 @@ export function withinWindow(attempt: LostAttempt, c: CommsCredential): boolean 
  * not claimed by any ledger entry, and not among those that existed before. Oldest first. Comms
  * keeps no content fingerprint, so more than one candidate is ambiguous and must not be guessed at.
  */
-export function adoptionCandidates(attempt: LostAttempt, comms: readonly CommsCredential[], claimed: ReadonlySet<string>): CommsCredential[] {
+export function adoptionCandidates(attempt: LostAttempt, comms: readonly CommsCredential[], claimed: ReadonlySet<string>, opts: WindowOptions = {}): CommsCredential[] {
   const prior = new Set(attempt.priorIds ?? []);
   return comms
     // A credential Comms listed without an id can be neither confirmed nor deleted: never adopted.
-    .filter((c) => c.id !== "" && withinWindow(attempt, c) && !claimed.has(c.id) && !prior.has(c.id))
+    .filter((c) => c.id !== "" && withinWindow(attempt, c, opts) && !claimed.has(c.id) && !prior.has(c.id))
     .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id));
 }
 
@@ -47,7 +69,7 @@ export type Reconciled = { kind: "none" } | { kind: "one"; credential: CommsCred
 /**
  * Decides a lost create's outcome from one list of Comms: its single candidate, nothing, or
  * ambiguous — several candidates, or one that another unresolved attempt of the same App and type
- * (`rivals`) could equally have made. With two lost creates in one (App, type), a lone new
+ * for another legacy sid (`rivals`) could equally have made. With two lost creates in one (App, type), a lone new
  * credential could be either's, so neither may take it.
  */
 export function reconcileLost(
@@ -55,14 +77,17 @@ export function reconcileLost(
   comms: readonly CommsCredential[],
   claimed: ReadonlySet<string>,
   rivals: readonly LostAttempt[] = [],
+  opts: WindowOptions = {},
 ): Reconciled {
-  const candidates = adoptionCandidates(attempt, comms, claimed);
+  const candidates = adoptionCandidates(attempt, comms, claimed, opts);
   if (candidates.length > 1) {
     return { kind: "ambiguous", ids: candidates.map((c) => c.id), reason: `${candidates.length} new credentials in ${attempt.appName} ${attempt.credentialType} could be its result` };
   }
   const only = candidates[0];
   if (!only) return { kind: "none" };
-  const rival = rivals.find((r) => r !== attempt && withinWindow(r, only) && !(r.priorIds ?? []).includes(only.id));
+  const rival = rivals.find(
+    (r) => r !== attempt && !(attempt.legacySid !== undefined && r.legacySid === attempt.legacySid) && withinWindow(r, only, opts) && !(r.priorIds ?? []).includes(only.id),
+  );
   if (rival) {
     return {
       kind: "ambiguous",

@@ -1,10 +1,13 @@
 import type { CommsCredential, CredentialType, LegacyCredential, SecretFingerprint, Target } from "../domain.js";
+import type { CommsApp } from "../comms/types.js";
 import type { LedgerEntry } from "../ledger/types.js";
 
 export type PlanAction =
   | "create"
   | "already-migrated"
   | "update-default"
+  | "replace"
+  | "legacy-gone"
   | "drop"
   | "unmapped"
   | "skip"
@@ -14,6 +17,8 @@ export const PLAN_ACTIONS: readonly PlanAction[] = [
   "create",
   "already-migrated",
   "update-default",
+  "replace",
+  "legacy-gone",
   "drop",
   "unmapped",
   "skip",
@@ -26,6 +31,8 @@ export interface Snapshot {
   legacy: LegacyCredential[];
   comms: CommsCredential[];
   ledger: Map<string, LedgerEntry>;
+  /** The account's Comms Apps, read when the mapping names a `defaultApp` (absent otherwise). */
+  apps?: CommsApp[];
   observedAt: string;
   /** What observing had to skip or could not read whole (plan-level warnings). */
   warnings?: string[];
@@ -54,8 +61,15 @@ export interface PlanItem {
     lastSentAt?: string;
     priorIds?: string[];
   };
+  /**
+   * For `replace`: the live credential being replaced (`oldId`), and how far an earlier run got.
+   * The item's `commsCredentialId` is the new credential once one exists; `secret` is the new secret.
+   */
+  replace?: ReplaceStep;
   /** For `create`: the ledger says this was migrated before but it is gone from Comms. */
   recreate?: boolean;
+  /** Credentials attempts of this sid that were given up on made after all: the writer records them (no Comms write). */
+  surfaced?: { attemptId: string; commsCredentialId: string }[];
   /**
    * Whether Comms lists the item's live credential (`commsCredentialId`) as its App's default for
    * the type, as observed. Absent when no live Comms credential is known for the item.
@@ -65,6 +79,48 @@ export interface PlanItem {
   problems: string[];
   secret?: SecretFingerprint;
 }
+
+/** What a `replace` item replaces and what the writer still has to do. */
+export interface ReplaceStep {
+  /** The live Comms credential being replaced; deleted last. */
+  oldId: string;
+  /** The fingerprint the ledger recorded for it (absent when it was migrated before fingerprints were kept). */
+  oldSecret?: SecretFingerprint;
+  /** The old credential was (or, after a crash, was when the replacement began) its App's default for the type. */
+  oldWasDefault: boolean;
+  /** `apply --replace <sid>` asked for it (no fingerprint difference needed). */
+  forced?: boolean;
+  /**
+   * The new credential an earlier run created (accepted or confirmed): it is not created again.
+   * `newVisible`: the plan saw it listed in Comms.
+   */
+  newId?: string;
+  newVisible?: boolean;
+}
+
+/**
+ * A change to the account rather than to one legacy credential: making the mapping's `defaultApp`
+ * the account's default App. Counted by `hasChanges`, rendered in both reports, journalled in the
+ * ledger as account-level events, carried out by the writer as its own step.
+ */
+export interface AccountAction {
+  action: "set-default-app";
+  /** The App that becomes the account's default App (the mapping's `defaultApp`). */
+  appName: string;
+  /** The account's default App when observed; absent when the account has no App yet. */
+  from?: string;
+  /**
+   * - `first-create`: the account has no Apps; the App's first credential is created (and
+   *   confirmed) before any other App's, so Comms makes it the default App. No PATCH.
+   * - `patch`: `PATCH …/Apps/{appName}` with `{isDefault: true}`, after the App's first create
+   *   when it does not exist yet (`appCreated`).
+   */
+  via: "first-create" | "patch";
+  /** The App does not exist yet: this plan's creates make it. */
+  appCreated?: boolean;
+}
+
+export const ACCOUNT_ACTIONS: readonly AccountAction["action"][] = ["set-default-app"];
 
 export interface Plan {
   schemaVersion: 1;
@@ -83,6 +139,8 @@ export interface Plan {
   accountProblems?: string[];
   warnings: string[];
   items: PlanItem[];
+  /** Changes to the account itself (the default App). Absent in plan files written before it existed. */
+  accountActions?: AccountAction[];
   /**
    * SHA-256 over what was observed (legacy sids/types/sandbox, Comms ids/defaults, ledger states,
    * secret fingerprints). `apply --plan` refuses a saved plan whose fingerprint no longer matches.
@@ -114,5 +172,5 @@ export function isBlocked(plan: Plan): boolean {
 
 /** True when applying the plan would write to Comms. */
 export function hasChanges(plan: Plan): boolean {
-  return plan.items.some((i) => i.action === "create" || i.action === "update-default");
+  return (plan.accountActions?.length ?? 0) > 0 || plan.items.some((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
 }

@@ -8,15 +8,24 @@ import { basename, dirname, join } from "node:path";
  * existing `path` is left untouched and the error has code `EEXIST`. `data` may be a source of
  * pieces (called again if the content must be written twice), so a large file is never one string.
  */
-export async function writeFileAtomic(path: string, data: string | (() => Iterable<string>), opts: { overwrite: boolean }): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string | (() => Iterable<string>),
+  opts: { overwrite: boolean; /** Tests: how the temporary file is filled (a full disk). */ fill?: (handle: FileHandle, data: string) => Promise<void> },
+): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(tmp, "wx", 0o644);
   try {
-    await writeAll(handle, data);
+    if (opts.fill && typeof data === "string") await opts.fill(handle, data);
+    else await writeAll(handle, data);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (err) {
+    // A full disk or a failed sync: the half-written temporary file is not left behind.
+    await handle.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   }
+  await handle.close();
   try {
     if (opts.overwrite) {
       await rename(tmp, path);

@@ -1,7 +1,7 @@
 import type { ConcurrencyStats } from "../apply/adaptive.js";
-import type { ApplyResult, AppliedItem, ItemStatus } from "../apply/types.js";
+import type { AppliedAccountAction, ApplyResult, AppliedItem, ItemStatus } from "../apply/types.js";
 import type { SecretFingerprint, Target } from "../domain.js";
-import { summarize, type Plan, type PlanItem } from "../plan/types.js";
+import { summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
 /** Version of the JSON report format (reports/README.md). Bumped on any incompatible change. */
@@ -17,6 +17,19 @@ export interface ReportSecretJson {
   environment?: string;
   projectId?: string;
   clientEmail?: string;
+  keyId?: string;
+}
+
+/** What a `replace` item replaces (reports/README.md, "replaces"). */
+export interface ReportReplacesJson {
+  /** The Comms credential being replaced; deleted once the new one is in place. */
+  commsCredentialId: string;
+  /** The fingerprint recorded for it (absent when it was migrated before fingerprints were kept). */
+  secret?: ReportSecretJson;
+  /** It was its App's default for the type: the new credential is made the default. */
+  wasDefault: boolean;
+  /** `apply --replace` asked for it. */
+  forced?: true;
 }
 
 /** One legacy credential in a report. Every legacy credential appears in exactly one item. */
@@ -33,6 +46,8 @@ export interface ReportItemJson {
   recreate?: true;
   /** Whether Comms listed `commsCredentialId` as its App's default for the type when observed. */
   liveDefault?: boolean;
+  /** `replace` items: the credential replaced and its old fingerprint (`secret` is the new one). */
+  replaces?: ReportReplacesJson;
   /** Applied reports only. */
   status?: ItemStatus;
   error?: string;
@@ -41,6 +56,21 @@ export interface ReportItemJson {
   warnings: string[];
   problems: string[];
   secret?: ReportSecretJson;
+}
+
+/** A change to the account itself (reports/README.md, "accountActions"): today only the default App. */
+export interface ReportAccountActionJson {
+  action: "set-default-app";
+  appName: string;
+  /** The default App when observed; absent when the account had no App. */
+  from?: string;
+  via: "first-create" | "patch";
+  appCreated?: true;
+  /** Applied reports only. */
+  status?: ItemStatus;
+  patched?: boolean;
+  error?: string;
+  warnings?: string[];
 }
 
 interface ReportHeaderJson {
@@ -54,6 +84,8 @@ interface ReportHeaderJson {
   problems: string[];
   warnings: string[];
   items: ReportItemJson[];
+  /** Present only when there is one. */
+  accountActions?: ReportAccountActionJson[];
 }
 
 /** `reports/plan-<stamp>.json`. */
@@ -90,7 +122,17 @@ function secretJson(fp: SecretFingerprint): ReportSecretJson {
   if (fp.environment !== undefined) out.environment = fp.environment;
   if (fp.projectId !== undefined) out.projectId = fp.projectId;
   if (fp.clientEmail !== undefined) out.clientEmail = fp.clientEmail;
+  if (fp.keyId !== undefined) out.keyId = fp.keyId;
   return out;
+}
+
+function replacesJson(r: NonNullable<PlanItem["replace"]>): ReportReplacesJson {
+  return {
+    commsCredentialId: r.oldId,
+    ...(r.oldSecret ? { secret: secretJson(r.oldSecret) } : {}),
+    wasDefault: r.oldWasDefault,
+    ...(r.forced ? { forced: true as const } : {}),
+  };
 }
 
 function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
@@ -107,6 +149,7 @@ function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
     ...(item.commsCredentialId !== undefined ? { commsCredentialId: item.commsCredentialId } : {}),
     ...(item.recreate === true ? { recreate: true as const } : {}),
     ...(item.liveDefault !== undefined ? { liveDefault: item.liveDefault } : {}),
+    ...(item.replace !== undefined ? { replaces: replacesJson(item.replace) } : {}),
     ...(applied ? { status: applied.status } : {}),
     ...(applied?.error !== undefined ? { error: applied.error } : {}),
     ...(applied?.timings !== undefined ? { timings: { ...applied.timings } } : {}),
@@ -115,6 +158,27 @@ function itemJson(item: PlanItem | AppliedItem): ReportItemJson {
     problems: [...item.problems],
     ...(item.secret !== undefined ? { secret: secretJson(item.secret) } : {}),
   };
+}
+
+function accountActionJson(a: AccountAction | AppliedAccountAction): ReportAccountActionJson {
+  const applied = "status" in a ? a : undefined;
+  return {
+    action: a.action,
+    appName: a.appName,
+    ...(a.from !== undefined ? { from: a.from } : {}),
+    via: a.via,
+    ...(a.appCreated ? { appCreated: true as const } : {}),
+    ...(applied ? { status: applied.status } : {}),
+    ...(applied?.patched !== undefined ? { patched: applied.patched } : {}),
+    ...(applied?.error !== undefined ? { error: applied.error } : {}),
+    ...(applied ? { warnings: [...applied.warnings] } : {}),
+  };
+}
+
+/** Account actions as report fields: the list, and their count in the summary. */
+function accountFields(actions: readonly (AccountAction | AppliedAccountAction)[] | undefined, summary: Record<string, number>) {
+  if (!actions?.length) return { summary };
+  return { summary: { ...summary, ...summarize(actions) }, accountActions: actions.map(accountActionJson) };
 }
 
 /** The JSON dry-run report for a plan (SPEC "Reports"). Renders only; computes nothing but counts. */
@@ -128,7 +192,7 @@ export function planReport(plan: Plan): PlanReportJson {
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
     mappingPath: plan.mappingDisplayPath ?? plan.mappingPath,
     observedFingerprint: plan.observedFingerprint,
-    summary: summarize(plan.items),
+    ...accountFields(plan.accountActions, summarize(plan.items)),
     problems: [...plan.problems],
     warnings: [...plan.warnings],
     items: plan.items.map(itemJson),
@@ -156,7 +220,7 @@ export function applyReport(result: ApplyResult & { mappingDisplayPath?: string 
     interrupted: result.interrupted,
     requests: { ...(result.requests ?? {}) },
     ...(result.concurrency !== undefined ? { concurrency: { ...result.concurrency } } : {}),
-    summary: applySummary(result.items),
+    ...accountFields(result.accountActions, applySummary(result.items)),
     problems: [...result.problems],
     warnings: [...result.warnings],
     items: result.items.map(itemJson),

@@ -1,6 +1,8 @@
 import type { ConcurrencyStats } from "../apply/adaptive.js";
 import type { ApplyResult, AppliedItem } from "../apply/types.js";
-import { PLAN_ACTIONS, summarize, type Plan, type PlanItem } from "../plan/types.js";
+import { describeAccountAction } from "../plan/account.js";
+import { PLAN_ACTIONS, summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
+import type { AppliedAccountAction } from "../apply/types.js";
 import { escapeControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
@@ -70,7 +72,13 @@ function legacyTypeCell(item: AnyItem): string {
 const SHORT_DIGEST_HEX = 16;
 
 function secretCell(item: AnyItem): string {
-  const s = item.secret;
+  const now = fingerprintText(item.secret);
+  if (item.action !== "replace" || !item.replace) return mdCell(now);
+  const before = item.replace.oldSecret ? fingerprintText(item.replace.oldSecret) : "no fingerprint recorded";
+  return mdCell(`${before} → ${now || "?"}`);
+}
+
+function fingerprintText(s: AnyItem["secret"]): string {
   if (!s) return "";
   const parts: string[] = [];
   if (s.kind === "apn") {
@@ -81,8 +89,9 @@ function secretCell(item: AnyItem): string {
   } else {
     if (s.projectId !== undefined) parts.push(`project ${s.projectId}`);
     if (s.clientEmail !== undefined) parts.push(s.clientEmail);
+    if (s.keyId !== undefined) parts.push(`key ${s.keyId.slice(0, SHORT_DIGEST_HEX)}…`);
   }
-  return mdCell(parts.join("; "));
+  return parts.join("; ");
 }
 
 /**
@@ -108,6 +117,7 @@ function listSection(title: string, general: string[], items: AnyItem[], pick: (
  * credential, the change for an `update-default`, else what the mapping asks for.
  */
 function defaultCell(item: AnyItem): string {
+  if (item.action === "replace" && item.replace) return item.replace.oldWasDefault || item.target?.isDefault ? "yes (moves to the new credential)" : "no";
   if (item.action === "update-default") return "status" in item && item.status === "confirmed" ? "yes" : "no → yes";
   if (item.liveDefault !== undefined) return item.liveDefault ? "yes" : "no";
   return item.target?.isDefault ? "yes" : "no";
@@ -127,7 +137,8 @@ function notMigratedReason(item: AnyItem): string {
 }
 
 function actionCell(item: AnyItem): string {
-  const action = item.action + ("recreate" in item && item.recreate ? " (recreate)" : "");
+  const replaced = item.action === "replace" && item.replace ? ` of ${item.replace.oldId}${item.replace.forced ? " (forced)" : ""}` : "";
+  const action = item.action + replaced + ("recreate" in item && item.recreate ? " (recreate)" : "");
   return "status" in item ? `${action}: ${item.status}` : action;
 }
 
@@ -191,6 +202,21 @@ function body(items: AnyItem[], general: { problems: string[]; warnings: string[
   return out;
 }
 
+/** The account-level actions (the default App), one line each; nothing when there are none. */
+function accountSection(actions: readonly (AccountAction | AppliedAccountAction)[] | undefined): string[] {
+  if (!actions?.length) return [];
+  const out = ["## Account", ""];
+  for (const a of actions) {
+    const applied = "status" in a ? a : undefined;
+    const status = applied ? ` — **${applied.status}**${applied.patched === false ? " (Comms made it the default as the account's first App; no PATCH)" : ""}` : "";
+    out.push(`- ${mdLine(describeAccountAction(a))}${status}`);
+    if (applied?.error) out.push(`  - failed: ${mdLine(applied.error)}`);
+    for (const w of applied?.warnings ?? []) out.push(`  - warning: ${mdLine(w)}`);
+  }
+  out.push("");
+  return out;
+}
+
 /** The lines as one document; every line is escaped once more, so nothing raw can slip through. */
 function document(out: readonly string[]): string {
   let text = "";
@@ -214,6 +240,7 @@ export function planMarkdown(plan: Plan): string {
     "",
   ];
   append(out, countTable("Action", summarize(plan.items)));
+  append(out, accountSection(plan.accountActions));
   append(out, body(plan.items, plan));
   return document(out);
 }
@@ -239,6 +266,7 @@ export function applyMarkdown(result: RenderableResult): string {
   ];
   append(out, countTable("Status", summarize(result.items.map((i) => ({ action: i.status })))));
   append(out, countTable("Action", summarize(result.items)));
+  append(out, accountSection(result.accountActions));
   append(out, body(result.items, result));
   return document(out);
 }

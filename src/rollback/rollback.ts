@@ -12,12 +12,26 @@ export interface RollbackCandidate {
   credentialType: CommsCredential["credentialType"];
 }
 
+/** An App a rollback would delete (with its last credential), and its device registrations. */
+export interface AppDeletion {
+  appName: string;
+  /** Device registrations Comms deletes with the App; absent when they could not be counted. */
+  registrations?: number;
+  /** Why they could not be counted. */
+  countError?: string;
+}
+
 export interface RollbackPlan {
   deletes: RollbackCandidate[];
   /** Per App: deleting these would remove its last credential (and the App and its device registrations). */
-  refused: { appName: string; candidates: RollbackCandidate[] }[];
+  refused: ({ appName: string; candidates: RollbackCandidate[] } & Omit<AppDeletion, "appName">)[];
   /** The ledger's credential is already gone from Comms. */
   gone: RollbackCandidate[];
+  /**
+   * Apps whose last credential these deletes remove (with `allowAppDeletion`): Comms deletes the
+   * App and its device registrations with it. `countAppRegistrations` fills in how many.
+   */
+  appDeletions?: AppDeletion[];
   /** Ledger entries rollback cannot act on (an attempt with an unknown outcome). */
   warnings: string[];
 }
@@ -59,12 +73,52 @@ export function planRollback(
   for (const c of candidates) byApp.set(c.appName, [...(byApp.get(c.appName) ?? []), c]);
   const deletes: RollbackCandidate[] = [];
   const refused: RollbackPlan["refused"] = [];
+  const appDeletions: AppDeletion[] = [];
   for (const [appName, list] of byApp) {
     const remaining = comms.filter((c) => c.appName === appName).length - list.length;
     if (remaining <= 0 && !opts.allowAppDeletion) refused.push({ appName, candidates: list });
-    else deletes.push(...list);
+    else {
+      deletes.push(...list);
+      if (remaining <= 0) appDeletions.push({ appName });
+    }
   }
-  return { deletes, refused, gone, warnings };
+  return { deletes, refused, gone, warnings, ...(appDeletions.length ? { appDeletions } : {}) };
+}
+
+/**
+ * Counts the device registrations of every App the plan would delete, before anything is deleted,
+ * so that the confirmation and the report can say what goes with it. A count that fails is said so
+ * (`countError`); it does not stop the rollback the user allowed.
+ */
+export async function countAppRegistrations(plan: RollbackPlan, comms: Pick<CommsClient, "countDeviceRegistrations">): Promise<RollbackPlan> {
+  const count = async (appName: string): Promise<Omit<AppDeletion, "appName">> => {
+    try {
+      return { registrations: await comms.countDeviceRegistrations(appName) };
+    } catch (err) {
+      return { countError: err instanceof Error ? err.message : String(err) };
+    }
+  };
+  // Refused Apps are counted too: the refusal can then say what the deletion would take.
+  const [appDeletions, refused] = await Promise.all([
+    Promise.all((plan.appDeletions ?? []).map(async (d): Promise<AppDeletion> => ({ appName: d.appName, ...(await count(d.appName)) }))),
+    Promise.all(plan.refused.map(async (r) => ({ appName: r.appName, candidates: r.candidates, ...(await count(r.appName)) }))),
+  ]);
+  return { ...plan, refused, ...(appDeletions.length ? { appDeletions } : {}) };
+}
+
+/** "(and its 1,204 device registrations)" for a refusal; "" when not counted. */
+export function registrationsNote(d: Omit<AppDeletion, "appName">): string {
+  if (d.registrations === undefined) return "";
+  return ` (and its ${d.registrations.toLocaleString("en-US")} device registration${d.registrations === 1 ? "" : "s"})`;
+}
+
+/** "deletes App x and its 1,204 device registrations" (or says the number is not known). */
+export function describeAppDeletion(d: AppDeletion): string {
+  if (d.registrations === undefined) {
+    return `deletes App ${d.appName} and all its device registrations (they could not be counted${d.countError ? `: ${d.countError}` : ""})`;
+  }
+  const n = d.registrations;
+  return `deletes App ${d.appName} and its ${n.toLocaleString("en-US")} device registration${n === 1 ? "" : "s"}`;
 }
 
 export interface RollbackDeps {
@@ -110,6 +164,8 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     plan.deletes.map((c) =>
       limit(async (): Promise<AppliedItem> => {
         const result = item(c, "delete");
+        const app = plan.appDeletions?.find((d) => d.appName === c.appName);
+        if (app) result.warnings.push(`the last credential(s) of App ${c.appName}: Comms ${describeAppDeletion(app)}`);
         if (stop.signal.aborted) {
           result.warnings.push(deps.signal?.aborted ? "not started: the run was interrupted" : "not started: the ledger could not be written");
           deps.onItem?.(result);
@@ -148,8 +204,9 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     r.candidates.map((c) => {
       const i = item(c, "refused");
       i.status = "skipped";
+      const counted = r.registrations === undefined ? "" : ` (${r.registrations.toLocaleString("en-US")})`;
       i.problems.push(
-        `not deleted: it would remove the last credential of App ${r.appName}, which deletes the App and its device registrations (pass --allow-app-deletion to allow)`,
+        `not deleted: it would remove the last credential of App ${r.appName}, which deletes the App and its device registrations${counted} (pass --allow-app-deletion to allow)`,
       );
       return i;
     }),
@@ -176,7 +233,7 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     accountSid: deps.accountSid,
     items: [...deleted, ...refused, ...gone],
     problems: [...problems, ...plan.refused.map((r) => `refused to delete the last credential(s) of App ${r.appName} without --allow-app-deletion`)],
-    warnings: [...plan.warnings],
+    warnings: [...(plan.appDeletions ?? []).map((d) => `rollback ${describeAppDeletion(d)} (--allow-app-deletion)`), ...plan.warnings],
     interrupted: deps.signal?.aborted ?? false,
     requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
   };

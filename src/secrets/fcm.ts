@@ -58,6 +58,7 @@ export function validateFcm(jsonText: string): SecretResult {
     contentSha256: sha256Hex(text),
     ...(str(sa.project_id) ? { projectId: sa.project_id } : {}),
     ...(str(sa.client_email) ? { clientEmail: sa.client_email } : {}),
+    ...(str(sa.private_key_id) && /^[0-9a-f]{8,128}$/i.test(sa.private_key_id) ? { keyId: sa.private_key_id } : {}),
   };
   if (problems.length > 0) return { fingerprint, problems, warnings };
   return { secret: { kind: "fcm", serviceAccountJson: text, fingerprint }, fingerprint, problems, warnings };

@@ -1,5 +1,8 @@
 import type { CommsCredential } from "../domain.js";
-import type { LedgerEntry } from "../ledger/types.js";
+import type { CommsApp } from "../comms/types.js";
+import { recordedSecret } from "../ledger/ledger.js";
+import type { LedgerEntry, LedgerEvent } from "../ledger/types.js";
+import { CERT_EXPIRY_WARNING_DAYS } from "../limits.js";
 
 export type StatusKind =
   | "in-sync"
@@ -9,10 +12,14 @@ export type StatusKind =
   | "pending"
   | "failed"
   | "rolled-back"
-  | "orphaned";
+  | "orphaned"
+  | "replacing"
+  | "legacy-gone";
 
 /** Kinds that mean the ledger and Comms disagree (exit 2). */
-export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending", "orphaned"];
+export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending", "orphaned", "replacing"];
+
+const DAY_MS = 86_400_000;
 
 export interface StatusRow {
   legacySid: string;
@@ -21,6 +28,18 @@ export interface StatusRow {
   credentialType?: string;
   commsCredentialId?: string;
   detail: string;
+  /** For a live credential whose certificate's expiry the ledger recorded: when it expires. */
+  notAfter?: string;
+  /** Whole days from now until `notAfter` (negative once expired). */
+  daysLeft?: number;
+}
+
+export interface StatusOptions {
+  now: Date;
+  /** Legacy sids the legacy API lists now; when given, a migrated sid missing from it is `legacy-gone`. */
+  legacySids?: ReadonlySet<string>;
+  /** `--expiring-within <days>`: rows whose certificate expires within this many days are `expiring`. */
+  expiringWithinDays?: number;
 }
 
 export interface StatusResult {
@@ -28,11 +47,13 @@ export interface StatusResult {
   /** Comms credentials no ledger entry claims: listed, never touched. */
   foreign: CommsCredential[];
   drift: boolean;
+  /** With `expiringWithinDays`: the live credentials whose certificate expires within that many days. */
+  expiring: StatusRow[];
   summary: Record<string, number>;
 }
 
-/** Pure: the ledger's view against the live Comms list. */
-export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: readonly CommsCredential[]): StatusResult {
+/** Pure: the ledger's view against the live Comms list (and, when given, the legacy sids). */
+export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: readonly CommsCredential[], opts: StatusOptions = { now: new Date() }): StatusResult {
   const live = new Map(comms.map((c) => [c.id, c]));
   const claimed = new Set<string>();
   const rows: StatusRow[] = [];
@@ -46,19 +67,25 @@ export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: 
     };
     const id = entry.commsCredentialId;
     const current = id ? live.get(id) : undefined;
+    const replacing = entry.replacing;
+    const expiry = (forId: string | undefined) => expiryOf(entry, forId, live, opts.now);
     switch (entry.state) {
       case "confirmed":
         if (!current) rows.push({ ...base, kind: "missing", detail: `${id} was deleted in Comms outside cr2comms; apply recreates it` });
-        else if (entry.isDefault && !current.isDefault) rows.push({ ...base, kind: "default-changed", detail: "cr2comms made it the default; it no longer is" });
-        else rows.push({ ...base, kind: "in-sync", detail: "confirmed and present" });
+        else if (entry.isDefault && !current.isDefault && !replacing) rows.push({ ...base, ...expiry(id), kind: "default-changed", detail: "cr2comms made it the default; it no longer is" });
+        else rows.push({ ...base, ...expiry(id), kind: "in-sync", detail: "confirmed and present" });
         break;
       case "accepted":
       case "unconfirmed":
-        if (current) rows.push({ ...base, kind: "unconfirmed", detail: "present in Comms but not yet confirmed in the ledger; apply records it" });
+        if (current) rows.push({ ...base, ...expiry(id), kind: "unconfirmed", detail: "present in Comms but not yet confirmed in the ledger; apply records it" });
         else rows.push({ ...base, kind: "unconfirmed", detail: "accepted (202) but not visible in Comms; apply waits for it or recreates it" });
         break;
       case "pending":
-        rows.push({ ...base, kind: "pending", detail: "an attempt has no recorded outcome (interrupted run); apply reconciles it" });
+        if (replacing && live.has(replacing.oldId)) {
+          rows.push({ ...base, ...expiry(replacing.oldId), commsCredentialId: replacing.oldId, kind: "replacing", detail: "a replacement was begun and its create has no recorded outcome (interrupted run); apply carries it on" });
+        } else {
+          rows.push({ ...base, kind: "pending", detail: "an attempt has no recorded outcome (interrupted run); apply reconciles it" });
+        }
         break;
       case "failed":
         rows.push({ ...base, kind: "failed", detail: "the last attempt failed (see the apply report)" });
@@ -67,17 +94,86 @@ export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: 
         rows.push({ ...base, kind: "rolled-back", detail: "deleted by cr2comms rollback" });
         break;
     }
-    // A credential cr2comms created for this sid earlier that is live but no longer the sid's own
-    // (it surfaced after being given up on): a duplicate to clean up with rollback.
     for (const old of entry.createdIds) {
-      if (old !== id && live.has(old)) {
-        rows.push({ ...base, commsCredentialId: old, kind: "orphaned", detail: `created by cr2comms for this sid but superseded by ${id ?? "nothing"}; rollback deletes it` });
+      if (old === id || !live.has(old)) continue;
+      if (replacing?.oldId === old && replacing.newId === id) {
+        // Mid-replacement: the new credential is in place, the old one is not deleted yet.
+        rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "replacing", detail: `being replaced by ${id}; apply finishes the replacement (deletes it)` });
+      } else if (replacing?.oldId !== old) {
+        // A credential cr2comms created for this sid earlier that is live but no longer the sid's own
+        // (it surfaced after being given up on): a duplicate to clean up with rollback.
+        rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "orphaned", detail: `created by cr2comms for this sid but superseded by ${id ?? "nothing"}; rollback deletes it` });
       }
     }
   }
+  if (opts.legacySids) {
+    for (const row of rows) {
+      if (opts.legacySids.has(row.legacySid) || !row.commsCredentialId || !live.has(row.commsCredentialId)) continue;
+      const note = "its legacy credential no longer exists (deleted in Conversations); the Comms credential is kept";
+      if (row.kind === "in-sync") {
+        row.kind = "legacy-gone";
+        row.detail = note;
+      } else {
+        row.detail = `${row.detail}; ${note}`;
+      }
+    }
+  }
+  for (const row of rows) {
+    if (row.daysLeft !== undefined && row.daysLeft <= CERT_EXPIRY_WARNING_DAYS) {
+      row.detail = `${row.detail}; ${row.daysLeft < 0 ? `its certificate expired ${-row.daysLeft} day(s) ago` : `its certificate expires in ${row.daysLeft} day(s)`} — renew it, then apply replaces it`;
+    }
+  }
+  const within = opts.expiringWithinDays;
+  const expiring =
+    within === undefined ? [] : rows.filter((r) => r.notAfter !== undefined && Date.parse(r.notAfter) <= opts.now.getTime() + within * DAY_MS);
   const foreign = comms.filter((c) => !claimed.has(c.id));
   const summary: Record<string, number> = {};
   for (const r of rows) summary[r.kind] = (summary[r.kind] ?? 0) + 1;
   if (foreign.length) summary["not-created-by-cr2comms"] = foreign.length;
-  return { rows, foreign, drift: rows.some((r) => DRIFT_KINDS.includes(r.kind)), summary };
+  if (within !== undefined) summary[`expiring-within-${within}-days`] = expiring.length;
+  return { rows, foreign, drift: rows.some((r) => DRIFT_KINDS.includes(r.kind)), expiring, summary };
+}
+
+/** The certificate expiry the ledger recorded for a live credential, with whole days left. */
+function expiryOf(entry: LedgerEntry, id: string | undefined, live: ReadonlyMap<string, CommsCredential>, now: Date): { notAfter?: string; daysLeft?: number } {
+  if (!id || !live.has(id)) return {};
+  const notAfter = recordedSecret(entry, id)?.notAfter;
+  const at = notAfter === undefined ? NaN : Date.parse(notAfter);
+  if (Number.isNaN(at)) return {};
+  return { notAfter: notAfter!, daysLeft: Math.floor((at - now.getTime()) / DAY_MS) };
+}
+
+/** The account's default App as `status` shows it. */
+export interface DefaultAppStatus {
+  /** The live default App; undefined when no App is the default (or the Apps could not be read: `error`). */
+  live?: string;
+  /** The App cr2comms last made the default (the ledger's last `app-default-set`), if it ever did. */
+  setByCr2comms?: string;
+  /** cr2comms made an App the default and another one is now. */
+  drift: boolean;
+  detail: string;
+  /** Why the Apps could not be read. */
+  error?: string;
+}
+
+/** Pure: the live default App against the last one cr2comms set (the ledger's account events). */
+export function computeDefaultApp(events: readonly LedgerEvent[], apps: readonly CommsApp[] | { error: string }): DefaultAppStatus {
+  let setByCr2comms: string | undefined;
+  for (const e of events) if (e.event === "app-default-set") setByCr2comms = e.appName;
+  const set = setByCr2comms !== undefined ? { setByCr2comms } : {};
+  if (!Array.isArray(apps)) {
+    const error = (apps as { error: string }).error;
+    return { ...set, drift: false, detail: `the Comms Apps could not be read: ${error}`, error };
+  }
+  const live = apps.find((a) => a.isDefault)?.name;
+  const drift = setByCr2comms !== undefined && live !== setByCr2comms;
+  const detail =
+    live === undefined
+      ? "no App is the default (the account has no Apps)"
+      : drift
+        ? `${live} is the default App; cr2comms made ${setByCr2comms} the default — apply (with defaultApp: ${setByCr2comms}) switches it back`
+        : setByCr2comms !== undefined
+          ? `${live} (made the default by cr2comms)`
+          : live;
+  return { ...(live !== undefined ? { live } : {}), ...set, drift, detail };
 }

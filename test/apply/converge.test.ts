@@ -170,23 +170,24 @@ describe("one run converges after a lost answer", () => {
     expect(w.inApp("limonade_ios")).toHaveLength(1);
   });
 
-  it("two lost creates in one App and type: neither takes a new credential, and no more creates go there", async () => {
+  it("two lost creates in one App and type never take each other's credential: the second waits until the first's window has closed", async () => {
     const w = await world({
       visibilityDelayMs: 150,
       faults: { script: [{ ...POST_CREDENTIAL, kind: "drop-after-commit", times: 2 }] },
     });
-    const clock = virtualClock(5);
+    const waits: WaitNotice[] = [];
     const p = await w.planFor(SANDBOX_PAIR);
-    const result = await apply(p.plan, { comms: w.comms, ledger: w.ledger, secrets: p.secrets, existing: p.existing, concurrency: 4, wait: true, settleMs: 600_000, now: clock.now, sleep: clock.sleep });
-    for (const item of result.items.filter((i) => i.legacySid === SID2 || i.legacySid === SID5)) {
-      expect(item.status).toBe("failed");
-      expect(item.error).toMatch(/could be its result|could be the result of this attempt or of another/);
-      expect(item.commsCredentialId).toBeUndefined();
-    }
+    // Real time here (the emulator stamps createdAt with it); a zero skew allowance keeps the wait short.
+    const result = await apply(p.plan, { comms: w.comms, ledger: w.ledger, secrets: p.secrets, existing: p.existing, concurrency: 4, wait: true, settleMs: 5_000, clockSkewMs: 0, onWaiting: (n) => waits.push(n) });
+    const mine = result.items.filter((i) => i.legacySid === SID2 || i.legacySid === SID5);
+    expect(mine.map((i) => i.status)).toEqual(["confirmed", "confirmed"]);
     expect(w.posts()).toBe(2);
-    const entries = await w.ledger.entries();
-    expect(entries.get(SID2)?.state).toBe("pending");
-    expect(entries.get(SID5)?.state).toBe("pending");
+    const [a, b] = mine;
+    expect(a!.commsCredentialId).not.toBe(b!.commsCredentialId);
+    // Each sid holds the certificate it sent: the emulator keeps what each create carried.
+    const content = (id: string) => (w.emu.state.comms.get(id)?.content ?? {}).certificate;
+    expect(content(a!.commsCredentialId!)).not.toBe(content(b!.commsCredentialId!));
+    expect(w.ledger.list.filter((e) => e.event === "unknown")).toHaveLength(2);
   });
 
   it("--no-wait: a fresh open attempt fails with the time to rerun, and the other creates of that kind still go ahead", async () => {
@@ -195,7 +196,7 @@ describe("one run converges after a lost answer", () => {
     const only2 = { ...crashed.plan, items: crashed.plan.items.filter((i) => i.legacySid === SID2) };
     await apply(only2, { comms: w.comms, ledger: w.ledger, secrets: crashed.secrets, existing: crashed.existing, concurrency: 4, reconcileWindowMs: 0 });
     const rerun = await w.planFor(SANDBOX_PAIR);
-    const result = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, wait: false });
+    const result = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, wait: false, clockSkewMs: 0 });
     const bySid = Object.fromEntries(result.items.map((i) => [i.legacySid, i]));
     expect(bySid[SID2]).toMatchObject({ status: "failed" });
     expect(bySid[SID2]?.error).toMatch(/sent again only after .*rerun apply then \(or without --no-wait\)/);

@@ -169,7 +169,8 @@ describe("writer", () => {
     const secrets = new Map(resolved);
     secrets.set(SID2, await resolveEntrySecrets({ sid: SID2, appName: "limonade_ios", secrets: dev, index: 1 }, "APN_SANDBOX", { mappingDir: SECRETS, env: { P: "fake-demo-passphrase" }, now: new Date(), interactive: false }));
     const ready = { ...plan, items: plan.items.map((i) => (i.legacySid === SID2 ? { ...i, action: "create" as const, problems: [], target: { appName: "limonade_ios", credentialType: "APN_SANDBOX" as const, isDefault: false } } : i)) };
-    const result = await apply(ready, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, reconcileWindowMs: 200 });
+    // (A zero clock-skew allowance: the lost create's window closes as soon as its loss is noticed.)
+    const result = await apply(ready, { comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4, reconcileWindowMs: 200, clockSkewMs: 0 });
     const bySid = Object.fromEntries(result.items.map((i) => [i.legacySid, i]));
     expect(bySid[SID1]?.status).toBe("failed");
     expect(bySid[SID1]?.error).toMatch(/outcome unknown.*nothing was re-sent/);

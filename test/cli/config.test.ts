@@ -30,7 +30,7 @@ describe("resolveSettings", () => {
   it("rejects bad values as usage errors", () => {
     expect(() => resolveSettings({ commsApiVersion: "v2" }, {})).toThrow(UsageError);
     expect(() => resolveSettings({ concurrency: 0 }, {})).toThrow(/concurrency/);
-    expect(() => resolveSettings({}, { CR2COMMS_CONVERSATIONS_URL: "ftp://x" })).toThrow(/conversations-url/);
+    expect(() => resolveSettings({}, { CR2COMMS_CONVERSATIONS_URL: "ftp://x" })).toThrow(/CR2COMMS_CONVERSATIONS_URL/);
   });
 });
 

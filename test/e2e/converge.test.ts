@@ -44,7 +44,8 @@ async function many(n: number, apps: number, opts: EmulatorOptions = {}) {
       `  - sid: ${c.sid}\n    appName: app_${i % apps}\n    secrets:\n      certificate: file:examples/secrets/limonade-ios-prod.cert.pem\n      privateKey: file:examples/secrets/limonade-ios-prod.key.pem\n`,
   );
   writeFileSync(mapping, `version: 1\ncredentials:\n${entries.join("")}`);
-  return { emu, ws, env: emulatorEnv(emu), common: ["--mapping", mapping, "--reports-dir", ws.reports], legacy };
+  // This machine and the emulator share one clock: a 1 s skew allowance keeps the waits short.
+  return { emu, ws, env: emulatorEnv(emu, { CR2COMMS_CLOCK_SKEW_SECONDS: "1" }), common: ["--mapping", mapping, "--reports-dir", ws.reports], legacy };
 }
 
 describe("signals", () => {
@@ -72,9 +73,12 @@ describe("signals", () => {
       for (const a of events.filter((e) => e.event === "attempt")) {
         expect(events.some((e) => e.attemptId === a.attemptId && e.event === "accepted")).toBe(true);
       }
-      const confirmed = report.items.filter((i: any) => i.status === "confirmed" && i.action === "create").length;
-      expect(confirmed).toBeGreaterThanOrEqual(1);
-      expect(emu.state.commsCredentials().length).toBe(1 + confirmed);
+      // What was sent is journalled and reported: confirmed, or accepted and left for a rerun to confirm.
+      const sent = report.items.filter((i: any) => i.action === "create" && (i.status === "confirmed" || i.status === "accepted-unconfirmed"));
+      expect(sent.length).toBeGreaterThanOrEqual(1);
+      expect(report.items.filter((i: any) => i.action === "create" && i.status === "planned").length).toBeGreaterThanOrEqual(1);
+      expect(emu.state.commsCredentials().length).toBe(1 + sent.length);
+      for (const i of sent) expect(events.some((e) => e.event === "accepted" && e.commsCredentialId === i.commsCredentialId)).toBe(true);
     });
   }
 
@@ -176,9 +180,29 @@ describe("after a crash, one rerun converges", () => {
     const { env, common } = await demo();
     const bad = await runCli(["apply", "--yes", "--settle-seconds", "0", ...common], { env });
     expect(bad.code).toBe(64);
-    expect(bad.stderr).toMatch(/--settle-seconds must be a whole number of seconds of at least 1/);
+    expect(bad.stderr).toMatch(/--settle-seconds must be a whole number of seconds, at least 1/);
     const fromEnv = await runCli(["apply", "--yes", ...common], { env: { ...env, CR2COMMS_SETTLE_SECONDS: "soon" } });
     expect(fromEnv.code).toBe(64);
     expect(fromEnv.stderr).toMatch(/CR2COMMS_SETTLE_SECONDS must be/);
+  });
+});
+
+describe("a signal during a command that only reads", () => {
+  it("plan interrupted while reading: one line, nothing sent to Twilio, exit 130", async () => {
+    const { emu, env, common } = await demo({ latencyMs: 1_500 });
+    const run = await runCli(["plan", ...common], {
+      env,
+      onSpawn: (kill) => {
+        const timer = setInterval(() => {
+          if (emu.requests.length > 0) {
+            clearInterval(timer);
+            kill("SIGINT");
+          }
+        }, 10);
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.stderr.trim().split("\n").at(-1)).toBe("cr2comms: interrupted (SIGINT); nothing was sent to Twilio");
+    expect(emu.writeCount()).toBe(0);
   });
 });

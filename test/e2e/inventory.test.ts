@@ -16,9 +16,10 @@ describe("cr2comms inventory (built binary)", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Legacy Conversations credentials in AC0{32}: 6 \(4 apn, 1 fcm, 1 gcm\)/);
     const line = (sid: string) => run.stdout.split("\n").find((l) => l.includes(sid)) ?? "";
-    expect(line("CR00000000000000000000000000000001")).toMatch(/Limonade iOS \(production\).*apn.*False.*APN\b/);
-    expect(line("CR00000000000000000000000000000002")).toMatch(/True.*APN_SANDBOX/);
-    expect(line("CR00000000000000000000000000000003")).toMatch(/fcm.*FCM/);
+    expect(run.stdout.split("\n")[0]).toBe(`Conversations API: ${emu.url}`);
+    expect(line("CR00000000000000000000000000000001")).toMatch(/Limonade iOS \(production\) +apn +false +APN\b/);
+    expect(line("CR00000000000000000000000000000002")).toMatch(/apn +true +APN_SANDBOX/);
+    expect(line("CR00000000000000000000000000000003")).toMatch(/fcm +— +FCM/);
     expect(line("CR00000000000000000000000000000004")).toMatch(/dropped/);
     expect(line("CR00000000000000000000000000000005")).toMatch(/\(none\).*APN_SANDBOX/);
   });
@@ -29,6 +30,7 @@ describe("cr2comms inventory (built binary)", () => {
     const out = parseJson(run.stdout);
     expect(out.legacy).toHaveLength(SAMPLE_SEED.legacyCredentials!.length);
     expect(out.countsByType).toEqual({ apn: 4, fcm: 1, gcm: 1 });
+    expect(out.conversationsUrl).toBe(emu.url);
     expect(out.legacy[0]).toMatchObject({ sid: "CR00000000000000000000000000000001", sandbox: false, mapsTo: "APN" });
     expect(Object.keys(out.comms)).toEqual(["marketing_web"]);
     expect(run.stderr.length).toBeGreaterThan(0);

@@ -33,7 +33,7 @@ describe("response size cap", () => {
     const { server, comms } = await clients();
     const error = await comms.list().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ResponseTooLargeError);
-    expect((error as Error).message).toBe(`Comms API answer larger than ${CAP} bytes; stopped reading`);
+    expect((error as Error).message).toBe(`Comms API answer (HTTP 200) larger than ${CAP} bytes; stopped reading`);
     expect(server.requests()).toBe(1);
     expect(server.sent()).toBeLessThan(CAP + SLACK);
   });
@@ -42,7 +42,7 @@ describe("response size cap", () => {
     const { server, legacy } = await clients();
     const error = await legacy.listAll().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ResponseTooLargeError);
-    expect((error as Error).message).toBe(`Conversations API answer larger than ${CAP} bytes; stopped reading`);
+    expect((error as Error).message).toBe(`Conversations API answer (HTTP 200) larger than ${CAP} bytes; stopped reading`);
     expect(server.requests()).toBe(1);
     expect(server.sent()).toBeLessThan(CAP + SLACK);
   });

@@ -148,7 +148,7 @@ describe("plan: ledger and live Comms", () => {
     expect(item.warnings.join(" ")).toMatch(/mapping now says other_app APN.*rollback, then apply/);
   });
 
-  it("warns when the secret differs from the one recorded in the ledger", () => {
+  it("does not take a differing content digest alone for a renewal (rotation is judged by the certificate; see rotation.test.ts)", () => {
     const recorded = okSecret(S1, "old").fingerprint!;
     const snap = snapshot({
       legacy: [legacy({ sid: S1 })],
@@ -156,12 +156,9 @@ describe("plan: ledger and live Comms", () => {
       ledger: ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: live.id, secret: recorded })),
     });
     const m = mapping(entry({ sid: S1 }));
-    const rotated = only(run(snap, m, new Map([[S1, okSecret(S1, "new")]])));
-    expect(rotated.action).toBe("already-migrated");
-    expect(rotated.warnings.join(" ")).toMatch(/differs from the one migrated/);
-
-    const same = only(run(snap, m, new Map([[S1, okSecret(S1, "old")]])));
-    expect(same.warnings.join(" ")).not.toMatch(/differs/);
+    const reencoded = only(run(snap, m, new Map([[S1, okSecret(S1, "new")]])));
+    expect(reencoded.action).toBe("already-migrated");
+    expect(reencoded.warnings.join(" ")).toMatch(/rotation can't be detected.*apply --replace/);
     // With no secret resolved, the ledger's fingerprint is reported.
     expect(only(run(snap, m, new Map())).secret).toEqual(recorded);
   });
@@ -392,7 +389,7 @@ describe("plan: Comms limits", () => {
 });
 
 describe("secretsNeeded", () => {
-  it("lists only the entries whose item could be a create, with the mapped type", () => {
+  it("lists the entries whose item could be a create or a replacement, with the mapped type (the live one's when migrated)", () => {
     const live = comms();
     const snap = snapshot({
       legacy: [
@@ -413,7 +410,7 @@ describe("secretsNeeded", () => {
     const m = mapping(
       entry({ sid: S1 }),
       entry({ sid: S2, appName: "app_android" }),
-      entry({ sid: S3 }), // confirmed and present
+      entry({ sid: S3 }), // confirmed and present: checked for a renewed secret
       entry({ sid: sid(4) }), // gcm
       entry({ sid: sid(5), skip: true }),
       entry({ sid: sid(6) }), // confirmed but gone: recreate
@@ -423,6 +420,7 @@ describe("secretsNeeded", () => {
     expect(secretsNeeded(snap, m).map(({ entry, target }) => [entry.sid, target])).toEqual([
       [S1, "APN_SANDBOX"],
       [S2, "FCM"],
+      [S3, "APN"],
       [sid(6), "APN"],
     ]);
   });

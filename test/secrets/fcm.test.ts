@@ -16,6 +16,7 @@ describe("validateFcm", () => {
       contentSha256: createHash("sha256").update(text).digest("hex"),
       projectId: "fake-cr2comms-fixture",
       clientEmail: "fake-fixture@fake-cr2comms-fixture.iam.gserviceaccount.com",
+      keyId: "0f377e86d767fa2586a81b63e49e3356936f443f",
     });
   });
 

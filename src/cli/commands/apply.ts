@@ -1,20 +1,23 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { randomUUID } from "node:crypto";
-import confirm from "@inquirer/confirm";
-import cliProgress from "cli-progress";
 import { apply, type WaitNotice } from "../../apply/writer.js";
 import type { AppliedItem, ApplyResult } from "../../apply/types.js";
+import { LEGACY_SID_PATTERN } from "../../domain.js";
 import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
+import { escapeControl } from "../../text.js";
 import { describeStaleness, parsePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, summarize, type Plan } from "../../plan/types.js";
+import { describeAccountAction } from "../../plan/account.js";
 import { applyMarkdown, applyReport, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { observeAndPlan } from "../pipeline.js";
 import { openRuntime } from "../runtime.js";
 import { holdLedger } from "../exclusive.js";
-import { exitCodeFor, watchStopSignals } from "../signals.js";
+import { startProgress } from "../progress.js";
+import { confirmOrInterrupt, isInteractive } from "../prompt.js";
+import { atPrompt, exitCodeFor, watchStopSignals } from "../signals.js";
 import { printPlanSummary } from "./plan.js";
 
 export interface ApplyArgs extends GlobalArgs {
@@ -22,14 +25,31 @@ export interface ApplyArgs extends GlobalArgs {
   plan?: string;
   /** `--no-wait` sets it to false. */
   wait?: boolean;
+  /** `--replace <sid>` (repeatable): force a replacement of these migrated credentials. */
+  replace?: string | string[];
+}
+
+/** The `--replace` sids, checked: each must look like a legacy sid. */
+export function replaceSids(value: string | string[] | undefined): Set<string> {
+  const sids = new Set<string>();
+  for (const raw of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+    for (const part of String(raw).split(",")) {
+      const sid = part.trim();
+      if (!LEGACY_SID_PATTERN.test(sid)) throw new UsageError(`--replace: ${JSON.stringify(escapeControl(sid.slice(0, 80)))} is not a legacy credential sid (CR + 32 hex digits)`);
+      sids.add(sid);
+    }
+  }
+  return sids;
 }
 
 /** `cr2comms apply`: carries out the plan, journals each step, writes an applied report. Safe to rerun. */
 export async function applyCommand(args: ApplyArgs, now: () => Date = () => new Date()): Promise<number> {
-  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  const interactive = isInteractive();
   if (!args.yes && !interactive) {
     throw new UsageError("apply changes Comms: pass --yes to confirm when stdin is not a terminal");
   }
+  const forced = replaceSids(args.replace);
+  if (forced.size > 0 && args.plan) throw new UsageError("--replace cannot be combined with --plan: a saved plan is applied exactly as it was made");
   const savedPlan = args.plan ? parsePlanFile(readPlanText(args.plan), resolve(args.plan)) : undefined;
   const rt = await openRuntime(args);
   // From here on a signal never kills the run silently: while reading, nothing has been written;
@@ -41,7 +61,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   });
   try {
     release = await holdLedger(rt, "apply");
-    const observing = observeAndPlan(rt, { now, interactive, env: process.env });
+    const observing = observeAndPlan(rt, { now, interactive, env: process.env, ...(forced.size ? { replace: forced } : {}) });
     observing.catch(() => undefined); // abandoned after a signal: its failure no longer matters
     const planned = await Promise.race([observing, stop.stopped]);
     if (typeof planned === "string") {
@@ -57,7 +77,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     if (!rt.settings.json) printPlanSummary(plan);
     const accountProblems = plan.accountProblems ?? [];
     if (accountProblems.length === 0 && hasChanges(plan) && !args.yes) {
-      if (!(await confirmApply(plan))) {
+      if (!(await atPrompt(() => confirmApply(plan, stop.signal), stop))) {
         print("Nothing applied.");
         return 1;
       }
@@ -65,7 +85,8 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     if (stop.received) throw new InterruptedError(`interrupted (${stop.received}) before anything was written to Comms`, exitCodeFor(stop.received));
 
     writing = true;
-    const progress = startProgress(plan.items.filter((i) => i.action !== "drop" && i.action !== "unmapped" && i.action !== "skip").length, !rt.settings.json && Boolean(process.stderr.isTTY));
+    const shown = plan.items.filter((i) => i.action !== "drop" && i.action !== "unmapped" && i.action !== "skip").length;
+    const progress = shown > 0 && !rt.settings.json && process.stderr.isTTY ? startProgress(shown, { enabled: true, label: "applying" }) : undefined;
     let result: ApplyResult;
     try {
       result = await apply(plan, {
@@ -79,7 +100,8 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
         now,
         signal: stop.signal,
         wait: args.wait !== false,
-        ...(rt.settings.settleMs !== undefined ? { settleMs: rt.settings.settleMs } : {}),
+        settleMs: rt.settings.settleMs,
+        clockSkewMs: rt.settings.clockSkewMs,
         onWaiting: (w) => logWaiting(rt.logger, w),
         onItem: (item) => {
           if (item.action === "drop" || item.action === "unmapped" || item.action === "skip") return;
@@ -100,7 +122,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
       if (unconfirmed) print(`${unconfirmed} change(s) accepted by Comms but not visible yet: rerun apply to confirm them (nothing is sent twice).`);
     }
     if (stop.received) return exitCodeFor(stop.received);
-    const failed = result.items.some((i) => i.status === "failed") || result.problems.length > 0;
+    const failed = result.items.some((i) => i.status === "failed") || result.problems.length > 0 || (result.accountActions ?? []).some((a) => a.status === "failed" || a.status === "accepted-unconfirmed");
     return failed || unconfirmed > 0 ? 1 : 0;
   } finally {
     stop.dispose();
@@ -109,30 +131,26 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   }
 }
 
-async function confirmApply(plan: Plan): Promise<boolean> {
-  try {
-    return await confirm({ message: `Apply these changes to Comms in ${plan.accountSid}?`, default: false }, { output: process.stderr });
-  } catch (err) {
-    if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError("interrupted at the confirmation prompt; nothing was written to Comms");
-    throw err;
-  }
+function confirmApply(plan: Plan, signal: AbortSignal): Promise<boolean> {
+  return confirmOrInterrupt(`Apply these changes to Comms in ${plan.accountSid}?`, { signal });
 }
 
 function printApplySummary(result: ApplyResult, accountProblems: readonly string[]): void {
   if (accountProblems.length > 0) {
     print("Nothing was written to Comms: the plan has problems whose fix changes other entries.");
-    for (const p of accountProblems) print(`  problem: ${p}`);
+    for (const p of accountProblems) print(`  problem: ${escapeControl(p)}`);
     return;
   }
-  const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default");
-  if (changed.length === 0 && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) {
+  const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
+  for (const a of result.accountActions ?? []) print(`Account: ${escapeControl(describeAccountAction(a))} → ${a.status}${a.error ? `: ${escapeControl(a.error)}` : ""}`);
+  if (changed.length === 0 && !result.accountActions?.length && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) {
     print("Nothing to change: Comms already matches the mapping.");
     return;
   }
   print(`Applied: ${formatCounts(summarize(changed.map((i) => ({ action: i.status }))), ["confirmed", "accepted-unconfirmed", "failed", "planned"])}`);
   print(`Actions: ${formatCounts(summarize(result.items), PLAN_ACTIONS)}`);
-  for (const item of result.items) if (item.status === "failed") print(`  failed ${item.legacySid}: ${item.error ?? ""}`);
-  for (const p of result.problems) if (p.startsWith("stopped: ")) print(`  ${p}`);
+  for (const item of result.items) if (item.status === "failed") print(`  failed ${item.legacySid}: ${escapeControl(item.error ?? "")}`);
+  for (const p of result.problems) if (p.startsWith("stopped: ")) print(`  ${escapeControl(p)}`);
 }
 
 function readPlanText(path: string): string {
@@ -141,16 +159,6 @@ function readPlanText(path: string): string {
   } catch (err) {
     throw new UsageError(`cannot read the plan file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-}
-
-function startProgress(total: number, enabled: boolean): cliProgress.SingleBar | undefined {
-  if (!enabled || total === 0) return undefined;
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: "applying [{bar}] {value}/{total} credentials", hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0);
-  return bar;
 }
 
 function logWaiting(logger: { warn: (o: object, m: string) => void }, w: WaitNotice): void {

@@ -1,19 +1,41 @@
-import { renderScaffold, writeScaffold } from "../../mapping/index.js";
+import { readMappingForUpdate, renderScaffold, updateScaffold, writeScaffold } from "../../mapping/index.js";
 import type { GlobalArgs } from "../config.js";
 import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
 import { resolve } from "node:path";
+import { escapeControl } from "../../text.js";
+import { UsageError } from "../../errors.js";
 
 export interface InitArgs extends GlobalArgs {
   out?: string;
   force?: boolean;
+  /** Add entries for legacy credentials the mapping lacks; keep every edit. */
+  update?: boolean;
 }
 
-/** `cr2comms init`: a mapping scaffold from the live inventory. Never overwrites without --force. */
+/** `cr2comms init`: a mapping scaffold from the live inventory. Never overwrites without --force; `--update` adds to an existing one. */
 export async function initCommand(args: InitArgs, now: () => Date = () => new Date()): Promise<number> {
+  if (args.update && args.force) throw new UsageError("--update keeps the mapping file and adds to it; --force replaces it: use one of them");
   const rt = await openRuntime(args);
   try {
     const out = args.out ? resolve(args.out) : rt.settings.mappingPath;
+    if (args.update) {
+      // Read before listing: a missing file is a usage error, not a reason to call Twilio.
+      const before = readMappingForUpdate(out);
+      const legacy = await rt.legacy.listAll();
+      const update = updateScaffold(before, legacy, { generatedAt: now().toISOString(), path: out });
+      if (update.added.length > 0 || update.text !== before) await writeScaffold(out, update.text, { force: true });
+      const gcm = update.noted.filter((c) => c.type === "gcm").length;
+      if (rt.settings.json) {
+        printJson({ path: out, updated: update.text !== before, added: update.added.map((c) => c.sid), noted: update.noted.map((c) => c.sid) });
+      } else if (update.added.length === 0 && update.noted.length === 0) {
+        print(`${escapeControl(out)} already mentions every legacy credential of the account; nothing added.`);
+      } else {
+        print(`Updated ${escapeControl(out)}: ${update.added.length} new credential(s) to map${update.added.length ? ` (${update.added.map((c) => c.sid).join(", ")})` : ""}${gcm ? `, ${gcm} new gcm listed as dropped` : ""}; everything already in the file is kept.`);
+        if (update.added.length) print("Next: fill in the new entries' secrets, review their appNames, then run `cr2comms plan`.");
+      }
+      return 0;
+    }
     const legacy = await rt.legacy.listAll();
     const text = renderScaffold(legacy, { generatedAt: now().toISOString(), accountSid: rt.credentials.accountSid });
     await writeScaffold(out, text, { force: args.force ?? false });

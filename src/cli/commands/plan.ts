@@ -1,12 +1,15 @@
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { serializePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
-import { messageLines, planMarkdown, planReport, writeReport } from "../../report/index.js";
+import { describeAccountAction } from "../../plan/account.js";
+import { escapeControl } from "../../text.js";
+import { messageLines, planMarkdown, planReport, writeFileAtomic, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
+import { isInteractive } from "../prompt.js";
 
 export interface PlanArgs extends GlobalArgs {
   out?: string;
@@ -17,22 +20,23 @@ export interface PlanArgs extends GlobalArgs {
 export async function planCommand(args: PlanArgs, now: () => Date = () => new Date()): Promise<number> {
   const rt = await openRuntime(args);
   try {
-    const { plan } = await observeAndPlan(rt, { now, interactive: Boolean(process.stdin.isTTY), env: process.env });
+    const { plan } = await observeAndPlan(rt, { now, interactive: isInteractive(), env: process.env });
     // Built once: for 10,000 credentials it is the largest thing the command holds.
     const report = planReport(plan);
     const paths = await writeReport(rt.settings.reportsDir, "plan", report, planMarkdown(plan), now());
     let planFile: string | undefined;
     if (args.out) {
       planFile = resolve(args.out);
-      mkdirSync(dirname(planFile), { recursive: true });
-      writeFileSync(planFile, serializePlanFile(plan));
+      await mkdir(dirname(planFile), { recursive: true });
+      // Whole or not at all: a plan file cut short would be refused by apply --plan anyway, but never half-replaced.
+      await writeFileAtomic(planFile, serializePlanFile(plan), { overwrite: true });
     }
     if (rt.settings.json) {
       printJson({ ...report, reportPaths: paths, ...(planFile ? { planFile } : {}) });
     } else {
       printPlanSummary(plan);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
-      if (planFile) print(`Plan saved to ${planFile} (apply it with: cr2comms apply --plan ${planFile})`);
+      if (planFile) print(`Plan saved to ${planFile} (review the report, then apply exactly this plan with: cr2comms apply --plan ${planFile} --yes)`);
     }
     if (isBlocked(plan)) return 1;
     if (args.detailedExitcode && hasChanges(plan)) return 2;
@@ -44,6 +48,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
 
 export function printPlanSummary(plan: Plan): void {
   print(`Plan for ${plan.accountSid}: ${formatCounts(summarize(plan.items), PLAN_ACTIONS)}`);
+  for (const a of plan.accountActions ?? []) print(`  account: ${escapeControl(describeAccountAction(a))}`);
   const { problems, warnings } = messageLines(plan);
   for (const p of problems) print(`  problem: ${p}`);
   for (const w of warnings.slice(0, 20)) print(`  warning: ${w}`);

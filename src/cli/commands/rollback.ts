@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import confirm from "@inquirer/confirm";
+import { escapeControl } from "../../text.js";
 import { InterruptedError, UsageError } from "../../errors.js";
 import type { ApplyResult } from "../../apply/types.js";
 import { holdLedger } from "../exclusive.js";
-import { exitCodeFor, watchStopSignals } from "../signals.js";
+import { confirmOrInterrupt, isInteractive } from "../prompt.js";
+import { atPrompt, exitCodeFor, watchStopSignals } from "../signals.js";
 import { applyMarkdown, applyReport, renderTable, writeReport } from "../../report/index.js";
-import { planRollback, rollback } from "../../rollback/rollback.js";
+import { countAppRegistrations, describeAppDeletion, planRollback, registrationsNote, rollback } from "../../rollback/rollback.js";
 import type { GlobalArgs } from "../config.js";
 import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
@@ -19,7 +20,7 @@ export interface RollbackArgs extends GlobalArgs {
 
 /** `cr2comms rollback`: deletes only what the ledger says cr2comms created. Exit 1 when it refused anything. */
 export async function rollbackCommand(args: RollbackArgs, now: () => Date = () => new Date()): Promise<number> {
-  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  const interactive = isInteractive();
   if (!args.yes && !interactive) throw new UsageError("rollback deletes Comms credentials: pass --yes to confirm when stdin is not a terminal");
   const onlyIds = args.report ? idsFromReport(args.report) : undefined;
   const rt = await openRuntime(args);
@@ -35,22 +36,20 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
     const observed = await Promise.race([observing, stop.stopped]);
     if (typeof observed === "string") throw new InterruptedError(`interrupted (${observed}) while reading the account; nothing was deleted`, exitCodeFor(observed));
     const [entries, comms] = observed;
-    const plan = planRollback(entries, comms, { ...(onlyIds ? { onlyIds } : {}), allowAppDeletion: args.allowAppDeletion ?? false });
+    // Before anything is deleted: how many device registrations go with each App that would be deleted.
+    const plan = await countAppRegistrations(planRollback(entries, comms, { ...(onlyIds ? { onlyIds } : {}), allowAppDeletion: args.allowAppDeletion ?? false }), rt.comms);
+    const appDeletions = (plan.appDeletions ?? []).map((d) => escapeControl(describeAppDeletion(d)));
     if (!rt.settings.json) {
       const refusedCount = plan.refused.reduce((n, r) => n + r.candidates.length, 0);
       print(`Rollback: ${plan.deletes.length} to delete, ${refusedCount} refused, ${plan.gone.length} already gone`);
       if (plan.deletes.length) print(renderTable(["legacy sid", "comms id", "app", "type"], plan.deletes.map((d) => [d.legacySid, d.commsCredentialId, d.appName, d.credentialType])));
-      for (const r of plan.refused) print(`  refused: App ${r.appName} would lose its last credential (and its device registrations); pass --allow-app-deletion to allow`);
-      for (const w of plan.warnings) print(`  warning: ${w}`);
+      for (const r of plan.refused) print(`  refused: App ${r.appName} would lose its last credential${escapeControl(registrationsNote(r)) || " (and its device registrations)"}; pass --allow-app-deletion to allow`);
+      for (const d of appDeletions) print(`  app deletion: this ${escapeControl(d)}`);
+      for (const w of plan.warnings) print(`  warning: ${escapeControl(w)}`);
     }
     if (plan.deletes.length && !args.yes) {
-      let ok: boolean;
-      try {
-        ok = await confirm({ message: `Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?`, default: false }, { output: process.stderr });
-      } catch (err) {
-        if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError("interrupted at the confirmation prompt; nothing was deleted");
-        throw err;
-      }
+      const cascade = appDeletions.length ? ` This ${appDeletions.join("; and ")}.` : "";
+      const ok = await atPrompt(() => confirmOrInterrupt(`Delete ${plan.deletes.length} Comms credential(s) in ${rt.credentials.accountSid}?${cascade}`, { signal: stop.signal }), stop);
       if (!ok) {
         print("Nothing deleted.");
         return 1;
@@ -72,8 +71,8 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
     if (rt.settings.json) printJson({ ...applyReport(result), reportPaths: paths });
     else {
       print(rollbackSentence(result));
-      for (const p of result.problems) if (!p.startsWith("refused to delete")) print(`  problem: ${p}`);
-      for (const i of result.items) if (i.status === "failed") print(`  failed ${i.legacySid} (${i.commsCredentialId ?? ""}): ${i.error ?? ""}`);
+      for (const p of result.problems) if (!p.startsWith("refused to delete")) print(`  problem: ${escapeControl(p)}`);
+      for (const i of result.items) if (i.status === "failed") print(`  failed ${i.legacySid} (${escapeControl(i.commsCredentialId ?? "")}): ${escapeControl(i.error ?? "")}`);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
     }
     if (stop.received) return exitCodeFor(stop.received);
@@ -118,7 +117,7 @@ function idsFromReport(path: string): Set<string> {
   if (report.kind !== "apply" || !Array.isArray(report.items)) throw new UsageError(`${path} is not a cr2comms apply report (JSON)`);
   return new Set(
     report.items
-      .filter((i) => i.commsCredentialId && (i.status === "confirmed" || i.status === "accepted-unconfirmed") && i.action === "create")
+      .filter((i) => i.commsCredentialId && (i.status === "confirmed" || i.status === "accepted-unconfirmed") && (i.action === "create" || i.action === "replace"))
       .map((i) => i.commsCredentialId as string),
   );
 }

@@ -1,30 +1,104 @@
+import { UsageError } from "../../errors.js";
 import { renderTable } from "../../report/index.js";
-import { computeStatus } from "../../status/status.js";
+import { computeDefaultApp, computeStatus, type StatusRow } from "../../status/status.js";
+import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
 
-/** `cr2comms status`: ledger vs live Comms. Exit 0 in sync, 2 drift, 1 error. */
-export async function statusCommand(args: GlobalArgs): Promise<number> {
+export interface StatusArgs extends GlobalArgs {
+  /** `--expiring-within <days>`: whole days ≥ 0 (kept as given, checked here). */
+  expiringWithin?: string | number;
+}
+
+/** `--expiring-within`: a whole number of days, 0 or more; anything else is a usage error naming the flag. */
+export function parseExpiringWithin(value: string | number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = String(value).trim();
+  if (!/^\d{1,6}$/.test(text)) {
+    throw new UsageError(`--expiring-within must be a whole number of days (0 or more), not ${JSON.stringify(escapeControl(text.slice(0, 40)))}`);
+  }
+  return Number(text);
+}
+
+/**
+ * `cr2comms status`: ledger vs live Comms (and the legacy list, for `legacy-gone`), with each
+ * certificate's expiry. Exit 0 in sync, 2 on drift or (with `--expiring-within`) an expiring
+ * certificate, 1 on error.
+ */
+export async function statusCommand(args: StatusArgs, now: () => Date = () => new Date()): Promise<number> {
+  const expiringWithinDays = parseExpiringWithin(args.expiringWithin);
   const rt = await openRuntime(args);
   try {
-    const [entries, comms] = await Promise.all([rt.ledger.entries(), rt.comms.list()]);
-    const status = computeStatus(entries, comms);
+    const [entries, comms, events, apps] = await Promise.all([
+      rt.ledger.entries(),
+      rt.comms.list(),
+      rt.ledger.events(),
+      // The default App is shown when it can be read; a failure to read it is said, not fatal.
+      rt.comms.listApps().catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) })),
+    ]);
+    let legacySids: Set<string> | undefined;
+    const warnings: string[] = [];
+    if (entries.size > 0) {
+      // The legacy API may be gone one day (or unreadable with these credentials): status still answers.
+      try {
+        legacySids = new Set((await rt.legacy.listAll()).map((c) => c.sid));
+      } catch (err) {
+        warnings.push(`the legacy credentials could not be listed (${(err as Error).message}); legacy-gone is not checked`);
+      }
+    }
+    const status = computeStatus(entries, comms, { now: now(), ...(legacySids ? { legacySids } : {}), ...(expiringWithinDays !== undefined ? { expiringWithinDays } : {}) });
+    const defaultApp = computeDefaultApp(events, apps);
+    if (defaultApp.drift) {
+      status.drift = true;
+      status.summary["default-app-changed"] = 1;
+    }
+    for (const w of warnings) rt.logger.warn(w);
+    const exitCode = status.drift || status.expiring.length > 0 ? 2 : 0;
     if (rt.settings.json) {
-      printJson({ accountSid: rt.credentials.accountSid, ledger: rt.settings.ledgerPath, drift: status.drift, summary: status.summary, items: status.rows, notCreatedByCr2comms: status.foreign });
+      printJson({
+        accountSid: rt.credentials.accountSid,
+        ledger: rt.settings.ledgerPath,
+        drift: status.drift,
+        ...(expiringWithinDays !== undefined ? { expiringWithinDays, expiring: status.expiring } : {}),
+        summary: status.summary,
+        defaultApp,
+        items: status.rows,
+        notCreatedByCr2comms: status.foreign,
+        warnings,
+      });
     } else {
       if (entries.size === 0) print(`The ledger ${rt.settings.ledgerPath} records nothing yet.`);
       else {
-        print(renderTable(["legacy sid", "status", "app", "type", "comms id", "detail"], status.rows.map((r) => [r.legacySid, r.kind, r.appName ?? "", r.credentialType ?? "", r.commsCredentialId ?? "", r.detail])));
+        print(
+          renderTable(
+            ["legacy sid", "status", "app", "type", "comms id", "expires", "detail"],
+            status.rows.map((r) => [r.legacySid, r.kind, r.appName ?? "", r.credentialType ?? "", r.commsCredentialId ?? "", expiresCell(r), r.detail]),
+          ),
+        );
       }
+      print(`\nDefault App: ${escapeControl(defaultApp.detail)}`);
       if (status.foreign.length) {
         print(`\nNot created by cr2comms (left untouched): ${status.foreign.length}`);
         print(renderTable(["comms id", "app", "type", "default"], status.foreign.map((c) => [c.id, c.appName, c.credentialType, c.isDefault ? "yes" : "no"])));
       }
       print(`\n${status.drift ? "Drift" : "In sync"}: ${formatCounts(status.summary)}`);
+      if (expiringWithinDays !== undefined) {
+        if (status.expiring.length === 0) print(`No certificate cr2comms put into Comms expires within ${expiringWithinDays} day(s).`);
+        else {
+          print(`Expiring within ${expiringWithinDays} day(s): ${status.expiring.length} — renew them, update the mapping's secrets, then run apply (it replaces them):`);
+          for (const r of status.expiring) print(`  ${r.legacySid} ${r.commsCredentialId ?? ""} (${r.appName ?? ""} ${r.credentialType ?? ""}): ${expiresCell(r)}`);
+        }
+      }
     }
-    return status.drift ? 2 : 0;
+    return exitCode;
   } finally {
     await rt.close();
   }
+}
+
+function expiresCell(r: StatusRow): string {
+  if (r.notAfter === undefined || r.daysLeft === undefined) return "";
+  const day = r.notAfter.slice(0, 10);
+  return r.daysLeft < 0 ? `${day} (expired ${-r.daysLeft} d ago)` : `${day} (${r.daysLeft} d left)`;
 }
