@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
 import { AdaptiveLimiter } from "./adaptive.js";
 import type { CommsClient } from "../comms/types.js";
@@ -114,6 +115,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const entries = await deps.ledger.entries();
   // Ctrl-C (the caller's signal) or a ledger that can no longer be written: nothing new starts.
   const stop = new AbortController();
+  // Every item waiting for visibility or an earlier outcome listens on it at once: not a leak.
+  setMaxListeners(0, stop.signal);
   if (deps.signal?.aborted) stop.abort();
   deps.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   deps = { ...deps, ledger: journalOrStop(deps.ledger, stop) };

@@ -93,6 +93,22 @@ describe("adaptive concurrency in the writer", () => {
     expect(result.concurrency!.peakInFlight).toBeLessThanOrEqual(3);
   });
 
+  it("many items waiting for visibility at once raise no listener warning", async () => {
+    const w = await world(40, 4, 1000);
+    w.emu.setVisibilityDelayMs(50);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    try {
+      const result = await apply(w.plan, { comms: w.comms, ledger: w.ledger, secrets: w.secrets, existing: w.existing, concurrency: "adaptive", signal: new AbortController().signal });
+      expect(result.items.filter((i) => i.status === "confirmed")).toHaveLength(40);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings).not.toContain("MaxListenersExceededWarning");
+  });
+
   it("adaptive against a server without a limit grows beyond where it started", async () => {
     const w = await world(60, 6, 1000);
     const result = await apply(w.plan, { comms: w.comms, ledger: w.ledger, secrets: w.secrets, existing: w.existing, concurrency: "adaptive" });
