@@ -32,12 +32,14 @@ export interface LimiterOptions {
 /**
  * A run-wide concurrency limit that adjusts itself (AIMD): `run(fn)` holds one slot while `fn`
  * runs; `answer(status)` is told every HTTP answer, from inside the slot that sent the request.
- * After a window of clean answers — as many as the limit — while every slot was wanted, the limit
- * grows by one. A 429 halves it at once and makes the level below the one that drew it the last
- * known good level: growth stops there, and probes one above only after `probeWindows` clean
- * windows (each 429 costs its request a whole Retry-After); a 429 to such a probe goes back to the
- * known good level, and a clean window above it raises it. 429s to requests sent before a cut
- * belong to that cut and change nothing more. `fixed(n)` never moves.
+ * After a window of clean answers — as many as the limit — while every slot was wanted, the level
+ * is proven and the limit grows by one (a probe). A 429 cuts the limit at once: to the proven
+ * level when it answers a probe above it (the server takes that many, not one more), by half when
+ * it comes at or below it, or before anything was proven (the account's room shrank, e.g. another
+ * client started). After a 429 growth stops at the level below the one that drew it, and probes
+ * one above only after `probeWindows` clean windows (each 429 costs its request a whole
+ * Retry-After). 429s to requests sent before a cut belong to that cut and change nothing more.
+ * `fixed(n)` never moves.
  *
  * Deterministic: no timers, only the order of calls.
  */
@@ -54,6 +56,8 @@ export class AdaptiveLimiter {
   private windowsAtCeiling = 0;
   /** One below the level that last drew a 429 (the last level known good): growth stops there for a while. */
   private ceiling: number | undefined;
+  /** The highest level that completed a clean window since the limit was last halved. */
+  private proven: number | undefined;
   /** How many times the limit has been cut; a request sent before the last cut belongs to its wave. */
   private cuts = 0;
   /** What each slot's next request is sent under: the limit and the cuts so far (refreshed at each answer). */
@@ -129,12 +133,16 @@ export class AdaptiveLimiter {
     this.cuts++;
     this.cleanAnswers = 0;
     this.windowsAtCeiling = 0;
-    if (this.ceiling !== undefined && sentAt > this.ceiling) {
-      this.limitNow = this.ceiling;
+    // A probe above a proven level failed: back to that level at once. A 429 at or below it
+    // (or before anything was proven) means the account's room shrank: halve.
+    if (this.proven !== undefined && sentAt > this.proven) {
+      this.limitNow = this.proven;
+      this.ceiling = this.proven;
       return;
     }
     this.ceiling = Math.max(this.min, sentAt - 1);
     this.limitNow = Math.max(this.min, Math.floor(this.limitNow / 2));
+    this.proven = undefined;
   }
 
   private clean(_status: number): void {
@@ -143,6 +151,7 @@ export class AdaptiveLimiter {
     if (this.active < this.limitNow && this.waiting.length === 0) return;
     if (++this.cleanAnswers < this.limitNow) return;
     this.cleanAnswers = 0;
+    this.proven = Math.max(this.proven ?? 0, this.limitNow);
     // A clean window above the last known good level makes this level known good.
     if (this.ceiling !== undefined && this.limitNow > this.ceiling) this.ceiling = this.limitNow;
     if (this.limitNow >= this.max) return;

@@ -113,6 +113,22 @@ describe("AdaptiveLimiter", () => {
     await t.finish();
   });
 
+  it("a 429 to a probe above a proven level goes back to that level; one at or below it halves", async () => {
+    const limiter = new AdaptiveLimiter({ start: 4 });
+    const t = traffic(limiter, 300);
+    await t.answer(200, 4); // a clean window at 4: proven, grow to 5
+    await t.answer(200, 5); // a clean window at 5: proven, grow to 6
+    expect(limiter.limit).toBe(6);
+    await t.answer(200, 4); // the requests still in flight that were sent at 5
+    await t.answer(429); // one sent at 6: the server takes 5, not 6
+    expect(limiter.limit).toBe(5);
+    expect(limiter.stats()).toMatchObject({ throttled: 1, decreases: 1, peak: 6 });
+    await t.answer(200, 5); // the rest of that wave (sent before the cut)
+    await t.answer(429); // sent at 5, the proven level: the room shrank
+    expect(limiter.limit).toBe(2);
+    await t.finish();
+  });
+
   it("a clean window above the known good level raises it", async () => {
     const limiter = new AdaptiveLimiter({ start: 4, probeWindows: 1 });
     const t = traffic(limiter, 200);
