@@ -4,6 +4,7 @@
  * not even yargs); each command's module (and with it twilio, undici, zod, node-forge, inquirer,
  * pino, cli-progress) is imported when that command runs, so start-up stays close to Node's own.
  */
+import "./heap.js";
 import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
@@ -46,7 +47,7 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
   mapping: str("mapping file [CR2COMMS_MAPPING] (default mappings/migration.yaml)"),
   "reports-dir": str("where reports go [CR2COMMS_REPORTS_DIR] (default reports; reports/emulator with --emulator)"),
   ledger: str("ledger file [CR2COMMS_LEDGER] (default <reports-dir>/ledger.jsonl)"),
-  concurrency: str("requests in flight, 1-32 [CR2COMMS_CONCURRENCY] (default 4)"),
+  concurrency: str("requests in flight, fixed, 1-32 [CR2COMMS_CONCURRENCY] (default: adaptive, from 4)"),
   "settle-seconds": str("how long a create with an unknown outcome is waited for before it is sent again, ≥ 1 [CR2COMMS_SETTLE_SECONDS] (default 600)"),
   "clock-skew-seconds": str("how far this machine's clock may be from Twilio's when matching a lost create to what Comms lists, 0-3600 [CR2COMMS_CLOCK_SKEW_SECONDS] (default 30)"),
   json: bool("machine-readable result on stdout"),

@@ -20,6 +20,21 @@ export const MAX_CREDENTIALS_PER_APP = 10;
 export const DEFAULT_CONCURRENCY = 4;
 export const MAX_CONCURRENCY = 32;
 
+/**
+ * Adaptive concurrency (the default when `--concurrency` is not given). It starts at the default
+ * above and adjusts itself (see `src/apply/adaptive.ts`): +1 after a window of clean answers,
+ * halved at once on a 429, within 1..MAX_CONCURRENCY — the same bounds `--concurrency` accepts.
+ */
+export const ADAPTIVE_START_CONCURRENCY = DEFAULT_CONCURRENCY;
+export const ADAPTIVE_MIN_CONCURRENCY = 1;
+export const ADAPTIVE_MAX_CONCURRENCY = MAX_CONCURRENCY;
+/**
+ * After a 429 the limit grows back freely to one below the level that drew it, and above that only
+ * after this many clean windows there: each 429 costs its request a whole Retry-After (Twilio sends
+ * 1 s or more), so probing a known limit often costs more than one extra slot gains.
+ */
+export const ADAPTIVE_PROBE_WINDOWS = 8;
+
 /** Retries for retryable answers (429, 503, and for idempotent requests 5xx / network errors). */
 export const RETRY_MAX_ATTEMPTS = 6;
 /** Exponential backoff with full jitter: base × 2^attempt, capped. */

@@ -3,6 +3,9 @@ import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 
 /** Why a local input file was not read, in words that follow its path ("<path> is a FIFO, …"). */
 export type LocalFileResult = { ok: true; data: Buffer } | { ok: false; code: "not-regular" | "too-large" | "unreadable"; reason: string };
 
+/** Local files are read this much at a time (secret files and mappings are a few KiB). */
+const READ_CHUNK_BYTES = 64 * 1024;
+
 function kind(st: Stats): string {
   if (st.isDirectory()) return "a folder";
   if (st.isFIFO()) return "a FIFO (named pipe)";
@@ -37,15 +40,23 @@ export function readLocalFile(path: string, maxBytes: number): LocalFileResult {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return { ok: false, code: "not-regular", reason: `${kind(st)}, not a regular file` };
-    const buf = Buffer.alloc(maxBytes + 1);
+    // Read in small chunks and keep an exact-size copy: a buffer of the cap for every file read
+    // would hold a MiB per secret file for as long as the secret is kept.
+    const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, maxBytes + 1));
+    const parts: Buffer[] = [];
     let total = 0;
-    while (total < buf.length) {
-      const n = readSync(fd, buf, total, buf.length - total, null);
-      if (n === 0) break;
-      total += n;
+    try {
+      while (total <= maxBytes) {
+        const n = readSync(fd, chunk, 0, Math.min(chunk.length, maxBytes + 1 - total), null);
+        if (n === 0) break;
+        parts.push(Buffer.from(chunk.subarray(0, n)));
+        total += n;
+      }
+    } finally {
+      chunk.fill(0);
     }
     if (total > maxBytes) return { ok: false, code: "too-large", reason: `larger than ${describeBytes(maxBytes)}` };
-    return { ok: true, data: buf.subarray(0, total) };
+    return { ok: true, data: Buffer.concat(parts, total) };
   } catch (err) {
     return { ok: false, code: "unreadable", reason: fsReason(err) };
   } finally {

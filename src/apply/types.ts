@@ -1,4 +1,5 @@
 import type { AccountAction, PlanAction, PlanItem } from "../plan/types.js";
+import type { ConcurrencyStats } from "./adaptive.js";
 
 /** What `rollback` does with one credential the ledger says this tool created. */
 export type RollbackAction = "delete" | "refused" | "already-gone";
@@ -45,4 +46,6 @@ export interface ApplyResult {
   interrupted: boolean;
   /** HTTP requests sent to Comms during the run, by kind (for the report and the benchmark). */
   requests?: Record<string, number>;
+  /** The run-wide concurrency limit: fixed or adaptive, how high it went, the 429s it saw. */
+  concurrency?: ConcurrencyStats;
 }

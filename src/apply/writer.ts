@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
+import { AdaptiveLimiter } from "./adaptive.js";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
@@ -23,7 +25,12 @@ export interface ApplyDeps {
   existing: readonly CommsCredential[];
   /** Resolved secrets for the plan's `create` items. */
   secrets: ReadonlyMap<string, SecretResult>;
-  concurrency: number;
+  /**
+   * Requests in flight at once, run-wide (writes and the reads that confirm them): a fixed number
+   * (`--concurrency N`), or "adaptive" — start at `ADAPTIVE_START_CONCURRENCY`, grow while answers
+   * come back clean, halve on a 429 (see `AdaptiveLimiter`).
+   */
+  concurrency: number | "adaptive";
   runId?: string;
   logger?: Logger;
   now?: () => Date;
@@ -77,6 +84,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const runId = deps.runId ?? randomUUID();
   const startedAt = now().toISOString();
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
+  // One limit for every request this run sends: writes, and the reads that confirm them.
+  const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter() : AdaptiveLimiter.fixed(deps.concurrency);
   const result = (items: AppliedItem[], problems: string[], accountActions?: AppliedAccountAction[]): ApplyResult => ({
     kind: "apply",
     runId,
@@ -91,6 +100,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     warnings: [...plan.warnings],
     interrupted: deps.signal?.aborted ?? false,
     requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+    concurrency: writeLimit.stats(),
   });
 
   if (plan.accountProblems?.length) {
@@ -105,6 +115,8 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const entries = await deps.ledger.entries();
   // Ctrl-C (the caller's signal) or a ledger that can no longer be written: nothing new starts.
   const stop = new AbortController();
+  // Every item waiting for visibility or an earlier outcome listens on it at once: not a leak.
+  setMaxListeners(0, stop.signal);
   if (deps.signal?.aborted) stop.abort();
   deps.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   deps = { ...deps, ledger: journalOrStop(deps.ledger, stop) };
@@ -118,19 +130,19 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     for (const a of e.abandonedAttempts ?? []) track(lost, a.attemptId, { ...a, legacySid: e.legacySid });
   }
 
-  // One limit for every request this run sends: writes, and the reads that confirm them.
-  const writeLimit = pLimit(Math.max(1, deps.concurrency));
   const confirmer = new Confirmer(deps.comms, {
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     now: () => now().getTime(),
-    schedule: (fn) => writeLimit(fn),
+    schedule: (fn) => writeLimit.run(fn),
     ...deps.confirm,
   });
+  // Every answer this run gets (writes, confirming reads, the default App's step) steers the limit.
+  const unwatch = deps.comms.watchAnswers?.((status) => writeLimit.answer(status));
   const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
   const serialised = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     let limit = keyLimits.get(key);
     if (!limit) keyLimits.set(key, (limit = pLimit(1)));
-    return limit(() => writeLimit(fn));
+    return limit(() => writeLimit.run(fn));
   };
   const problems = [...plan.problems];
 
@@ -168,7 +180,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
         now,
         sleep,
         signal: stop.signal,
-        schedule: (fn) => writeLimit(fn),
+        schedule: (fn) => writeLimit.run(fn),
         ...(gate ? { gate } : {}),
         timeoutMs: deps.confirm?.timeoutMs ?? CONFIRM_TIMEOUT_MS,
         initialDelayMs: deps.confirm?.initialDelayMs ?? CONFIRM_INITIAL_DELAY_MS,
@@ -222,7 +234,16 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     }),
   );
 
-  return result(results, problems, await accountStep);
+  const accountActions = await accountStep.finally(() => unwatch?.());
+  const done = result(results, problems, accountActions);
+  const c = done.concurrency!;
+  log.info(
+    { concurrency: c },
+    c.mode === "adaptive"
+      ? `concurrency: adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}; ${c.throttled} 429 answer(s) seen`
+      : `concurrency: fixed at ${c.start}; ${c.throttled} 429 answer(s) seen`,
+  );
+  return done;
 }
 
 /** A ledger append failed: without a journal no further step is safe. Never caught as an API failure. */

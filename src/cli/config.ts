@@ -50,7 +50,7 @@ export interface Settings {
   reportsDir: string;
   ledgerPath: string;
   concurrency: number;
-  /** True when `--concurrency` or `CR2COMMS_CONCURRENCY` fixed it; otherwise `concurrency` is the default. */
+  /** True when `--concurrency` or `CR2COMMS_CONCURRENCY` fixed it; otherwise apply adapts its concurrency. */
   concurrencyGiven: boolean;
   /** `--settle-seconds` in milliseconds (default OUTCOME_SETTLE_MS). */
   settleMs: number;

@@ -1,10 +1,12 @@
+import { jsonPieces } from "../report/write.js";
 /** stdout carries results (tables or `--json`); logs go to stderr through pino. */
 export function print(text: string): void {
   process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 }
 
+/** Pretty JSON in pieces (`jsonPieces`): a large report is never one string. */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+  for (const piece of jsonPieces(value)) process.stdout.write(piece);
 }
 
 /** "3 create, 1 drop" in a stable order. */

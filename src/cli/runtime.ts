@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createCommsClient } from "../comms/index.js";
 import type { CommsClient } from "../comms/types.js";
-import { SAMPLE_SEED, startEmulator, type Emulator, type Seed } from "../emulator/index.js";
+import type { Emulator, Seed } from "../emulator/index.js";
 import { createDispatcher } from "../http/agent.js";
 import { FileLedger } from "../ledger/ledger.js";
 import { createLegacyReader } from "../legacy/index.js";
@@ -34,6 +34,8 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
   let credentials: Credentials;
   if (settings.emulator) {
     const statePath = emulatorStatePath(settings);
+    // Loaded only for --emulator: a real run never needs it.
+    const { SAMPLE_SEED, startEmulator } = await import("../emulator/index.js");
     const seed: Seed = existsSync(statePath)
       ? { ...SAMPLE_SEED, commsCredentials: (JSON.parse(readFileSync(statePath, "utf8")) as { commsCredentials: Seed["commsCredentials"] }).commsCredentials }
       : SAMPLE_SEED;

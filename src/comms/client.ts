@@ -83,6 +83,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const collectionPath = `${prefix}/${cfg.apiVersion}/PushNotifications/Credentials`;
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
+  const answerListeners = new Set<(status: number) => void>();
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
     // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
@@ -108,6 +109,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
           const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
+          for (const listener of answerListeners) listener(res.status);
           return {
             status: res.status,
             text: res.text,
@@ -338,6 +340,11 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       // An earlier attempt whose answer was lost may already have deleted it.
       if (res.status === 404 && res.uncertainEarlier) return { resourceId: id, resourceLocation: `${base.origin}${path}` };
       return accepted(res, id, `${base.origin}${path}`);
+    },
+
+    watchAnswers(listener) {
+      answerListeners.add(listener);
+      return () => answerListeners.delete(listener);
     },
 
     async close() {

@@ -69,5 +69,10 @@ export interface CommsClient {
   /** How many device registrations the App has (Device Registrations list filtered by appName, every page). */
   countDeviceRegistrations(appName: string): Promise<number>;
   readonly stats: CommsStats;
+  /**
+   * Tells `listener` the status of every HTTP answer from now on (each attempt, retries included;
+   * nothing for a network error), so a caller can adapt its concurrency. Returns the unsubscribe.
+   */
+  watchAnswers?(listener: (status: number) => void): () => void;
   close(): Promise<void>;
 }

@@ -5,17 +5,19 @@ import { basename, dirname, join } from "node:path";
 /**
  * Writes `data` to `path` so that readers never see a partial file: a temporary file in the same
  * folder, flushed, then renamed (`overwrite`) or hard-linked into place. Without `overwrite` an
- * existing `path` is left untouched and the error has code `EEXIST`.
+ * existing `path` is left untouched and the error has code `EEXIST`. `data` may be a source of
+ * pieces (called again if the content must be written twice), so a large file is never one string.
  */
 export async function writeFileAtomic(
   path: string,
-  data: string,
+  data: string | (() => Iterable<string>),
   opts: { overwrite: boolean; /** Tests: how the temporary file is filled (a full disk). */ fill?: (handle: FileHandle, data: string) => Promise<void> },
 ): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(tmp, "wx", 0o644);
   try {
-    await (opts.fill ?? ((h, d) => h.writeFile(d, "utf8")))(handle, data);
+    if (opts.fill && typeof data === "string") await opts.fill(handle, data);
+    else await writeAll(handle, data);
     await handle.sync();
   } catch (err) {
     // A full disk or a failed sync: the half-written temporary file is not left behind.
@@ -38,7 +40,7 @@ export async function writeFileAtomic(
       // No hard links on this filesystem: exclusive create, then the content.
       const out = await open(path, "wx", 0o644);
       try {
-        await out.writeFile(data, "utf8");
+        await writeAll(out, data);
       } finally {
         await out.close();
       }
@@ -46,4 +48,12 @@ export async function writeFileAtomic(
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
+}
+
+async function writeAll(handle: FileHandle, data: string | (() => Iterable<string>)): Promise<void> {
+  if (typeof data === "string") {
+    await handle.writeFile(data, "utf8");
+    return;
+  }
+  for (const piece of data()) await handle.write(piece, null, "utf8");
 }

@@ -1,3 +1,4 @@
+import type { ConcurrencyStats } from "../apply/adaptive.js";
 import type { AppliedAccountAction, ApplyResult, AppliedItem, ItemStatus } from "../apply/types.js";
 import type { SecretFingerprint, Target } from "../domain.js";
 import { summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
@@ -108,6 +109,8 @@ export interface ApplyReportJson extends ReportHeaderJson {
   interrupted: boolean;
   /** HTTP requests sent to Comms during the run, by kind. */
   requests: Record<string, number>;
+  /** The run-wide concurrency limit (fixed or adaptive), the highest it reached, the 429s seen. */
+  concurrency?: ConcurrencyStats;
 }
 
 function secretJson(fp: SecretFingerprint): ReportSecretJson {
@@ -216,6 +219,7 @@ export function applyReport(result: ApplyResult & { mappingDisplayPath?: string 
     finishedAt: result.finishedAt,
     interrupted: result.interrupted,
     requests: { ...(result.requests ?? {}) },
+    ...(result.concurrency !== undefined ? { concurrency: { ...result.concurrency } } : {}),
     ...accountFields(result.accountActions, applySummary(result.items)),
     problems: [...result.problems],
     warnings: [...result.warnings],

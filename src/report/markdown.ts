@@ -1,3 +1,4 @@
+import type { ConcurrencyStats } from "../apply/adaptive.js";
 import type { ApplyResult, AppliedItem } from "../apply/types.js";
 import { describeAccountAction } from "../plan/account.js";
 import { PLAN_ACTIONS, summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
@@ -255,6 +256,7 @@ export function applyMarkdown(result: RenderableResult): string {
     ...(result.mappingPath !== undefined ? [`- Mapping: ${code(result.mappingDisplayPath ?? result.mappingPath)}`] : []),
     `- Tool: ${TOOL_NAME} ${TOOL_VERSION}`,
     ...(requests.length ? [`- Requests to Comms: ${requests.map(([k, n]) => `${mdLine(k)} ${n}`).join(", ")}`] : []),
+    ...(result.concurrency ? [`- Concurrency: ${concurrencyLine(result.concurrency)}`] : []),
     "",
     ...(result.interrupted
       ? ["**Interrupted**: the run was stopped; work in flight was finished and recorded. Run it again to continue.", ""]
@@ -267,4 +269,9 @@ export function applyMarkdown(result: RenderableResult): string {
   append(out, accountSection(result.accountActions));
   append(out, body(result.items, result));
   return document(out);
+}
+
+function concurrencyLine(c: ConcurrencyStats): string {
+  const limit = c.mode === "adaptive" ? `adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}` : `fixed at ${c.start}`;
+  return `${limit}; at most ${c.peakInFlight} in flight; ${c.throttled} answer(s) 429 (too many requests)`;
 }

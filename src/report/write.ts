@@ -22,7 +22,8 @@ export async function writeReport(
 ): Promise<{ jsonPath: string; markdownPath: string }> {
   await mkdir(dir, { recursive: true });
   const base = `${kind}-${reportStamp(now)}`;
-  const jsonText = `${JSON.stringify(json, null, 2)}\n`;
+  // In pieces: a 10,000-credential report is never held as one string.
+  const jsonText = () => jsonPieces(json);
   for (let n = 1; n <= MAX_SUFFIX; n++) {
     const name = n === 1 ? base : `${base}-${n}`;
     const jsonPath = join(dir, `${name}.json`);
@@ -39,7 +40,7 @@ export async function writeReport(
 }
 
 /** Writes `path` unless it exists; false when it does. */
-async function claim(path: string, text: string): Promise<boolean> {
+async function claim(path: string, text: string | (() => Iterable<string>)): Promise<boolean> {
   try {
     await writeFileAtomic(path, text, { overwrite: false });
     return true;
@@ -47,4 +48,68 @@ async function claim(path: string, text: string): Promise<boolean> {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
   }
+}
+
+/** Pieces are gathered up to about this many characters before each write. */
+const PIECE_CHARS = 64 * 1024;
+
+/**
+ * `JSON.stringify(value, null, 2) + "\n"`, character for character, in pieces of about
+ * `PIECE_CHARS`: a top-level array, or an array directly under a top-level key (a report's
+ * `items`), is written one element at a time.
+ */
+export function* jsonPieces(value: unknown): Generator<string> {
+  let buffer = "";
+  for (const part of jsonParts(value)) {
+    buffer += part;
+    if (buffer.length >= PIECE_CHARS) {
+      yield buffer;
+      buffer = "";
+    }
+  }
+  yield `${buffer}\n`;
+}
+
+function* jsonParts(value: unknown): Generator<string> {
+  if (Array.isArray(value)) {
+    yield* arrayParts(value, "");
+    return;
+  }
+  if (!isPlainObject(value)) {
+    yield JSON.stringify(value, null, 2) ?? "undefined";
+    return;
+  }
+  const entries = Object.entries(value).filter(([, v]) => JSON.stringify(v) !== undefined);
+  if (entries.length === 0) {
+    yield "{}";
+    return;
+  }
+  yield "{\n";
+  for (const [i, [key, v]] of entries.entries()) {
+    yield `  ${JSON.stringify(key)}: `;
+    if (Array.isArray(v)) yield* arrayParts(v, "  ");
+    else yield nest(JSON.stringify(v, null, 2)!, "  ");
+    yield i < entries.length - 1 ? ",\n" : "\n";
+  }
+  yield "}";
+}
+
+function* arrayParts(array: readonly unknown[], indent: string): Generator<string> {
+  if (array.length === 0) {
+    yield "[]";
+    return;
+  }
+  yield "[\n";
+  for (let i = 0; i < array.length; i++) {
+    yield `${indent}  ${nest(JSON.stringify(array[i], null, 2) ?? "null", `${indent}  `)}${i < array.length - 1 ? "," : ""}\n`;
+  }
+  yield `${indent}]`;
+}
+
+function nest(text: string, indent: string): string {
+  return indent === "" ? text : text.replace(/\n/g, `\n${indent}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && typeof (value as { toJSON?: unknown }).toJSON !== "function";
 }

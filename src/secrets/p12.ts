@@ -1,5 +1,10 @@
-import forge from "node-forge";
+import { createRequire } from "node:module";
+import type forge from "node-forge";
 import { derToPem } from "./pem.js";
+
+/** node-forge is large (about 12 MiB and 200 modules): loaded when a .p12 is opened, not before. */
+let forgeModule: typeof forge | undefined;
+const loadForge = (): typeof forge => (forgeModule ??= createRequire(import.meta.url)("node-forge") as typeof forge);
 
 /** Certificate(s) and private key taken out of a PKCS#12 bundle, as PEM text. */
 export interface P12Contents {
@@ -13,6 +18,7 @@ export interface P12Contents {
  * other tools) with an absent one. Without a passphrase, both are tried.
  */
 function openWith(asn1: forge.asn1.Asn1, passphrase: string | undefined): forge.pkcs12.Pkcs12Pfx {
+  const forge = loadForge();
   if (passphrase !== undefined && passphrase !== "") return forge.pkcs12.pkcs12FromAsn1(asn1, false, passphrase);
   try {
     return forge.pkcs12.pkcs12FromAsn1(asn1, false, "");
@@ -27,6 +33,7 @@ function openWith(asn1: forge.asn1.Asn1, passphrase: string | undefined): forge.
  * Returns a problem (never the passphrase or any content) when it cannot be opened.
  */
 export function readP12(data: Uint8Array, passphrase: string | undefined): P12Contents | { problem: string } {
+  const forge = loadForge();
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString("binary")), false);

@@ -1,6 +1,5 @@
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import password from "@inquirer/password";
 import type { CredentialType, SecretResult } from "../domain.js";
 import { InterruptedError } from "../errors.js";
 import { MAX_SECRET_FILE_BYTES } from "../limits.js";
@@ -46,6 +45,8 @@ const PROMPT_LABELS: Record<Field, string> = {
  */
 export async function promptHidden(label: string, io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): Promise<string> {
   try {
+    // Loaded only when a prompt is needed (about 11 MiB).
+    const { default: password } = await import("@inquirer/password");
     return await password({ message: label, mask: "*" }, { input: io.input ?? process.stdin, output: io.output ?? process.stderr });
   } catch (err) {
     if (err instanceof Error && err.name === "ExitPromptError") throw new InterruptedError();

@@ -53,7 +53,7 @@ describe("legacy paging bounds", () => {
     await reader.listAll();
     expect(server.requests[0]?.query.get("PageSize")).toBe("100");
     expect(server.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`${ACCOUNT}:t`).toString("base64")}`);
-    expect(server.requests[0]?.headers["user-agent"]).toMatch(/^twilio-node\//);
+    expect(server.requests[0]?.headers["user-agent"]).toMatch(/^cr2comms\//);
   });
 });
 

@@ -94,7 +94,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
         ledger: rt.ledger,
         existing: snapshot.comms,
         secrets,
-        concurrency: rt.settings.concurrency,
+        concurrency: rt.settings.concurrencyGiven ? rt.settings.concurrency : "adaptive",
         runId: randomUUID(),
         logger: rt.logger,
         now,

@@ -21,7 +21,9 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
   const rt = await openRuntime(args);
   try {
     const { plan } = await observeAndPlan(rt, { now, interactive: isInteractive(), env: process.env });
-    const paths = await writeReport(rt.settings.reportsDir, "plan", planReport(plan), planMarkdown(plan), now());
+    // Built once: for 10,000 credentials it is the largest thing the command holds.
+    const report = planReport(plan);
+    const paths = await writeReport(rt.settings.reportsDir, "plan", report, planMarkdown(plan), now());
     let planFile: string | undefined;
     if (args.out) {
       planFile = resolve(args.out);
@@ -30,7 +32,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
       await writeFileAtomic(planFile, serializePlanFile(plan), { overwrite: true });
     }
     if (rt.settings.json) {
-      printJson({ ...planReport(plan), reportPaths: paths, ...(planFile ? { planFile } : {}) });
+      printJson({ ...report, reportPaths: paths, ...(planFile ? { planFile } : {}) });
     } else {
       printPlanSummary(plan);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
