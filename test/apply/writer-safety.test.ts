@@ -89,7 +89,7 @@ describe("writer: which credentials a lost create may adopt", () => {
     const mine = result.items[0]!;
     expect(mine.status).toBe("failed");
     expect(mine.commsCredentialId).toBeUndefined();
-    expect(mine.error).toMatch(/several/);
+    expect(mine.error).toMatch(/2 new credentials in app_ios APN could be its result/);
     expect(w.comms.writes()).toHaveLength(1);
     expect(w.events()).toEqual(["attempt", "unknown"]);
     expect((await w.ledger.entries()).get(sid(1))).toMatchObject({ state: "pending", createdIds: [] });
@@ -104,8 +104,9 @@ describe("writer: which credentials a lost create may adopt", () => {
     };
     const result = await apply(planOf(item()), w.deps([]));
     expect(result.items[0]).toMatchObject({ status: "confirmed", commsCredentialId: made!.id });
-    expect(w.events()).toEqual(["attempt", "accepted", "confirmed"]);
-    expect(w.ledger.list[1]).toMatchObject({ reconciled: true, commsCredentialId: made!.id });
+    // The loss is journalled first; a crash from there on leaves the attempt open, never forgotten.
+    expect(w.events()).toEqual(["attempt", "unknown", "accepted", "confirmed"]);
+    expect(w.ledger.list[2]).toMatchObject({ reconciled: true, commsCredentialId: made!.id });
   });
 
   it("an earlier lost attempt with two candidates is not guessed at: nothing adopted, nothing sent", async () => {
@@ -356,11 +357,14 @@ describe("writer: the result it reports", () => {
     expect(a.runId).not.toBe(b.runId);
   });
 
-  it("a ledger that cannot be written fails the item instead of the run", async () => {
+  it("a ledger that cannot be written stops the run: the item is reported not started (nothing was sent), the run says why", async () => {
     const w = world();
     const broken = { ...w.ledger, entries: () => w.ledger.entries(), events: () => w.ledger.events(), append: async () => { throw new Error("disk full"); } };
     const result = await apply(planOf(item()), w.deps([], { ledger: broken }));
-    expect(result.items[0]).toMatchObject({ status: "failed", error: "disk full" });
+    expect(result.items[0]).toMatchObject({ status: "planned" });
+    expect(result.items[0]!.warnings.join(" ")).toMatch(/not started: the ledger could not be written: disk full/);
+    expect(result.problems.join(" ")).toMatch(/stopped: the ledger could not be written: disk full/);
+    expect(w.comms.writes()).toEqual([]);
   });
 
   it("a create without a target or a validated secret fails without a request", async () => {

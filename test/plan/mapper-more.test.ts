@@ -6,7 +6,7 @@ describe("mapCredential: edges", () => {
   it("an unknown or gcm type has no target and says so", () => {
     expect(derivedCredentialType({ type: "gcm", sandbox: null })).toBeUndefined();
     expect(derivedCredentialType({ type: "voip", sandbox: null })).toBeUndefined();
-    expect(mapCredential(legacy({ type: "voip" }), entry())).toEqual({ warnings: [], problems: [expect.stringMatching(/legacy type "voip" .* has no Comms equivalent/)] });
+    expect(mapCredential(legacy({ type: "voip" }), entry())).toEqual({ warnings: [], problems: [expect.stringMatching(/legacy type "voip" has no Comms equivalent/)] });
   });
 
   it("names a missing sandbox flag as it was read (null or the raw text)", () => {

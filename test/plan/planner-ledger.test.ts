@@ -29,7 +29,7 @@ describe("plan: a lost create of a sid that is not migrated this time", () => {
     expect(item.action).toBe("skip");
     expect(item.commsCredentialId).toBeUndefined();
     expect(item.reconcileFrom).toBeUndefined();
-    expect(item.warnings.join(" ")).toMatch(/2 credentials could be its result/);
+    expect(item.warnings.join(" ")).toMatch(/2 new credentials in app_ios APN could be its result/);
   });
 
   it("records nothing (and does not fail) when nothing could be its result", () => {
@@ -141,38 +141,45 @@ describe("plan: mapping entries that cannot be followed", () => {
 
   it("an unmapped sid gets one warning saying so; one of an unknown type only the unknown-type warning", () => {
     const p = run(snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: sid(2), type: "voip" })] }), mapping(), new Map());
-    expect(p.items[0]!.warnings).toEqual([expect.stringMatching(/is not in the mapping/)]);
-    expect(p.items[1]!.warnings).toEqual([expect.stringMatching(/does not know/)]);
+    expect(p.items[0]!.warnings).toEqual([expect.stringMatching(/not in the mapping/)]);
+    expect(p.items[1]!.warnings).toEqual([expect.stringMatching(/is not one cr2comms knows/)]);
   });
 });
 
 describe("plan: warnings about a migrated credential", () => {
-  it("says when the live credential is the default although the mapping does not ask for it, and not otherwise", () => {
+  it("says when the live credential is the default although the mapping says isDefault: false, and not otherwise", () => {
     const live = comms({ isDefault: true });
-    const e = ledgerEntry({ legacySid: S1, commsCredentialId: live.id });
+    // The same secret recorded and resolved: no rotation to talk about.
+    const e = ledgerEntry({ legacySid: S1, commsCredentialId: live.id, secret: okSecret(S1).fingerprint! });
     const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(e) });
-    expect(only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([expect.stringMatching(new RegExp(`${live.id} is the default .* although the mapping does not say so`))]);
+    expect(only(run(snap, mapping(entry({ sid: S1, isDefault: false })), secretsFor(S1))).warnings).toEqual([
+      expect.stringMatching(new RegExp(`${live.id} is the default .* although the mapping says isDefault: false`)),
+    ]);
+    // Comms made it the default by itself (first of its type) and the mapping says nothing: no warning.
+    expect(only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
     expect(only(run(snap, mapping(entry({ sid: S1, isDefault: true })), secretsFor(S1))).warnings).toEqual([]);
   });
 
   it("says when only the type moved, and falls back to the live credential's App and type when the ledger has none", () => {
     const live = comms({ credentialType: "APN" });
-    const moved = ledgerEntry({ legacySid: S1, commsCredentialId: live.id, credentialType: "APN" });
+    const moved = ledgerEntry({ legacySid: S1, commsCredentialId: live.id, credentialType: "APN", secret: okSecret(S1).fingerprint! });
     const sandbox = legacy({ sid: S1, sandbox: true, sandboxRaw: "True" });
     const w = only(run(snapshot({ legacy: [sandbox], comms: [live], ledger: ledgerOf(moved) }), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings;
     expect(w.join(" ")).toMatch(/was migrated to app_ios APN but the mapping now says app_ios APN_SANDBOX/);
     const bare = { legacySid: S1, state: "confirmed" as const, commsCredentialId: live.id, createdIds: [live.id], runIds: [] };
-    expect(only(run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(bare) }), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
+    // Without a recorded fingerprint the only thing to say is that rotation can't be checked.
+    expect(only(run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(bare) }), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([
+      expect.stringMatching(/rotation can't be detected for it/),
+    ]);
   });
 
-  it("warns about a rotated secret only when both fingerprints are known and differ", () => {
+  it("says rotation can't be checked when no usable fingerprint was recorded, and nothing when the same secret is mapped", () => {
     const live = comms();
     const withSecret = (tag: string | undefined) =>
       snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: live.id, ...(tag ? { secret: okSecret(S1, tag).fingerprint! } : {}) })) });
     expect(only(run(withSecret("v1"), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
-    expect(only(run(withSecret("v0"), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([expect.stringMatching(/secret now resolved differs/)]);
-    expect(only(run(withSecret(undefined), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([]);
-    expect(only(run(withSecret("v0"), mapping(entry({ sid: S1 })), new Map())).warnings).toEqual([]);
+    expect(only(run(withSecret(undefined), mapping(entry({ sid: S1 })), secretsFor(S1))).warnings).toEqual([expect.stringMatching(/no fingerprint was recorded/)]);
+    // (A renewed secret is a `replace`: test/plan/rotation.test.ts.)
   });
 });
 
@@ -180,8 +187,9 @@ describe("plan: defaults, secrets and foreign credentials", () => {
   it("two defaults for one App and type block each other, each naming the other (not itself)", () => {
     const p = run(snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: sid(2) })] }), mapping(entry({ sid: S1, isDefault: true }), entry({ sid: sid(2), isDefault: true })), secretsFor(S1, sid(2)));
     expect(p.items.map((i) => i.action)).toEqual(["blocked", "blocked"]);
-    expect(p.items[0]!.problems.join(" ")).toMatch(new RegExp(`also ${sid(2)} \\(entry #1\\)$`));
-    expect(p.items[1]!.problems.join(" ")).toMatch(new RegExp(`also ${S1} \\(entry #0\\)$`));
+    // Entries are numbered as a person counts them, from 1.
+    expect(p.items[0]!.problems.join(" ")).toMatch(new RegExp(`also ${sid(2)} \\(entry #2\\)$`));
+    expect(p.items[1]!.problems.join(" ")).toMatch(new RegExp(`also ${S1} \\(entry #1\\)$`));
   });
 
   it("an item already blocked does not make another default conflict", () => {

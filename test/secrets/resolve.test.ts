@@ -195,12 +195,12 @@ describe("promptHidden", () => {
 });
 
 describe("resolveEntrySecrets: secret paths that are not secret files", () => {
-  it("a folder is a problem naming the sid, field and path; nothing is validated", async () => {
+  it("a folder is a problem naming the field and path (the printer adds the sid); nothing is validated", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cr2comms-secret-dir-"));
     const r = await resolve({ certificate: `file:${dir}`, privateKey: "file:secrets/apn-prod.key.pem" }, "APN");
     expect(r.secret).toBeUndefined();
     expect(r.problems).toHaveLength(1);
-    expect(r.problems[0]).toContain(`${SID}: secrets.certificate`);
+    expect(r.problems[0]).toMatch(/^secrets\.certificate: /);
     expect(r.problems[0]).toContain(dir);
   });
 
@@ -211,7 +211,7 @@ describe("resolveEntrySecrets: secret paths that are not secret files", () => {
     const r = await resolve({ serviceAccount: `file:${big}` }, "FCM");
     expect(r.secret).toBeUndefined();
     expect(r.problems).toHaveLength(1);
-    expect(r.problems[0]).toContain(`${SID}: secrets.serviceAccount`);
+    expect(r.problems[0]).toMatch(/^secrets\.serviceAccount: /);
     expect(r.problems[0]).toContain(big);
     expect(r.problems[0]).not.toContain("SECRET-MARKER");
   });
@@ -234,12 +234,12 @@ describe("resolveEntrySecrets: answers at the prompt", () => {
     await expect(r).rejects.toBeInstanceOf(InterruptedError);
   });
 
-  it("an empty answer is a problem naming the sid and field, and nothing is opened", async () => {
+  it("an empty answer is a problem naming the field (the printer adds the sid), and nothing is opened", async () => {
     const asked: string[] = [];
     const r = await resolve(P12, "APN_SANDBOX", { interactive: true, prompt: async (label) => (asked.push(label), "") });
     expect(asked).toHaveLength(1);
     expect(r.secret).toBeUndefined();
-    expect(r.problems).toEqual([expect.stringMatching(new RegExp(`^${SID}: secrets\\.passphrase: nothing was entered`))]);
+    expect(r.problems).toEqual([expect.stringMatching(new RegExp(`^secrets\\.passphrase: nothing was entered`))]);
   });
 });
 
