@@ -14,6 +14,8 @@ export default {
     "src/status/**/*.ts",
     "src/http/retry.ts",
     "src/http/errors.ts",
+    "src/http/network.ts",
+    "src/http/server-text.ts",
     "src/comms/errors.ts",
     "src/comms/client.ts",
     "!src/**/index.ts",
