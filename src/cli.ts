@@ -58,7 +58,8 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
 
 const EXIT_CODES =
   "Exit codes: 0 success · 1 failure or blocking problems (the report is still written) · " +
-  "2 plan --detailed-exitcode has changes, or status found drift · 64 bad usage · 130 interrupted (Ctrl-C)";
+  "2 plan --detailed-exitcode has changes, or status found drift or expiring certificates · 64 bad usage · " +
+  "128+n stopped by a signal (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)";
 
 export const COMMANDS: CommandDef[] = [
   {
@@ -268,6 +269,64 @@ function stopOnSignal(): () => void {
   };
 }
 
+/**
+ * `cr2comms --help` and `cr2comms <command> --help`, rendered from the same tables yargs is given,
+ * without loading yargs (it alone costs more start-up than the rest of a `--help`). Anything else
+ * — help mixed with other arguments, an unknown command — is left to yargs (undefined).
+ */
+export function quickHelp(argv: readonly string[]): string | undefined {
+  const isHelp = (a: string | undefined) => a === "--help" || a === "-h";
+  if (argv.length === 1 && isHelp(argv[0])) return renderHelp(undefined);
+  if (argv.length !== 2 || !isHelp(argv[1])) return undefined;
+  const def = COMMANDS.find((c) => c.command.split(" ")[0] === argv[0]);
+  return def ? renderHelp(def) : undefined;
+}
+
+function optionRows(options: Record<string, Options>, extra: [string, string, string][] = []): string[] {
+  const rows: [string, string, string][] = [
+    ...Object.entries(options).map(([name, o]): [string, string, string] => {
+      const type = o.array ? "array" : String(o.type ?? "string");
+      return [`--${name}`, String(o.describe ?? ""), `[${type}]${o.default !== undefined ? ` [default: ${String(o.default)}]` : ""}`];
+    }),
+    ...extra,
+  ];
+  const width = Math.max(...rows.map(([f]) => f.length));
+  return rows.map(([flag, describe, type]) => `  ${flag.padEnd(width)}  ${describe}  ${type}`);
+}
+
+function renderHelp(def: CommandDef | undefined): string {
+  const builtins: [string, string, string][] = [
+    ["--help", "Show help", "[boolean]"],
+    ["--version", "Show version number", "[boolean]"],
+  ];
+  const example = ([cmd, what]: [string, string]) => `  ${cmd.replace("$0", "cr2comms")}    ${what}`;
+  if (!def) {
+    const width = Math.max(...COMMANDS.map((c) => c.command.length));
+    return [
+      "cr2comms <command>",
+      "",
+      "Commands:",
+      ...COMMANDS.map((c) => `  cr2comms ${c.command.padEnd(width)}  ${c.describe}`),
+      "",
+      "Options:",
+      ...optionRows({}, builtins),
+      "",
+      "Examples:",
+      example(["$0 inventory --emulator", "rehearse with sample data, no Twilio account needed"]),
+      example(["$0 <command> --help", "a command's own options"]),
+      "",
+      EXIT_CODES,
+      "",
+    ].join("\n");
+  }
+  const name = def.command.split(" ")[0]!;
+  const own = Object.keys(def.options).length ? [def.global ? `Options for ${name}:` : "Options:", ...optionRows(def.options, def.global ? [] : builtins), ""] : [];
+  const global = def.global ? ["Global options:", ...optionRows(GLOBAL_OPTIONS, builtins), ""] : [];
+  const positionals = Object.entries(def.positionals ?? {}).map(([p, spec]) => `  ${p}  ${spec.describe}  [choices: ${spec.choices.map((c) => `"${c}"`).join(", ")}]`);
+  const args = positionals.length ? ["Positionals:", ...positionals, ""] : [];
+  return [`cr2comms ${def.command}`, "", def.describe, "", ...args, ...own, ...global, "Examples:", ...def.examples.map(example), "", EXIT_CODES, ""].join("\n");
+}
+
 export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
   exitCode = EXIT.ok;
@@ -309,7 +368,8 @@ export async function main(argv: string[]): Promise<number> {
 ignoreClosedStdout(process.stdout);
 const args = process.argv.slice(2);
 // The one answer that needs no parser: half of start-up is loading yargs (its help layout).
-const code = args.length === 1 && args[0] === "--version" ? (process.stdout.write(`${TOOL_VERSION}\n`), EXIT.ok) : await main(args);
+const fast = args.length === 1 && args[0] === "--version" ? `${TOOL_VERSION}\n` : quickHelp(args);
+const code = fast !== undefined ? (process.stdout.write(fast), EXIT.ok) : await main(args);
 // Exit once stdout/stderr are flushed (a large --json result into a pipe is written
 // asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
 const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));

@@ -347,9 +347,9 @@ function printTable(): void {
 async function main(): Promise<void> {
   console.error(`cr2comms bench: built CLI, ${N} credentials in ${APPS} Apps, latency ${LATENCIES_MS.join(" and ")} ms/request, visibility delay ${VISIBILITY_MS} ms, best of ${REPEAT}`);
   const startSeconds = await nodeStartSeconds();
-  const only = process.env.BENCH_ONLY; // "apply" or "plan": one section (for a quick look)
-  const { checks } = only === "plan" ? { checks: [] as string[] } : await applyScenarios(startSeconds);
-  if (only !== "apply") {
+  const only = process.env.BENCH_ONLY; // "apply", "plan" or "startup": one section (for a quick look)
+  const { checks } = only === "plan" || only === "startup" ? { checks: [] as string[] } : await applyScenarios(startSeconds);
+  if (only !== "apply" && only !== "startup") {
     const plan10k = await benchPlan10k(startSeconds);
     rows.push(plan10k);
     checks.push(
