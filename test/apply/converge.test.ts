@@ -190,6 +190,24 @@ describe("one run converges after a lost answer", () => {
     expect(w.ledger.list.filter((e) => e.event === "unknown")).toHaveLength(2);
   });
 
+  it("an open attempt the plan already adopted holds nothing back: the other creates of its kind do not wait", async () => {
+    const w = await world({ visibilityDelayMs: 300, faults: { script: [{ ...POST_CREDENTIAL, kind: "drop-after-commit" }] } });
+    // SID5's create was carried out but its answer lost (and not visible yet): it stays open.
+    const crashed = await w.planFor(SANDBOX_PAIR);
+    const only5 = { ...crashed.plan, items: crashed.plan.items.filter((i) => i.legacySid === SID5) };
+    await apply(only5, { comms: w.comms, ledger: w.ledger, secrets: crashed.secrets, existing: crashed.existing, concurrency: 4, reconcileWindowMs: 0 });
+    expect((await w.ledger.entries()).get(SID5)?.state).toBe("pending");
+    await new Promise((r) => setTimeout(r, 350)); // what it made is visible now
+    const rerun = await w.planFor(SANDBOX_PAIR);
+    expect(rerun.plan.items.find((i) => i.legacySid === SID5)?.action).toBe("already-migrated");
+    // SID2 comes first in the plan: its create must not wait for SID5's window, which the plan settled.
+    const waits: WaitNotice[] = [];
+    const result = await apply(rerun.plan, { comms: w.comms, ledger: w.ledger, secrets: rerun.secrets, existing: rerun.existing, concurrency: 4, wait: true, onWaiting: (n) => waits.push(n) });
+    expect(result.items.filter((i) => i.legacySid === SID2 || i.legacySid === SID5).map((i) => i.status)).toEqual(["confirmed", "confirmed"]);
+    expect(waits).toEqual([]);
+    expect(w.posts()).toBe(2);
+  });
+
   it("--no-wait: a fresh open attempt fails with the time to rerun, and the other creates of that kind still go ahead", async () => {
     const w = await world({ faults: { script: [{ ...POST_CREDENTIAL, kind: "drop-before-commit" }] } });
     const crashed = await w.planFor(SANDBOX_PAIR);
