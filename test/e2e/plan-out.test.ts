@@ -26,3 +26,16 @@ describe("plan --out", () => {
     expect(applied.code).toBe(0);
   });
 });
+
+describe("a rerun with nothing to do", () => {
+  it("says Nothing to change once, and no Applied line", async () => {
+    emu = await startEmulator({ port: 0 });
+    const ws = workspace();
+    const args = ["apply", "--yes", "--mapping", ws.mapping, "--reports-dir", ws.reports];
+    expect((await runCli(args, { env: emulatorEnv(emu, DEMO_ENV) })).stdout).toMatch(/^Applied: 4 confirmed$/m);
+    const again = await runCli(args, { env: emulatorEnv(emu, DEMO_ENV) });
+    expect(again.code).toBe(0);
+    expect(again.stdout.match(/Nothing to change/g)).toHaveLength(1);
+    expect(again.stdout).not.toMatch(/^Applied:/m);
+  });
+});

@@ -143,10 +143,8 @@ function printApplySummary(result: ApplyResult, accountProblems: readonly string
   }
   const changed = result.items.filter((i) => i.action === "create" || i.action === "update-default" || i.action === "replace");
   for (const a of result.accountActions ?? []) print(`Account: ${escapeControl(describeAccountAction(a))} → ${a.status}${a.error ? `: ${escapeControl(a.error)}` : ""}`);
-  if (changed.length === 0 && !result.accountActions?.length && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) {
-    print("Nothing to change: Comms already matches the mapping.");
-    return;
-  }
+  // A no-op: the plan summary above already said "Nothing to change"; no "Applied: …" line.
+  if (changed.length === 0 && !result.accountActions?.length && result.problems.length === 0 && !result.items.some((i) => i.status === "failed")) return;
   print(`Applied: ${formatCounts(summarize(changed.map((i) => ({ action: i.status }))), ["confirmed", "accepted-unconfirmed", "failed", "planned"])}`);
   print(`Actions: ${formatCounts(summarize(result.items), PLAN_ACTIONS)}`);
   for (const item of result.items) if (item.status === "failed") print(`  failed ${item.legacySid}: ${escapeControl(item.error ?? "")}`);
