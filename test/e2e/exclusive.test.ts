@@ -41,13 +41,25 @@ describe("one run at a time", () => {
   it("apply and rollback exclude each other too", async () => {
     const { emu, ws, env, common } = await demo();
     expect((await runCli(["apply", "--yes", ...common], { env })).code).toBe(0);
-    emu.setLatencyMs(200);
-    const [a, r] = await Promise.all([
-      runCli(["apply", "--yes", ...common], { env }),
-      new Promise((res) => setTimeout(res, 50)).then(() => runCli(["rollback", "--yes", "--allow-app-deletion", ...common], { env })),
-    ]);
-    expect([a.code, r.code]).toContain(1);
-    expect(`${a.stderr}${r.stderr}`).toMatch(/another cr2comms (apply|rollback) .* holds/);
+    emu.setLatencyMs(400);
+    // Rollback starts once apply holds the lock (its lock file is there), whatever the machine's load.
+    const lock = join(ws.reports, "ledger.jsonl.lock");
+    let rollbackRun: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
+    const a = await runCli(["apply", "--yes", ...common], {
+      env,
+      onSpawn: () => {
+        const timer = setInterval(() => {
+          if (existsSync(lock)) {
+            clearInterval(timer);
+            rollbackRun = runCli(["rollback", "--yes", "--allow-app-deletion", ...common], { env });
+          }
+        }, 5);
+      },
+    });
+    const r = await rollbackRun!;
+    expect(a.code).toBe(0);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/another cr2comms apply .* holds/);
   });
 });
 
