@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,4 +64,13 @@ export function parseJson<T = any>(text: string): T {
   } catch {
     throw new Error(`stdout is not JSON:\n${text.slice(0, 2000)}`);
   }
+}
+
+/**
+ * The events of `<reports>/ledger.jsonl` as a test reads them while a run may still be appending:
+ * only whole lines (a line being written is left out).
+ */
+export function ledgerEvents(reports: string): any[] {
+  const path = join(reports, "ledger.jsonl");
+  return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter((l) => l.endsWith("}")).map((l) => JSON.parse(l)) : [];
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator, type SeedLegacyCredential } from "../../src/emulator/index.js";
-import { emulatorEnv, runCli, workspace } from "../e2e/harness.js";
+import { emulatorEnv, runCli, workspace, ledgerEvents } from "../e2e/harness.js";
 
 let emu: Emulator | undefined;
 afterEach(async () => {
@@ -15,10 +15,6 @@ afterEach(async () => {
   emu = undefined;
 });
 
-function ledgerEvents(reports: string): any[] {
-  const path = join(reports, "ledger.jsonl");
-  return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter((l) => l.endsWith("}")).map((l) => JSON.parse(l)) : [];
-}
 
 async function many(n: number, apps: number, opts: Parameters<typeof startEmulator>[0] = {}) {
   const legacy: SeedLegacyCredential[] = Array.from({ length: n }, (_, i) => ({

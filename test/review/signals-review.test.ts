@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator, type EmulatorOptions } from "../../src/emulator/index.js";
-import { DEMO_ENV, emulatorEnv, runCli, workspace } from "../e2e/harness.js";
+import { DEMO_ENV, emulatorEnv, runCli, workspace, ledgerEvents } from "../e2e/harness.js";
 
 let emu: Emulator | undefined;
 afterEach(async () => {
@@ -15,10 +15,6 @@ afterEach(async () => {
 });
 const POST = { method: "POST", path: "/PushNotifications/Credentials" };
 
-function ledgerEvents(reports: string): any[] {
-  const path = join(reports, "ledger.jsonl");
-  return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter((l) => l.endsWith("}")).map((l) => JSON.parse(l)) : [];
-}
 async function demo(opts: EmulatorOptions = {}) {
   emu = await startEmulator({ port: 0, ...opts });
   const ws = workspace();
