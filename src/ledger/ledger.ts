@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SecretFingerprint } from "../domain.js";
 import { LedgerReadError, LedgerWriteError, UsageError } from "../errors.js";
@@ -157,13 +157,22 @@ export class MemoryLedger implements Ledger {
 export interface LedgerIo {
   /** As `fs.writeSync(fd, buffer, offset, length)`: returns the bytes written, which may be fewer. */
   write(fd: number, buffer: Buffer, offset: number, length: number): number;
-  fsync(fd: number): void;
+  /** Flushes to disk; may return a promise (the real one runs on libuv's thread pool). */
+  fsync(fd: number): void | Promise<void>;
 }
 
 const NODE_IO: LedgerIo = {
   write: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
-  fsync: (fd) => fsyncSync(fd),
+  // Off the event loop: requests in flight keep being served while the disk flushes.
+  fsync: (fd) => new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve()))),
 };
+
+/** An event waiting for the group commit that makes it durable. */
+interface Waiting {
+  line: Buffer;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND | constants.O_CREAT;
 const NEWLINE = 0x0a;
@@ -171,12 +180,19 @@ const NEWLINE = 0x0a;
 /**
  * `reports/ledger.jsonl`: append-only JSON lines. Each append is written whole and fsync'd before
  * it returns, so an event survives a crash (SIGKILL) that happens right after the step it records.
+ * Appends are group-committed: while one write and fsync is under way, the events appended meanwhile
+ * wait and then go out together, in order, with one fsync — so 16 requests in flight cost a few
+ * fsyncs, not one each, and the event loop is never blocked on the disk.
  * Only the run holding the lock (`acquireLock`) appends; it calls `prepareForAppend` first.
  */
 export class FileLedger implements Ledger {
   /** Known to end in a newline (or be empty): checked on the first append, kept by each whole append. */
   private tailWhole = false;
   private readonly io: LedgerIo;
+  /** Events appended while a group is being written: the next group. */
+  private waiting: Waiting[] = [];
+  /** The group commit under way, if any. */
+  private committing = false;
 
   /**
    * With `accountSid`, every appended event is stamped with it and reading a ledger that holds
@@ -212,14 +228,14 @@ export class FileLedger implements Ledger {
       const scanned = scanLine(fragment.toString("utf8"), line, true);
       if (scanned.problem?.kind === "newer-version") throw newerVersionError(this.path, scanned);
       if (scanned.event) {
-        this.writeAll(fd, Buffer.from("\n"), size);
+        await this.writeAll(fd, Buffer.from("\n"), size);
         this.tailWhole = true;
         return [`the last line of the ledger ${this.path} (line ${line}) is a whole event whose line end was never written; the line end was added`];
       }
-      const tornPath = this.setAside(fragment);
+      const tornPath = await this.setAside(fragment);
       try {
         ftruncateSync(fd, cut);
-        this.io.fsync(fd);
+        await this.io.fsync(fd);
       } catch (err) {
         throw new LedgerWriteError(`cannot cut the torn last line off the ledger ${this.path}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
       }
@@ -232,9 +248,33 @@ export class FileLedger implements Ledger {
     }
   }
 
-  async append(event: LedgerEventInput): Promise<void> {
+  /** Resolves once the event is on disk (written whole and fsync'd), together with any appended meanwhile. */
+  append(event: LedgerEventInput): Promise<void> {
     const stamp = this.accountSid ? { accountSid: this.accountSid } : {};
     const line = Buffer.from(JSON.stringify({ v: LEDGER_VERSION, ts: this.clock().toISOString(), ...stamp, ...event }) + "\n", "utf8");
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ line, resolve, reject });
+      if (!this.committing) void this.commitGroups();
+    });
+  }
+
+  /** Writes the waiting events as one group after another until none wait. A failed group fails each of its events. */
+  private async commitGroups(): Promise<void> {
+    this.committing = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting;
+      this.waiting = [];
+      try {
+        await this.writeGroup(group.length === 1 ? group[0]!.line : Buffer.concat(group.map((w) => w.line)));
+        for (const w of group) w.resolve();
+      } catch (err) {
+        for (const w of group) w.reject(err);
+      }
+    }
+    this.committing = false;
+  }
+
+  private async writeGroup(lines: Buffer): Promise<void> {
     const fd = this.openForAppend();
     try {
       const size = fstatSync(fd).size;
@@ -248,7 +288,7 @@ export class FileLedger implements Ledger {
         }
         this.tailWhole = true;
       }
-      this.writeAll(fd, line, size);
+      await this.writeAll(fd, lines, size);
     } finally {
       closeSync(fd);
     }
@@ -289,9 +329,9 @@ export class FileLedger implements Ledger {
    * Writes every byte (a write may take fewer than asked) and fsyncs. On failure the file is cut
    * back to `sizeBefore`, so no fragment is left for the next append to glue onto.
    */
-  private writeAll(fd: number, bytes: Buffer, sizeBefore: number): void {
+  private async writeAll(fd: number, bytes: Buffer, sizeBefore: number): Promise<void> {
     try {
-      writeFully(this.io, fd, bytes);
+      await writeFully(this.io, fd, bytes);
     } catch (err) {
       try {
         ftruncateSync(fd, sizeBefore);
@@ -304,7 +344,7 @@ export class FileLedger implements Ledger {
   }
 
   /** Writes the fragment to a new `<ledger>.torn-<stamp>[-n]` file, flushed before the ledger is cut. */
-  private setAside(fragment: Buffer): string {
+  private async setAside(fragment: Buffer): Promise<string> {
     const base = `${this.path}.torn-${reportStamp(this.clock())}`;
     for (let n = 1; ; n++) {
       const candidate = n === 1 ? base : `${base}-${n}`;
@@ -316,7 +356,7 @@ export class FileLedger implements Ledger {
         throw new LedgerWriteError(`cannot set the torn last line of ${this.path} aside in ${candidate}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
       }
       try {
-        writeFully(NODE_IO, fd, fragment);
+        await writeFully(NODE_IO, fd, fragment);
       } catch (err) {
         throw new LedgerWriteError(`cannot set the torn last line of ${this.path} aside in ${candidate}: ${describeOsError(err)}`, this.path, osCode(err), { cause: err });
       } finally {
@@ -328,14 +368,14 @@ export class FileLedger implements Ledger {
 }
 
 /** Every byte (a write may take fewer than asked), then fsync. */
-function writeFully(io: LedgerIo, fd: number, bytes: Buffer): void {
+async function writeFully(io: LedgerIo, fd: number, bytes: Buffer): Promise<void> {
   let done = 0;
   while (done < bytes.length) {
     const n = io.write(fd, bytes, done, bytes.length - done);
     if (!(n > 0)) throw Object.assign(new Error("the write made no progress"), { code: "EIO" });
     done += n;
   }
-  io.fsync(fd);
+  await io.fsync(fd);
 }
 
 function lastByte(fd: number, size: number): number {
