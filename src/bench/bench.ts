@@ -25,13 +25,15 @@ import { encodeContent, resolveEntrySecrets } from "../secrets/index.js";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CLI = join(ROOT, "dist", "cli.js");
 const SECRETS = join(ROOT, "mappings", "examples", "secrets");
-const LATENCIES_MS = [50, 100];
+/** A comma-separated list from the environment (a quick look at one case), or the default. */
+const listFromEnv = (name: string, fallback: number[]): number[] => process.env[name]?.split(",").map(Number).filter((n) => n > 0) ?? fallback;
+const LATENCIES_MS = listFromEnv("BENCH_LATENCIES", [50, 100]);
 const VISIBILITY_MS = 200;
 const N = 100;
 const APPS = 10;
 /** The limited emulator refuses (429, Retry-After 1 s) a request beyond this many in flight. */
 const LIMITED_IN_FLIGHT = 5;
-const FIXED = [2, 4, 8, 16];
+const FIXED = listFromEnv("BENCH_FIXED", [2, 4, 8, 16]);
 /** Each CLI run is repeated and the fastest kept: the machine is shared, noise only adds time. */
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const PLAN_LEGACY = 10_000;
