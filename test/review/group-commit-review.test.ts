@@ -1,0 +1,214 @@
+/**
+ * Review (h-review) of the ledger's group commit (8be65e8): durability, order, failures, the
+ * second Ctrl-C, and prepareForAppend racing an append. A failing test is a finding.
+ */
+import { spawnSync } from "node:child_process";
+import { fsyncSync, mkdtempSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { LedgerWriteError } from "../../src/errors.js";
+import { FileLedger, parseLedger, type LedgerIo } from "../../src/ledger/ledger.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const clock = () => new Date("2026-03-04T05:06:07Z");
+const sid = (n: number) => `CR${String(n).padStart(32, "0")}`;
+const confirmed = (n: number) => ({ event: "confirmed", legacySid: sid(n), commsCredentialId: `comms_credential_${n}` }) as const;
+const tick = () => new Promise((r) => setImmediate(r));
+const scratchPath = () => join(mkdtempSync(join(tmpdir(), "rev-group-")), "ledger.jsonl");
+const onDisk = (path: string) => parseLedger(readFileSync(path, "utf8"), path).map((e) => e.legacySid);
+
+interface HeldCall {
+  /** Bytes in the file when this fsync was asked for. */
+  size: number;
+  release: () => void;
+  fail: (err: Error) => void;
+}
+
+/** fsyncs released by hand; `write` can be made to fail or write short. */
+function heldIo(path: string) {
+  const calls: HeldCall[] = [];
+  const writePlan: ("short" | "fail")[] = [];
+  const io: LedgerIo = {
+    write: (fd, buf, off, len) => {
+      const step = writePlan.shift();
+      if (step === "fail") throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28 });
+      if (step === "short") return writeSync(fd, buf, off, Math.max(1, Math.floor(len / 2)));
+      return writeSync(fd, buf, off, len);
+    },
+    fsync: (fd) =>
+      new Promise<void>((resolve, reject) => {
+        let settled = false;
+        calls.push({
+          size: readFileSync(path).length,
+          release: () => {
+            if (settled) return;
+            settled = true;
+            fsyncSync(fd);
+            resolve();
+          },
+          fail: (err) => {
+            if (settled) return;
+            settled = true;
+            reject(err);
+          },
+        });
+      }),
+  };
+  return {
+    io,
+    calls,
+    writePlan,
+  };
+}
+
+const EIO = () => Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO", errno: -5 });
+
+describe("review: group commit", () => {
+  it("no append resolves before an fsync that covers its bytes has returned (random releases, 60 appends)", async () => {
+    const path = scratchPath();
+    const held = heldIo(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const resolvedAt: { n: number; durable: number }[] = [];
+    let durable = 0; // bytes known fsync'd
+    const all: Promise<void>[] = [];
+    let next = 0;
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    while (next < 60 || held.calls.some((c) => c.size > durable)) {
+      const burst = next < 60 ? Math.floor(rand() * 4) : 0;
+      for (let i = 0; i < burst && next < 60; i++) {
+        const n = next++;
+        all.push(ledger.append(confirmed(n)).then(() => void resolvedAt.push({ n, durable })));
+      }
+      await tick();
+      const pending = held.calls.find((c) => c.size > durable);
+      if (pending && rand() < 0.6) {
+        pending.release();
+        durable = pending.size;
+        await tick();
+      }
+    }
+    await Promise.all(all);
+    const text = readFileSync(path, "utf8");
+    const endOf = (n: number) => text.indexOf(sid(n)) + text.slice(text.indexOf(sid(n))).indexOf("\n") + 1;
+    for (const r of resolvedAt) expect(Buffer.byteLength(text.slice(0, endOf(r.n)))).toBeLessThanOrEqual(r.durable);
+    expect(onDisk(path)).toEqual(Array.from({ length: 60 }, (_, i) => sid(i)));
+    expect(text.endsWith("\n")).toBe(true);
+  });
+
+  it("a group whose write goes short then fails rejects each of its events, leaves no fragment, and the next append lands whole", async () => {
+    const path = scratchPath();
+    const held = heldIo(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const first = ledger.append(confirmed(1));
+    await tick();
+    const group = [2, 3].map((n) => ledger.append(confirmed(n)).then(() => "ok", (e: unknown) => e));
+    await tick();
+    held.writePlan.push("short", "fail"); // half of the group lands, then ENOSPC
+    held.calls[0]!.release();
+    await first;
+    const outcomes = await Promise.all(group);
+    for (const o of outcomes) expect(o).toBeInstanceOf(LedgerWriteError);
+    expect(readFileSync(path, "utf8").endsWith("\n")).toBe(true);
+    expect(onDisk(path)).toEqual([sid(1)]);
+    const later = ledger.append(confirmed(4));
+    await tick();
+    held.calls.at(-1)!.release();
+    await later;
+    expect(onDisk(path)).toEqual([sid(1), sid(4)]);
+  });
+
+  it("after a failed group, a later append on a whole tail lands whole, and one fsync failure does not poison the queue", async () => {
+    const path = scratchPath();
+    const held = heldIo(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const a = ledger.append(confirmed(1)).then(() => "ok", (e: unknown) => e);
+    await tick();
+    const b = [2, 3].map((n) => ledger.append(confirmed(n)).then(() => "ok", (e: unknown) => e));
+    await tick();
+    held.calls[0]!.fail(EIO());
+    expect(await a).toBeInstanceOf(LedgerWriteError);
+    await tick();
+    // The queued group went out on its own, after the cut-back.
+    expect(held.calls).toHaveLength(2);
+    held.calls[1]!.release();
+    expect(await Promise.all(b)).toEqual(["ok", "ok"]);
+    expect(onDisk(path)).toEqual([sid(2), sid(3)]);
+  });
+
+  it("prepareForAppend racing an append: an append reported durable is never cut off by prepare's own failure", async () => {
+    const path = scratchPath();
+    // A whole event missing only its newline: prepare adds the newline (write + fsync).
+    writeFileSync(path, JSON.stringify({ v: 1, ts: "2026-03-04T05:06:07.000Z", ...confirmed(0) }));
+    const held = heldIo(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const prepared = ledger.prepareForAppend().then(() => "ok", (e: unknown) => e);
+    await tick();
+    const appended = ledger.append(confirmed(1)).then(() => "ok", (e: unknown) => e);
+    await tick();
+    // Whatever runs next, release the append's fsync if it was asked for, then fail prepare's.
+    for (const c of held.calls.slice(1)) c.release();
+    await tick();
+    held.calls[0]!.fail(EIO());
+    await tick();
+    for (const c of held.calls.slice(1)) c.release();
+    await tick();
+    const [p, x] = [await prepared, await appended];
+    expect(p).toBeInstanceOf(LedgerWriteError);
+    // If the append says it is on disk, it is.
+    if (x === "ok") expect(onDisk(path)).toContain(sid(1));
+  });
+
+  it("prepareForAppend setting a torn tail aside: an append meanwhile waits for it instead of being refused", async () => {
+    const path = scratchPath();
+    writeFileSync(path, JSON.stringify({ v: 1, ts: "2026-03-04T05:06:07.000Z", ...confirmed(0) }) + "\n" + '{"v":1,"ts":"2026');
+    const ledger = new FileLedger(path, clock);
+    const prepared = ledger.prepareForAppend();
+    const appended = ledger.append(confirmed(1)).then(() => "ok", (e: unknown) => e);
+    expect((await prepared).length).toBe(1);
+    expect(await appended).toBe("ok");
+    expect(onDisk(path)).toEqual([sid(0), sid(1)]);
+  });
+
+  // Latent: the code builds one FileLedger per process (src/cli/runtime.ts). Two on one path are no
+  // longer safe since the fsync became asynchronous: one's cut-back removes the other's durable line.
+  it.fails("two FileLedgers on one path: one's failed fsync never removes the other's durable line (latent; one per process today)", async () => {
+    const path = scratchPath();
+    const heldA = heldIo(path);
+    const a = new FileLedger(path, clock, undefined, { io: heldA.io });
+    const b = new FileLedger(path, clock);
+    const fromA = a.append(confirmed(1)).then(() => "ok", (e: unknown) => e);
+    await tick();
+    await b.append(confirmed(2));
+    heldA.calls[0]!.fail(EIO());
+    expect(await fromA).toBeInstanceOf(LedgerWriteError);
+    expect(onDisk(path)).toContain(sid(2));
+  });
+
+  it("the second Ctrl-C (process.exit) keeps every event whose append was already called, as the synchronous append did", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rev-group-exit-"));
+    const path = join(dir, "ledger.jsonl");
+    const script = join(dir, "run.mjs");
+    writeFileSync(
+      script,
+      `
+import { fsync, writeSync } from "node:fs";
+import { FileLedger } from ${JSON.stringify(join(ROOT, "dist/ledger/ledger.js"))};
+import { watchStopSignals } from ${JSON.stringify(join(ROOT, "dist/cli/signals.js"))};
+const slowFsync = (fd) => new Promise((resolve, reject) => setTimeout(() => fsync(fd, (e) => (e ? reject(e) : resolve())), 2000));
+const ledger = new FileLedger(${JSON.stringify(path)}, () => new Date(), undefined, { io: { write: (fd, b, o, l) => writeSync(fd, b, o, l), fsync: slowFsync } });
+watchStopSignals(() => {});
+const ev = (n) => ({ event: "confirmed", legacySid: "CR" + String(n).padStart(32, "0"), commsCredentialId: "comms_credential_" + n });
+void ledger.append(ev(1));      // its fsync takes a while
+void ledger.append(ev(2));      // e.g. a create's "accepted", appended while that fsync is under way
+setTimeout(() => { process.kill(process.pid, "SIGINT"); setTimeout(() => process.kill(process.pid, "SIGINT"), 20); }, 50);
+setTimeout(() => {}, 10000);
+`,
+    );
+    const run = spawnSync(process.execPath, [script], { encoding: "utf8", timeout: 20_000 });
+    expect(run.status).toBe(130);
+    expect(onDisk(path)).toEqual([sid(1), sid(2)]);
+  });
+});
