@@ -191,7 +191,7 @@ export class FileLedger implements Ledger {
   private readonly io: LedgerIo;
   /** Events appended while a group is being written: the next group. */
   private waiting: Waiting[] = [];
-  /** The group commit under way, if any. */
+  /** A group commit (or prepareForAppend) is under way: appends wait in `waiting`. */
   private committing = false;
 
   /**
@@ -212,8 +212,20 @@ export class FileLedger implements Ledger {
    * needed, and sets aside a torn last line (a write cut short by a crash) into
    * `<ledger>.torn-<UTC stamp>` so that the next event does not glue onto it. A last line that is a
    * whole event missing only its newline gets the newline. Returns warnings saying what was done.
+   * Appends made meanwhile wait for it (it writes, fsyncs and may cut the file back, as a group does).
    */
   async prepareForAppend(): Promise<string[]> {
+    if (this.committing) throw new Error("prepareForAppend is called before the first append, not while appends are under way");
+    this.committing = true;
+    try {
+      return await this.prepareTail();
+    } finally {
+      this.committing = false;
+      if (this.waiting.length > 0) void this.commitGroups();
+    }
+  }
+
+  private async prepareTail(): Promise<string[]> {
     const fd = this.openForAppend();
     try {
       const size = fstatSync(fd).size;
