@@ -273,6 +273,7 @@ export class FileLedger implements Ledger {
   /** Writes the waiting events as one group after another until none wait. A failed group fails each of its events. */
   private async commitGroups(): Promise<void> {
     this.committing = true;
+    process.on("exit", this.flushOnExit);
     while (this.waiting.length > 0) {
       const group = this.waiting;
       this.waiting = [];
@@ -283,8 +284,37 @@ export class FileLedger implements Ledger {
         for (const w of group) w.reject(err);
       }
     }
+    process.off("exit", this.flushOnExit);
     this.committing = false;
   }
+
+  /**
+   * `process.exit` while events wait behind a group's fsync (a second Ctrl-C exits at once): they
+   * are written and fsync'd now, synchronously, as every append was before group commit — an event
+   * whose append was called is on disk when the process ends. Nothing can be reported any more: a
+   * failure here leaves what a crash would, and the next run reconciles it.
+   */
+  private readonly flushOnExit = (): void => {
+    const group = this.waiting;
+    this.waiting = [];
+    if (group.length === 0) return;
+    let fd: number;
+    try {
+      fd = openSync(this.path, APPEND_FLAGS, 0o644);
+    } catch {
+      return;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (!this.tailWhole && size > 0 && lastByte(fd, size) !== NEWLINE) return;
+      writeBytes(this.io, fd, Buffer.concat(group.map((w) => w.line)));
+      fsyncSync(fd);
+    } catch {
+      // Exiting: see above.
+    } finally {
+      closeSync(fd);
+    }
+  };
 
   private async writeGroup(lines: Buffer): Promise<void> {
     const fd = this.openForAppend();
@@ -381,13 +411,18 @@ export class FileLedger implements Ledger {
 
 /** Every byte (a write may take fewer than asked), then fsync. */
 async function writeFully(io: LedgerIo, fd: number, bytes: Buffer): Promise<void> {
+  writeBytes(io, fd, bytes);
+  await io.fsync(fd);
+}
+
+/** Every byte: a write may take fewer than asked. */
+function writeBytes(io: LedgerIo, fd: number, bytes: Buffer): void {
   let done = 0;
   while (done < bytes.length) {
     const n = io.write(fd, bytes, done, bytes.length - done);
     if (!(n > 0)) throw Object.assign(new Error("the write made no progress"), { code: "EIO" });
     done += n;
   }
-  await io.fsync(fd);
 }
 
 function lastByte(fd: number, size: number): number {
