@@ -179,7 +179,7 @@ const NEWLINE = 0x0a;
 
 /**
  * `reports/ledger.jsonl`: append-only JSON lines. Each append is written whole and fsync'd before
- * it returns, so an event survives a crash (SIGKILL) that happens right after the step it records.
+ * it resolves, so an event survives a crash (SIGKILL) that happens right after the step it records.
  * Appends are group-committed: while one write and fsync is under way, the events appended meanwhile
  * wait and then go out together, in order, with one fsync — so 16 requests in flight cost a few
  * fsyncs, not one each, and the event loop is never blocked on the disk.
