@@ -172,6 +172,13 @@ describe("review: group commit", () => {
     expect(onDisk(path)).toEqual([sid(0), sid(1)]);
   });
 
+  it("append keeps the Ledger contract of always returning a promise: an event that cannot be serialised rejects, it does not throw", async () => {
+    const ledger = new FileLedger(scratchPath(), clock);
+    let appended: Promise<void> | undefined;
+    expect(() => (appended = ledger.append({ ...confirmed(1), bad: 1n } as never))).not.toThrow();
+    await expect(appended).rejects.toThrow(/BigInt/);
+  });
+
   // Latent: the code builds one FileLedger per process (src/cli/runtime.ts). Two on one path are no
   // longer safe since the fsync became asynchronous: one's cut-back removes the other's durable line.
   it.fails("two FileLedgers on one path: one's failed fsync never removes the other's durable line (latent; one per process today)", async () => {
