@@ -260,8 +260,11 @@ export class FileLedger implements Ledger {
     }
   }
 
-  /** Resolves once the event is on disk (written whole and fsync'd), together with any appended meanwhile. */
-  append(event: LedgerEventInput): Promise<void> {
+  /**
+   * Resolves once the event is on disk (written whole and fsync'd), together with any appended
+   * meanwhile. `async` so that a failure to build the line (as any other) is a rejection, not a throw.
+   */
+  async append(event: LedgerEventInput): Promise<void> {
     const stamp = this.accountSid ? { accountSid: this.accountSid } : {};
     const line = Buffer.from(JSON.stringify({ v: LEDGER_VERSION, ts: this.clock().toISOString(), ...stamp, ...event }) + "\n", "utf8");
     return new Promise<void>((resolve, reject) => {
