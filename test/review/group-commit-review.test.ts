@@ -179,6 +179,36 @@ describe("review: group commit", () => {
     await expect(appended).rejects.toThrow(/BigInt/);
   });
 
+  it("the exit flush (in process): writes what waits behind a group's fsync, never onto a torn tail, and unhooks when idle", async () => {
+    const path = scratchPath();
+    const held = heldIo(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const flush = () => (ledger as unknown as { flushOnExit: () => void }).flushOnExit();
+    const before = process.listenerCount("exit");
+    void ledger.append(confirmed(1));
+    void ledger.append(confirmed(2));
+    void ledger.append(confirmed(3));
+    await tick();
+    expect(process.listenerCount("exit")).toBe(before + 1);
+    flush();
+    expect(onDisk(path)).toEqual([sid(1), sid(2), sid(3)]);
+    flush(); // nothing waits: nothing written twice
+    expect(onDisk(path)).toEqual([sid(1), sid(2), sid(3)]);
+    held.calls[0]!.release();
+    await tick();
+    expect(process.listenerCount("exit")).toBe(before);
+
+    // A torn tail (a cut-back that failed) is never glued onto.
+    const torn = scratchPath();
+    writeFileSync(torn, '{"v":1,"ts":"2026');
+    const heldT = heldIo(torn);
+    const t = new FileLedger(torn, clock, undefined, { io: heldT.io });
+    (t as unknown as { tailWhole: boolean; committing: boolean; waiting: unknown[] }).committing = true;
+    void t.append(confirmed(4));
+    (t as unknown as { flushOnExit: () => void }).flushOnExit();
+    expect(readFileSync(torn, "utf8")).toBe('{"v":1,"ts":"2026');
+  });
+
   // Latent: the code builds one FileLedger per process (src/cli/runtime.ts). Two on one path are no
   // longer safe since the fsync became asynchronous: one's cut-back removes the other's durable line.
   it.fails("two FileLedgers on one path: one's failed fsync never removes the other's durable line (latent; one per process today)", async () => {
