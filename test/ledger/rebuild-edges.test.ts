@@ -22,7 +22,7 @@ function scratch(name = "ledger.jsonl"): { dir: string; path: string; reports: s
 }
 
 /** An applied report as `writeReport` writes it (reports/README.md). */
-function report(kind: "apply" | "rollback", startedAt: string, items: object[], over: Record<string, unknown> = {}) {
+function report(kind: "apply" | "rollback", startedAt: string, items: unknown[], over: Record<string, unknown> = {}) {
   return { schemaVersion: 1, kind, mode: "applied", accountSid: A1, runId: `run-${startedAt}`, startedAt, finishedAt: startedAt, items, ...over };
 }
 const item = (n: number, status: string, over: object = {}) => ({
