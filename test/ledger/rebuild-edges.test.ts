@@ -102,6 +102,7 @@ describe("readRunReports", () => {
         item(3, "confirmed", { target: { appName: "app", credentialType: "SMS" }, secret: { kind: "pem", contentSha256: "x" }, commsCredentialId: 3 }),
         item(4, "confirmed", { target: null, secret: { kind: "apn" }, replaces: { commsCredentialId: "old_4" }, timings: { finishedAt: 5 } }),
         item(5, "confirmed", { target: { credentialType: "APN" }, replaces: { commsCredentialId: 5 } }),
+        item(6, "confirmed", { target: { appName: "app", credentialType: "APN", isDefault: "yes" } }),
       ]),
     });
     const [r] = (await readRunReports(reports)).reports;
@@ -110,6 +111,7 @@ describe("readRunReports", () => {
       { legacySid: SID(3), action: "create", status: "confirmed", target: null },
       { legacySid: SID(4), action: "create", status: "confirmed", commsCredentialId: "comms_credential_4", target: null, replacedId: "old_4" },
       { legacySid: SID(5), action: "create", status: "confirmed", commsCredentialId: "comms_credential_5", target: null, secret },
+      { legacySid: SID(6), action: "create", status: "confirmed", commsCredentialId: "comms_credential_6", target: { appName: "app", credentialType: "APN", isDefault: false }, secret },
     ]);
   });
 
@@ -190,6 +192,8 @@ describe("eventsFromReport", () => {
     // A confirmed create names no credential it replaced: it proves no deletion.
     expect(eventsFromReport(base({ items: [runItem({ replacedId: "old_id" })] })).map((e) => e.event)).toEqual(["confirmed"]);
     expect(eventsFromReport(base({ items: [runItem({ action: "replace" })] })).map((e) => e.event)).toEqual(["confirmed"]);
+    // A replace that names its own new id as the one replaced deleted nothing.
+    expect(eventsFromReport(base({ items: [runItem({ action: "replace", replacedId: "new_id" })] })).map((e) => e.event)).toEqual(["confirmed"]);
   });
 });
 
@@ -235,6 +239,7 @@ describe("rebuildLedger refusals and corner cases", () => {
     const err = await rebuildLedger({ ledgerPath: path, reportsDir: reports, force: true, now: clock }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LedgerWriteError);
     expect((err as Error).message).toBe(`cannot move the old ledger ${path} aside to ${path}.before-rebuild-${STAMP}: ENAMETOOLONG (name too long)`);
+    expect(err).toMatchObject({ path, code: "ENAMETOOLONG", cause: expect.objectContaining({ code: "ENAMETOOLONG" }) });
     expect(readFileSync(path, "utf8")).toBe("old\n");
     expect(readdirSync(reports).filter((n) => n.endsWith(".lock"))).toEqual([]);
   });
@@ -245,6 +250,7 @@ describe("rebuildLedger refusals and corner cases", () => {
     const err = await rebuildLedger({ ledgerPath: path, reportsDir: reports }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BlockedError);
     expect((err as Error).message).toBe(`cannot read the ledger ${path}: EISDIR (illegal operation on a directory)`);
+    expect((err as Error).cause).toMatchObject({ code: "EISDIR" });
   });
 
   it("names the accounts when the reports are of several, and the account asked for when it has none", async () => {
@@ -270,5 +276,6 @@ describe("assertLedgerNotLost", () => {
     const err = await assertLedgerNotLost({ ledgerPath: path, reportsDir: reports, accountSid: A1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BlockedError);
     expect((err as Error).message).toBe(`cannot read the ledger ${path}: EISDIR (illegal operation on a directory)`);
+    expect((err as Error).cause).toMatchObject({ code: "EISDIR" });
   });
 });
