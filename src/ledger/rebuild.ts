@@ -244,12 +244,16 @@ export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: stri
 async function moveAside(path: string, base: string): Promise<string> {
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? base : `${base}-${n}`;
-    const taken = await stat(candidate).then(
-      () => true,
-      (err: unknown) => osCode(err) !== "ENOENT",
-    );
-    if (taken) continue;
     try {
+      // A name that cannot even be looked at (too long, …) is an error, not a name taken: the next one fails alike.
+      const taken = await stat(candidate).then(
+        () => true,
+        (err: unknown) => {
+          if (osCode(err) === "ENOENT") return false;
+          throw err;
+        },
+      );
+      if (taken) continue;
       await rename(path, candidate);
       return candidate;
     } catch (err) {

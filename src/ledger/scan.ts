@@ -36,13 +36,13 @@ export function scanLine(text: string, line: number, isUnterminatedLast: boolean
   if (typeof v === "number" && v > LEDGER_VERSION) {
     return { line, text, problem: { kind: "newer-version", reason: `event version ${v}`, version: v } };
   }
-  const e = value as Partial<LedgerEvent> | null;
-  const sidOk = (x: Partial<LedgerEvent>): boolean =>
-    typeof x.event === "string" && (isAccountEvent({ event: x.event }) ? typeof (x as { appName?: unknown }).appName === "string" : typeof (x as { legacySid?: unknown }).legacySid === "string");
-  if (typeof e !== "object" || e === null || Array.isArray(e) || v !== LEDGER_VERSION || typeof e.event !== "string" || !sidOk(e)) {
+  // Only a JSON object can carry `v: 1` (null, numbers, strings and arrays have no `v`).
+  const e = value as { event?: unknown; appName?: unknown; legacySid?: unknown };
+  const named = typeof e?.event === "string" && typeof (isAccountEvent({ event: e.event }) ? e.appName : e.legacySid) === "string";
+  if (v !== LEDGER_VERSION || !named) {
     return { line, text, problem: { kind: isUnterminatedLast ? "torn" : "malformed", reason: "not a cr2comms ledger event (v1)" } };
   }
-  return { line, text, event: e as LedgerEvent };
+  return { line, text, event: value as LedgerEvent };
 }
 
 /** Classifies every line of a ledger file. Pure; never throws. */
