@@ -54,6 +54,11 @@ export interface Emulator {
   setMaxInFlight(n: number | undefined): void;
   setLatencyMs(ms: number): void;
   setVisibilityDelayMs(ms: number): void;
+  /**
+   * Holds every request (answered in arrival order once released) until the returned function is
+   * called: tests use it to keep a client at a known step, whatever the machine's load.
+   */
+  hold(): () => void;
   close(): Promise<void>;
 }
 
@@ -72,6 +77,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   let maxInFlight = opts.maxInFlight;
   let inFlight = 0;
   const timers = new Set<NodeJS.Timeout>();
+  let held: Promise<void> | undefined;
 
   const sleep = (ms: number) =>
     ms <= 0
@@ -97,6 +103,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (held) await held;
     const at = Date.now();
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", "http://emulator.invalid");
@@ -197,6 +204,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     },
     setVisibilityDelayMs(ms) {
       comms.visibilityDelayMs = ms;
+    },
+    hold() {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      held = gate;
+      return () => {
+        if (held === gate) held = undefined;
+        release();
+      };
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

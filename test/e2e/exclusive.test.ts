@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startEmulator, type Emulator } from "../../src/emulator/index.js";
 import { DEMO_ENV, emulatorEnv, runCli, workspace } from "./harness.js";
 
@@ -25,7 +25,13 @@ const created = (e: Emulator) => e.state.commsCredentials().length - 1; // the s
 describe("one run at a time", () => {
   it("two applies started together: one creates, the other exits 1 naming the holder; nothing is duplicated", async () => {
     const { emu, ws, env, common } = await demo(150);
-    const [a, b] = await Promise.all([runCli(["apply", "--yes", ...common], { env }), runCli(["apply", "--yes", ...common], { env })]);
+    // The emulator holds every request, so the winner stays at its first read until the loser has
+    // met its lock and ended, however slowly the machine starts either (20 s grace if both got past).
+    const release = emu.hold();
+    const runs = [runCli(["apply", "--yes", ...common], { env }), runCli(["apply", "--yes", ...common], { env })];
+    await Promise.race([Promise.race(runs), new Promise((r) => setTimeout(r, 20_000))]);
+    release();
+    const [a, b] = (await Promise.all(runs)) as [Awaited<(typeof runs)[0]>, Awaited<(typeof runs)[0]>];
     const codes = [a.code, b.code].sort();
     expect(codes).toEqual([0, 1]);
     const loser = a.code === 1 ? a : b;
@@ -41,11 +47,12 @@ describe("one run at a time", () => {
   it("apply and rollback exclude each other too", async () => {
     const { emu, ws, env, common } = await demo();
     expect((await runCli(["apply", "--yes", ...common], { env })).code).toBe(0);
-    emu.setLatencyMs(400);
-    // Rollback starts once apply holds the lock (its lock file is there), whatever the machine's load.
+    // The second apply takes the lock, then waits on the held emulator: rollback starts while it
+    // holds the lock, however slowly the machine starts either process.
+    const release = emu.hold();
     const lock = join(ws.reports, "ledger.jsonl.lock");
     let rollbackRun: Promise<Awaited<ReturnType<typeof runCli>>> | undefined;
-    const a = await runCli(["apply", "--yes", ...common], {
+    const applyRun = runCli(["apply", "--yes", ...common], {
       env,
       onSpawn: () => {
         const timer = setInterval(() => {
@@ -56,10 +63,14 @@ describe("one run at a time", () => {
         }, 5);
       },
     });
+    await vi.waitUntil(() => rollbackRun, { timeout: 30_000, interval: 10 });
     const r = await rollbackRun!;
-    expect(a.code).toBe(0);
+    release();
+    const a = await applyRun;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/another cr2comms apply .* holds/);
+    expect(a.code).toBe(0);
+    expect(created(emu)).toBe(4);
   });
 });
 

@@ -32,13 +32,20 @@ describe("review: stale lock taken over by two processes at once", () => {
       writeFileSync(lock, JSON.stringify({ pid: deadPid(), host: hostname(), command: "apply", startedAt: "2026-01-01T00:00:00.000Z", id: "dead" }) + "\n");
       const env = emulatorEnv(emu, DEMO_ENV);
       const args = ["apply", "--yes", "--mapping", ws.mapping, "--reports-dir", ws.reports];
-      const [a, b] = await Promise.all([runCli(args, { env }), runCli(args, { env })]);
-      const codes = [a.code, b.code].sort();
+      // The emulator holds every request: whichever run takes the lock stays at its first read,
+      // so the other meets the lock however slowly the machine starts it. Released once one run has
+      // ended (the refused one) or, if both got past the lock (the bug), after a grace period.
+      const release = emu.hold();
+      const runs = [runCli(args, { env }), runCli(args, { env })];
+      await Promise.race([Promise.race(runs), new Promise((r) => setTimeout(r, 20_000))]);
+      release();
+      const [a, b] = await Promise.all(runs);
+      const codes = [a!.code, b!.code].sort();
       const posts = emu.requests.filter((r) => r.method === "POST").length;
-      rounds.push(`round ${round}: exits ${codes.join(",")} posts ${posts}\n A: ${a.stderr.slice(-300)}\n B: ${b.stderr.slice(-300)}`);
-      // The demo has 4 creates: if both ran, the second would see them (ledger) only if it started after.
-      const both = [a, b].filter((r) => !/holds|taking over|kept changing hands|takeover/.test(r.stderr));
-      expect(both.length, rounds.join("\n")).toBe(1);
+      rounds.push(`round ${round}: exits ${codes.join(",")} posts ${posts}\n A: ${a!.stderr.slice(-300)}\n B: ${b!.stderr.slice(-300)}`);
+      const refused = [a!, b!].filter((r) => r.code === 1 && /holds|kept changing hands|is taking over/.test(r.stderr));
+      expect(refused.length, rounds.join("\n")).toBe(1);
+      expect(codes, rounds.join("\n")).toEqual([0, 1]);
       expect(posts, rounds.join("\n")).toBe(4);
       expect(existsSync(lock)).toBe(false);
       await emu.close();
