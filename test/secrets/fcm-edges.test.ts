@@ -18,6 +18,13 @@ describe("validateFcm: what is not a service-account key", () => {
     expect(validateFcm("AAAA:APA91bFAKE").problems).toEqual([`serviceAccount is not valid JSON; ${WHERE}`]);
   });
 
+  it("either half of a google-services.json marks it as the Firebase app configuration", () => {
+    const gs = JSON.parse(fixture("google-services.json")) as Record<string, unknown>;
+    for (const half of [{ project_info: gs.project_info }, { client: gs.client }]) {
+      expect(validateFcm(JSON.stringify({ ...sa(), ...half })).problems).toEqual([expect.stringMatching(/is a google-services\.json/)]);
+    }
+  });
+
   it.each(["null", '"service_account"', "42"])("JSON %s is not an object", (text) => {
     expect(validateFcm(text)).toEqual({ problems: [`serviceAccount is JSON but not an object; ${WHERE}`], warnings: [] });
   });

@@ -27,6 +27,7 @@ describe("readCertificateFacts: dates", () => {
     ["a UTCTime with a trailing character", time(0x17, "991231235959Zx")],
     ["a GeneralizedTime with a leading character", time(0x18, "x20991231235959Z")],
     ["a GeneralizedTime without its Z", time(0x18, "20991231235959")],
+    ["a GeneralizedTime with a trailing character", time(0x18, "20991231235959Zx")],
     ["a GeneralizedTime with letters for digits", time(0x18, "2099123123595aZ")],
   ])("refuses %s", (_what, bad) => {
     expect(() => readCertificateFacts(cert(seq(bad, time(0x17, "260101000000Z"))))).toThrow(/time format/);
@@ -40,15 +41,23 @@ describe("readCertificateFacts: lengths", () => {
     expect(() => readCertificateFacts(Buffer.from([0x30, 0x84, 0, 0, 0, 0]))).toThrow(/no tbsCertificate/);
   });
 
+  it.each([
+    ["a tbsCertificate that is not a SEQUENCE", seq(tlv(0x31, tlv(0x02, Buffer.from([1])), seq(), seq(), seq(time(0x17, "250101000000Z"), time(0x17, "260101000000Z")))), /no tbsCertificate/],
+    ["an empty tbsCertificate", seq(seq()), /no validity/],
+    ["a validity that is not a SEQUENCE", seq(seq(tlv(0x02, Buffer.from([1])), seq(), seq(), tlv(0x31, time(0x17, "250101000000Z"), time(0x17, "260101000000Z")))), /no validity/],
+  ])("refuses %s", (_what, der, message) => {
+    expect(() => readCertificateFacts(der)).toThrow(message);
+  });
+
   it("an empty extensions wrapper is no extensions", () => {
     const validity = seq(time(0x17, "250101000000Z"), time(0x17, "260101000000Z"));
     const der = seq(seq(tlv(0xa0, tlv(0x02, Buffer.from([2]))), tlv(0x02, Buffer.from([1])), seq(), seq(), validity, seq(), seq(), tlv(0xa3)));
     expect(readCertificateFacts(der).extensionOids).toEqual([]);
   });
 
-  it("an extension whose first field is not an OID is skipped", () => {
+  it("an extension that is empty or whose first field is not an OID is skipped", () => {
     const validity = seq(time(0x17, "250101000000Z"), time(0x17, "260101000000Z"));
-    const exts = tlv(0xa3, seq(seq(tlv(0x01, Buffer.from([0xff]))), seq(tlv(0x06, Buffer.from([0x55, 0x1d, 0x13])))));
+    const exts = tlv(0xa3, seq(seq(), seq(tlv(0x01, Buffer.from([0xff]))), seq(tlv(0x06, Buffer.from([0x55, 0x1d, 0x13])))));
     const der = seq(seq(tlv(0xa0, tlv(0x02, Buffer.from([2]))), tlv(0x02, Buffer.from([1])), seq(), seq(), validity, seq(), seq(), exts));
     expect(readCertificateFacts(der).extensionOids).toEqual(["2.5.29.19"]);
   });
@@ -70,6 +79,7 @@ describe("PEM text as it arrives from .env files and key exports", () => {
     const [block] = extractPemBlocks(`Bag Attributes\n${messy}`);
     expect(block?.pem).toBe(legacy);
     expect(block?.der).toEqual(Buffer.alloc(0));
+    expect(extractPemBlocks(legacy.replace(/\n/g, "\n\t"))[0]?.pem).toBe(legacy);
   });
 
   it("a block with an empty body yields an empty body", () => {

