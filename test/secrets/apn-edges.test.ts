@@ -106,6 +106,14 @@ describe("validateApn: what the privateKey holds", () => {
     const r = validateApn(cert, pub, "APN", now);
     expect(r.secret).toBeUndefined();
     expect(r.problems).toEqual(["privateKey holds a public key; the private key is needed"]);
+    const rsaPub = createPublicKey(createPrivateKey(key)).export({ type: "pkcs1", format: "pem" }).toString();
+    expect(rsaPub).toMatch(/BEGIN RSA PUBLIC KEY/);
+    expect(validateApn(cert, rsaPub, "APN", now).problems).toEqual(["privateKey holds a public key; the private key is needed"]);
+  });
+
+  it("another kind of PEM block (a certificate request) is not a private key", () => {
+    const csr = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n";
+    expect(validateApn(cert, csr, "APN", now).problems).toEqual(["privateKey is not a PEM private key (no -----BEGIN … PRIVATE KEY----- block found)"]);
   });
 
   it("a file with two private keys uses the first and warns", () => {
