@@ -6,6 +6,15 @@ const sa = () => JSON.parse(fixture("fcm-service-account.json")) as Record<strin
 const validate = (over: Record<string, unknown>) => validateFcm(JSON.stringify({ ...sa(), ...over }));
 const WHERE = "download the service-account key: Firebase console → Project settings → Service accounts → Generate new private key";
 
+describe("validateFcm: what is sent", () => {
+  it("only a leading byte-order mark is dropped; one inside a value is sent as it is", () => {
+    const text = JSON.stringify({ ...sa(), _comment: "FAKE \uFEFF fixture" });
+    const r = validateFcm(text);
+    expect(r.problems).toEqual([]);
+    expect(r.secret?.kind === "fcm" && r.secret.serviceAccountJson).toBe(text);
+  });
+});
+
 describe("validateFcm: what is not a service-account key", () => {
   it("a Google API key (AIza…), even after blank space, is recognised as a legacy key", () => {
     expect(validateFcm("  AIzaFAKE-cr2comms-test-fixture\n").problems).toEqual([
