@@ -47,7 +47,7 @@ const ENV_WORDS: Record<ApnEnvironment, string> = {
 
 /** X509Certificate.subject is one `K=V` per line; reports want one line. */
 function subjectLine(cert: X509Certificate): string {
-  return cert.subject.split("\n").filter(Boolean).join(", ");
+  return cert.subject.replaceAll("\n", ", ");
 }
 
 function subjectCn(cert: X509Certificate): string | undefined {
@@ -59,8 +59,8 @@ function subjectCn(cert: X509Certificate): string | undefined {
  * RSA keys, PKCS#8 otherwise; always unencrypted (Comms takes no passphrase).
  */
 export function normalisePrivateKey(key: KeyObject): string {
-  const pem = key.asymmetricKeyType === "rsa" ? key.export({ type: "pkcs1", format: "pem" }) : key.export({ type: "pkcs8", format: "pem" });
-  return typeof pem === "string" ? pem : pem.toString("utf8");
+  // A PEM export is always a string; `String` only narrows the declared `string | Buffer`.
+  return String(key.asymmetricKeyType === "rsa" ? key.export({ type: "pkcs1", format: "pem" }) : key.export({ type: "pkcs8", format: "pem" }));
 }
 
 function parseKey(keyPem: string, passphrase: string | undefined, problems: string[], warnings: string[]): KeyObject | undefined {

@@ -19,7 +19,7 @@ const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 
 /** Undoes the `\n` escaping common in `.env` files and JSON-ish values. */
 function unescapeNewlines(text: string): string {
-  return !text.includes("\n") && text.includes("\\n") ? text.replace(/\\r\\n|\\n/g, "\n") : text;
+  return text.includes("\n") ? text : text.replace(/\\r\\n|\\n/g, "\n");
 }
 
 /** Every PEM block in `text`, in order; text around and between the blocks is ignored. */
