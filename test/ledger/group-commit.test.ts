@@ -105,3 +105,18 @@ describe("group commit", () => {
     expect(events.every((e) => e.accountSid === "AC00000000000000000000000000000001")).toBe(true);
   });
 });
+
+describe("prepareForAppend and appends", () => {
+  it("is refused while appends are under way: it may cut the file back, which would drop an event reported durable", async () => {
+    const path = scratchPath();
+    const held = heldFsync();
+    held.setPath(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const first = ledger.append(confirmed(1));
+    await tick();
+    await expect(ledger.prepareForAppend()).rejects.toThrow(/not while appends are under way/);
+    held.calls[0]!.release();
+    await first;
+    expect(parseLedger(readFileSync(path, "utf8"), path).map((e) => e.legacySid)).toEqual([sid(1)]);
+  });
+});
