@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
 import { MAX_APPS_PER_ACCOUNT } from "../../src/limits.js";
-import { plan } from "../../src/plan/planner.js";
+import { compareSecrets, plan, secretsNeeded } from "../../src/plan/planner.js";
 import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, secretsFor, sid, snapshot } from "./builders.js";
 
 const S1 = sid(1);
@@ -41,6 +41,7 @@ describe("plan: legacy-gone items describe the credential Comms keeps", () => {
       [S2, "legacy-gone", "apn", true, sandboxLive.id],
       [S3, "legacy-gone", "apn", false, prodLive.id],
     ]);
+    expect(p.items.every((i) => i.problems.length === 0)).toBe(true);
     expect(bySid(p, S2).warnings.join(" ")).toMatch(/mapping entry #1 still lists it/);
     expect(bySid(p, S1).warnings.join(" ")).not.toMatch(/still lists it/);
     expect(bySid(p, S3).warnings.join(" ")).not.toMatch(/still lists it/);
@@ -49,9 +50,12 @@ describe("plan: legacy-gone items describe the credential Comms keeps", () => {
   it("--replace of a legacy-gone sid is refused with the reason; a blocked item is not also reported as nothing to replace", () => {
     const live = comms();
     const snap = snapshot({ legacy: [legacy({ sid: S2 })], comms: [live], ledger: ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: live.id })) });
-    const p = run(snap, mapping(entry({ sid: S2, credentialType: "FCM" })), new Map(), [S1, S2]);
+    const p = run(snap, mapping(entry({ sid: S2, credentialType: "FCM" })), new Map(), [S1, S2, sid(9)]);
     expect(bySid(p, S2).action).toBe("blocked");
-    expect(p.problems).toEqual([`--replace ${S1}: nothing to replace: its legacy credential no longer exists; its Comms credential is kept as is`]);
+    expect(p.problems).toEqual([
+      `--replace ${S1}: nothing to replace: its legacy credential no longer exists; its Comms credential is kept as is`,
+      `--replace ${sid(9)}: nothing to replace: no such legacy credential in this account`,
+    ]);
   });
 });
 
@@ -142,9 +146,9 @@ describe("plan: carrying on an unfinished replacement", () => {
 
   it("an older ledger line without App and type: the replacement stays where the old credential is", () => {
     const old = comms({ appName: "app_old", credentialType: "APN_SANDBOX" });
-    const e = ledgerEntry({ legacySid: S1, appName: undefined, credentialType: undefined, commsCredentialId: old.id, replacing: { oldId: old.id, attemptId: "a1", oldWasDefault: false, oldState: "confirmed" } });
+    const e = ledgerEntry({ legacySid: S1, appName: undefined, credentialType: undefined, commsCredentialId: old.id, secretById: { [old.id]: apn("old") }, replacing: { oldId: old.id, attemptId: "a1", oldWasDefault: false, oldState: "confirmed" } });
     const item = run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [old], ledger: ledgerOf(e) }), mapping(entry({ sid: S1 })), secretsFor(S1)).items[0]!;
-    expect(item).toMatchObject({ action: "replace", target: { appName: "app_old", credentialType: "APN_SANDBOX" }, replace: { oldId: old.id } });
+    expect(item).toMatchObject({ action: "replace", target: { appName: "app_old", credentialType: "APN_SANDBOX" }, replace: { oldId: old.id, oldSecret: { certSha256: "old" } } });
     // The old one is gone too: the mapping says where.
     const gone = run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [], ledger: ledgerOf(e) }), mapping(entry({ sid: S1 })), secretsFor(S1)).items[0]!;
     expect(gone.target).toMatchObject({ appName: "app_ios", credentialType: "APN" });
@@ -351,5 +355,39 @@ describe("plan: limits and warnings about other credentials", () => {
     const m = mapping(entry({ sid: S1, appName: "a" }), entry({ sid: S2, appName: "b" }), entry({ sid: S3, appName: "c" }));
     const p = run(snapshot({ legacy: [legacy({ sid: S1 }), legacy({ sid: S2 }), legacy({ sid: S3 })] }), m, new Map([[S1, shared], [S2, shared], [S3, shared]]));
     expect(p.items[0]!.warnings).toContain(`the same certificate is also mapped to b (${S2}), c (${S3}); each App should have its own`);
+  });
+});
+
+describe("plan: more of what the ledger and Comms say", () => {
+  it("a duplicated mapping entry is blocked for the duplication alone", () => {
+    const p = run(snapshot({ legacy: [legacy({ sid: S1 })] }), mapping(entry({ sid: S1 }), entry({ sid: S1 })), new Map());
+    expect(p.items[0]!.problems).toEqual(["listed 2 times in the mapping (entries #1, #2)"]);
+  });
+
+  it("an accepted id whose ledger line lacks the App or type is waited for where the mapping says", () => {
+    const e = ledgerEntry({ legacySid: S1, state: "accepted", appName: "old_app", credentialType: undefined, commsCredentialId: "comms_credential_accepted" });
+    const item = run(snapshot({ legacy: [legacy({ sid: S1 })], ledger: ledgerOf(e) }), mapping(entry({ sid: S1 })), secretsFor(S1)).items[0]!;
+    expect(item).toMatchObject({ action: "create", commsCredentialId: "comms_credential_accepted", target: { appName: "app_ios", credentialType: "APN" } });
+  });
+
+  it("a lost create re-sent after a 429 is reconciled from its last send", () => {
+    const e = ledgerEntry({ legacySid: S1, state: "pending", lastAttempt: { attemptId: "a1", startedAt: "2025-06-01T10:00:00.000Z", lastSentAt: "2025-06-01T10:00:20.000Z", appName: "app_ios", credentialType: "APN" } });
+    const item = run(snapshot({ legacy: [legacy({ sid: S1 })], ledger: ledgerOf(e) }), mapping(entry({ sid: S1 })), secretsFor(S1)).items[0]!;
+    expect(item.reconcileFrom).toEqual({ attemptId: "a1", startedAt: "2025-06-01T10:00:00.000Z", lastSentAt: "2025-06-01T10:00:20.000Z", appName: "app_ios", credentialType: "APN" });
+  });
+
+  it("secretsNeeded validates a migrated credential's secret against the type it has in Comms", () => {
+    const live = comms({ credentialType: "APN_SANDBOX" });
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [live], ledger: ledgerOf(ledgerEntry({ legacySid: S1, credentialType: "APN_SANDBOX", commsCredentialId: live.id })) });
+    expect(secretsNeeded(snap, mapping(entry({ sid: S1 }))).map((n) => n.target)).toEqual(["APN_SANDBOX"]);
+  });
+
+  it("FCM rotation: a project or client e-mail recorded on one side only decides nothing", () => {
+    expect(compareSecrets(fcm({ projectId: undefined }), fcm({ contentSha256: "c2" }))).toBe("same");
+    expect(compareSecrets(fcm(), fcm({ contentSha256: "c2", projectId: undefined }))).toBe("same");
+    expect(compareSecrets(fcm({ clientEmail: undefined }), fcm({ contentSha256: "c2" }))).toBe("same");
+    expect(compareSecrets(fcm(), fcm({ contentSha256: "c2", clientEmail: undefined }))).toBe("same");
+    // A different project is a renewal even when a key id is missing.
+    expect(compareSecrets(fcm({ keyId: undefined }), fcm({ contentSha256: "c2", projectId: "other" }))).toBe("renewed");
   });
 });
