@@ -27,3 +27,14 @@ describe("plan: the default App when the Comms Apps were not read", () => {
     expect(p.accountActions).toEqual([{ action: "set-default-app", appName: "ios", via: "first-create", appCreated: true }]);
   });
 });
+
+describe("plan: no defaultApp, or the right one already", () => {
+  it("has no account action at all", () => {
+    const snap = snapshot({ legacy: [legacy({ sid: sid(1) })], comms: [comms({ appName: "ios" })], apps: [{ name: "ios", isDefault: true, createdAt: "", updatedAt: "" }] });
+    const m = mapping(entry({ sid: sid(1), appName: "ios" }));
+    expect(plan(snap, m, secretsFor(sid(1)), { now: NOW }).accountActions).toBeUndefined();
+    const already = plan(snap, withDefault(m, "ios"), secretsFor(sid(1)), { now: NOW });
+    expect(already.accountActions).toBeUndefined();
+    expect(already.warnings).toEqual([]);
+  });
+});
