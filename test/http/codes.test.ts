@@ -1,7 +1,8 @@
 /** Which codes count as the network's fault, and which mean a create never left this machine. */
 import { describe, expect, it } from "vitest";
 import { isNetworkError } from "../../src/http/network.js";
-import { classifyHttp, failedBeforeSending } from "../../src/http/retry.js";
+import { UnknownOutcomeError } from "../../src/errors.js";
+import { classifyHttp, failedBeforeSending, networkErrorCode, withRetry } from "../../src/http/retry.js";
 
 const coded = (code: string) => Object.assign(new Error(`failed with ${code}`), { code });
 
@@ -40,5 +41,24 @@ describe("network and not-sent codes, each one", () => {
     expect(classifyHttp(true, { status: 500, retryAfter: "7" })).toEqual({ kind: "retry", reason: "HTTP 500", retryAfter: "7" });
     expect(classifyHttp(false, { status: 502 })).toEqual({ kind: "unknown-outcome", reason: "HTTP 502" });
     expect(classifyHttp(false, { status: 499 })).toEqual({ kind: "done" });
+  });
+});
+
+describe("odd errors and messages", () => {
+  it("an error whose cause is null has no code (and classifying it does not throw)", () => {
+    expect(networkErrorCode({ message: "x", cause: null })).toBeUndefined();
+    expect(classifyHttp(true, { networkError: { cause: null } })).toEqual({ kind: "retry", reason: "network error" });
+  });
+
+  it("an unknown outcome without a description says just that", async () => {
+    const err = await withRetry(
+      async () => {
+        throw coded("ECONNRESET");
+      },
+      () => ({ kind: "unknown-outcome", reason: "ECONNRESET" }),
+      { sleep: async () => {} },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownOutcomeError);
+    expect((err as Error).message).toBe("outcome unknown (ECONNRESET); not re-sent");
   });
 });
