@@ -69,3 +69,55 @@ describe("parseErrorBody: codes", () => {
     expect(parseErrorBody(400, "   ")).toEqual({ code: undefined, message: "HTTP 400 with an empty body" });
   });
 });
+
+describe("cleanServerText: sent JSON, PEM and base64 in every form the server may echo", () => {
+  it("JSON string values count as sent as the parser reads them (escaped slashes, \\u escapes), nested or at the top", () => {
+    const sent = ['{"token":"abcd\\/efgh\\/ijkl","list":["x\\u0041yyyyyyyy"],"deep":{"k":"p\\u0041ssword-123"}}'];
+    expect(cleanServerText("echo abcd/efgh/ijkl | xAyyyyyyyy | pAssword-123", { sent })).toBe("echo [redacted] | [redacted] | [redacted]");
+    expect(cleanServerText("echo s3cret-value", { sent: [' ["s3cr\\u0065t-value"]'] })).toBe("echo [redacted]");
+  });
+
+  it("a PEM body counts across its line breaks, from JSON (escaped \\n) and from base64", () => {
+    const lines = ["QUJDREVGR0hJSktMTU5PUFFSU1RV", "V1hZWmFiY2RlZmdoaWprbG1ub3Bx"];
+    const pem = `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
+    const across = `${lines[0]!.slice(-6)}${lines[1]!.slice(0, 6)}`;
+    expect(cleanServerText(`got ${across}`, { sent: [JSON.stringify({ private_key: pem })] })).toBe("got [redacted]");
+    expect(cleanServerText(`got ${across}`, { sent: [b64(pem)] })).toBe("got [redacted]");
+    expect(cleanServerText(`got ${across}`)).toBe(`got ${across}`);
+  });
+
+  it("base64 wrapped over lines is decoded; 16 characters of base64 already are", () => {
+    const wrapped = b64(JSON.stringify({ client_email: "wrapped@proj.iam.gserviceaccount.com", pad: "x".repeat(60) })).replace(/(.{40})/g, "$1\n");
+    expect(cleanServerText("who wrapped@proj.iam.gserviceaccount.com", { sent: [wrapped] })).toBe("who [redacted]");
+    expect(b64("secret-word1")).toHaveLength(16);
+    expect(cleanServerText("saw secret-word1", { sent: [b64("secret-word1")] })).toBe("saw [redacted]");
+  });
+});
+
+describe("cleanServerText: paths and case", () => {
+  it("a path segment of exactly 32 characters, or one starting with a digit or holding a +, is not a plain name", () => {
+    expect(cleanServerText("at /v1/Keys/Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab")).toBe("at [redacted]");
+    expect(cleanServerText("at /v1/Keys/1Ab1Ab1Ab1Ab1Ab1Ab1Ab1Ab1")).toBe("at [redacted]");
+    expect(cleanServerText("at /v1/Keys/Ab1+Ab1+Ab1+Ab1+Ab1+Ab1+Ab")).toBe("at [redacted]");
+  });
+
+  it("upper case with digits but no lower case (an error code, a ticket id) is kept", () => {
+    expect(cleanServerText("ref AB12CD34EF56GH78IJ90KL12MN34OP56QR")).toBe("ref AB12CD34EF56GH78IJ90KL12MN34OP56QR");
+  });
+});
+
+describe("parseErrorBody: odd bodies", () => {
+  it("a JSON number or string body is quoted as text", () => {
+    expect(parseErrorBody(400, "42")).toEqual({ code: undefined, message: "HTTP 400: 42" });
+    expect(parseErrorBody(400, '"just text"')).toEqual({ code: undefined, message: 'HTTP 400: "just text"' });
+  });
+
+  it("blank fields are skipped; title and detail equal once trimmed are said once", () => {
+    expect(parseErrorBody(400, JSON.stringify({ message: "   ", error: "real reason" })).message).toBe("real reason");
+    expect(parseErrorBody(400, JSON.stringify({ title: "Bad Request ", detail: "Bad Request" })).message).toBe("Bad Request");
+  });
+
+  it("HTML tags become spaces between words", () => {
+    expect(parseErrorBody(500, "<p>one</p><p>two</p>").message).toBe("HTTP 500: one two");
+  });
+});
