@@ -75,6 +75,8 @@ describe("cleanServerText: sent JSON, PEM and base64 in every form the server ma
     const sent = ['{"token":"abcd\\/efgh\\/ijkl","list":["x\\u0041yyyyyyyy"],"deep":{"k":"p\\u0041ssword-123"}}'];
     expect(cleanServerText("echo abcd/efgh/ijkl | xAyyyyyyyy | pAssword-123", { sent })).toBe("echo [redacted] | [redacted] | [redacted]");
     expect(cleanServerText("echo s3cret-value", { sent: [' ["s3cr\\u0065t-value"]'] })).toBe("echo [redacted]");
+    // Nulls, numbers and booleans among the values are no text, and do not stop the search.
+    expect(cleanServerText("echo secret-value-x", { sent: ['{"a":null,"n":1,"b":true,"k":"secret\\u002dvalue-x"}'] })).toBe("echo [redacted]");
   });
 
   it("a PEM body counts across its line breaks, from JSON (escaped \\n) and from base64", () => {
