@@ -38,3 +38,16 @@ describe("plan: no defaultApp, or the right one already", () => {
     expect(already.warnings).toEqual([]);
   });
 });
+
+describe("plan: switching the default App when the Apps were read", () => {
+  it("PATCHes from the current default, with no warning", () => {
+    const snap = snapshot({
+      legacy: [legacy({ sid: sid(1) })],
+      comms: [comms({ appName: "ios" }), comms({ appName: "web" })],
+      apps: [{ name: "web", isDefault: true, createdAt: "", updatedAt: "" }, { name: "ios", isDefault: false, createdAt: "", updatedAt: "" }],
+    });
+    const p = plan(snap, withDefault(mapping(entry({ sid: sid(1), appName: "ios" })), "ios"), secretsFor(sid(1)), { now: NOW });
+    expect(p.accountActions).toEqual([{ action: "set-default-app", appName: "ios", from: "web", via: "patch" }]);
+    expect(p.warnings).toEqual([]);
+  });
+});
