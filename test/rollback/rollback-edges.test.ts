@@ -26,6 +26,12 @@ describe("rollback: edges of what is deleted and what is said", () => {
     expect(p.gone).toEqual([]);
   });
 
+  it("only the current accepted id is warned about; an earlier id that is not listed is simply not there", () => {
+    const e = ledgerEntry({ legacySid: sid(1), state: "accepted", commsCredentialId: "comms_credential_new", createdIds: ["comms_credential_old", "comms_credential_new"] });
+    const p = planRollback(new Map([[sid(1), e]]), [], { allowAppDeletion: true });
+    expect(p.warnings).toEqual([expect.stringMatching(/comms_credential_new was accepted/)]);
+  });
+
   it("a signal that came before the run: nothing is deleted, every item is reported not started", async () => {
     const w = world();
     const [a, b] = [w.candidate(1), w.candidate(2)];
