@@ -67,6 +67,14 @@ describe("Comms client: what a 2xx must name", () => {
     expect(res).toEqual({ resourceId: ID, resourceLocation: `/v1/PushNotifications/Credentials/${ID}` });
   });
 
+  it("a 200 is an acceptance too; an id without any location is not enough", async () => {
+    const ok = await setup(() => ({ status: 200, json: { resourceId: ID, resourceLocation: `/v1/PushNotifications/Credentials/${ID}` } }));
+    await expect(ok.client.setDefault(ID, true)).resolves.toEqual({ resourceId: ID, resourceLocation: `/v1/PushNotifications/Credentials/${ID}` });
+    const bare = await setup(() => ({ status: 202, json: { resourceId: ID } }));
+    const err = await bare.client.create({ credentialType: "APN", appName: "a", content: { certificate: "Y2VydA==", privateKey: "a2V5" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownOutcomeError);
+  });
+
   it("a 3xx is not an acceptance", async () => {
     const { client } = await setup(() => ({ status: 304, text: "" }));
     await expect(client.setDefault(ID, true)).rejects.toBeInstanceOf(ApiError);
@@ -98,3 +106,16 @@ describe("Comms client: list filters and answers", () => {
     expect(server.requests[1]!.url).toBe("/v1/PushNotifications/Apps?pageToken=t2");
   });
 });
+
+describe("Comms client: error text", () => {
+  it("a short piece of a sent secret echoed in an error body is removed (too short to look like key material)", async () => {
+    const certificate = Buffer.from("certificate-secret-value-0123").toString("base64");
+    const piece = certificate.slice(3, 20);
+    const { client } = await setup(() => ({ status: 400, json: { message: `bad certificate ${piece}` } }));
+    const err = await client.create({ credentialType: "APN", appName: "a", content: { certificate, privateKey: "a2V5" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as Error).message).not.toContain(piece);
+    expect((err as Error).message).toMatch(/^Comms API error 400: bad .*\[redacted\]$/);
+  });
+});
+
