@@ -136,7 +136,8 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
   for (const d of drafts) if (d.creates) applySecret(d, secrets.get(d.item.legacySid));
   warnSharedCertificates(drafts);
   accountProblems.push(...enforceLimits(drafts, snapshot.comms));
-  warnUnknownCredentials(drafts, snapshot.comms, knownIds);
+  // `claimed`: the ledger's ids and those this plan records as cr2comms's (adopted, surfaced).
+  warnUnknownCredentials(drafts, snapshot.comms, claimed);
   const defaultApp = planDefaultApp(snapshot, mapping, drafts.map((d) => d.item));
   accountProblems.push(...defaultApp.accountProblems);
   warnings.push(...defaultApp.warnings);

@@ -186,6 +186,14 @@ describe("stale plans say what changed", () => {
     expect(describeStaleness(saved, run(snap, map, new Map([[S2, okSecret(S2, "v2")]])))).toEqual(["the secrets changed"]);
   });
 
+  it("a plan made for another account says so; a different fingerprint over equal parts still counts as a change", () => {
+    const { snap, map, secrets } = base();
+    const saved = run(snap, map, secrets);
+    const other = run({ ...snap, accountSid: "AC11111111111111111111111111111111" }, map, secrets);
+    expect(describeStaleness(saved, other)).toEqual([`the plan was made for account ${snap.accountSid}, not AC11111111111111111111111111111111`]);
+    expect(describeStaleness({ ...saved, observedFingerprint: "0".repeat(64) }, run(snap, map, secrets))).toEqual(["what was observed changed"]);
+  });
+
   it("loads an older plan file without part digests, and then says only that something changed", () => {
     const { snap, map, secrets } = base();
     const p = run(snap, map, secrets);
