@@ -227,6 +227,18 @@ describe("Confirmer: interruption", () => {
     expect(w.looks[0]).toBe("100 list app");
     expect(w.looks.slice(1).every((l) => l.endsWith("fetch kept"))).toBe(true);
   });
+
+  it("an aborted wait that was its App's only one ends the App's loop without another look", async () => {
+    const w = timedWorld();
+    const confirmer = new Confirmer(w.comms, w.opts());
+    const controller = new AbortController();
+    const waiting = confirmer.waitFor("app", "c1", { signal: controller.signal });
+    await w.advanceTo(150);
+    controller.abort();
+    expect(await waiting).toBeNull();
+    await w.advanceTo(10_000);
+    expect(w.looks).toEqual(["100 fetch c1"]);
+  });
 });
 
 describe("Confirmer: holding the first look while an App's writes are still coming", () => {
