@@ -1,4 +1,4 @@
-import type { Accepted, CommsClient, CommsListFilter, CreateCredentialBody } from "../../src/comms/types.js";
+import type { Accepted, CommsClient, CommsListFilter, CreateCredentialBody, CreateOptions } from "../../src/comms/types.js";
 import type { CommsCredential, CredentialType } from "../../src/domain.js";
 
 /** A virtual clock: time only moves when code under test sleeps (or a test calls `advance`). */
@@ -31,7 +31,7 @@ export function fakeComms(clock: Clock) {
   const visible = () => [...creds.values()].filter(shown);
   const strip = ({ visibleFrom: _, goneFrom: __, ...c }: CommsCredential & { visibleFrom: number; goneFrom?: number }): CommsCredential => c;
   const hooks: {
-    create?: (body: CreateCredentialBody) => Promise<Accepted>;
+    create?: (body: CreateCredentialBody, opts?: CreateOptions) => Promise<Accepted>;
     setDefault?: (id: string, isDefault: boolean) => Promise<Accepted>;
     delete?: (id: string) => Promise<Accepted>;
     list?: (filter?: CommsListFilter) => Promise<void>;
@@ -70,9 +70,9 @@ export function fakeComms(clock: Clock) {
     async fetchLocation(location: string) {
       return client.fetch(location.split("/").pop()!);
     },
-    async create(body: CreateCredentialBody) {
+    async create(body: CreateCredentialBody, opts?: CreateOptions) {
       calls.push(`create ${body.appName} ${body.credentialType}`);
-      if (hooks.create) return hooks.create(body);
+      if (hooks.create) return hooks.create(body, opts);
       const c = add({ appName: body.appName, credentialType: body.credentialType, isDefault: body.isDefault ?? false });
       return { resourceId: c.id, resourceLocation: `https://comms.test/v1/PushNotifications/Credentials/${c.id}` };
     },
@@ -113,6 +113,11 @@ export function fakeComms(clock: Clock) {
     hooks,
     add,
     remove: (id: string) => creds.delete(id),
+    /** Changes a stored credential in place (e.g. a default that takes effect without a PATCH hook). */
+    update: (id: string, patch: { isDefault?: boolean; visibleFrom?: number }) => {
+      const c = creds.get(id);
+      if (c) Object.assign(c, patch);
+    },
     /** The credential stays listed until `at` (a delete that takes effect late). */
     goneFrom: (id: string, at: number) => {
       const c = creds.get(id);
