@@ -369,3 +369,49 @@ describe("writer: this run's create whose answer is lost", () => {
     expect(w.comms.writes()).toHaveLength(1);
   });
 });
+
+describe("writer: the run-wide concurrency limit", () => {
+  /** The fake client, telling the writer the status of every answer (as the real one does); `answer` scripts them. */
+  const watched = (w: World, answer: (call: string) => number[]) => {
+    let listener: ((status: number) => void) | undefined;
+    let unwatched = 0;
+    const client = w.comms.client;
+    const told = <T>(call: string, fn: () => Promise<T>) => async () => {
+      for (const s of answer(call)) listener?.(s);
+      return fn();
+    };
+    const comms: CommsClient = {
+      ...client,
+      create: (b, o) => told("create", () => client.create(b, o))(),
+      fetch: (id) => told("fetch", () => client.fetch(id))(),
+      fetchLocation: (l) => told("fetch", () => client.fetchLocation(l))(),
+      watchAnswers(l) {
+        listener = l;
+        return () => void (unwatched++, (listener = undefined));
+      },
+    };
+    return { comms, unwatched: () => unwatched };
+  };
+
+  it("every answer the run gets steers the adaptive limit (a 429 cuts it), and the run stops listening at its end", async () => {
+    const w = world();
+    const { comms, unwatched } = watched(w, (call) => (call === "create" ? [429, 202] : [200]));
+    const lines: string[] = [];
+    const logger = { info: (_: unknown, msg: string) => lines.push(msg), warn: () => {}, debug: () => {}, error: () => {} } as never;
+    const result = await apply(planOf(item()), w.deps([], { comms, concurrency: "adaptive", logger }));
+    expect(result.items[0]!.status).toBe("confirmed");
+    expect(result.concurrency).toMatchObject({ mode: "adaptive", start: 4, final: 2, throttled: 1, decreases: 1 });
+    expect(unwatched()).toBe(1);
+    expect(lines).toContain("concurrency: adaptive, started at 4, reached 4, ended at 2; 1 429 answer(s) seen");
+  });
+
+  it("a fixed limit is reported and logged as fixed, and still counts the 429s", async () => {
+    const w = world();
+    const { comms } = watched(w, (call) => (call === "create" ? [429, 202] : [200]));
+    const lines: string[] = [];
+    const logger = { info: (_: unknown, msg: string) => lines.push(msg), warn: () => {}, debug: () => {}, error: () => {} } as never;
+    const result = await apply(planOf(item()), w.deps([], { comms, concurrency: 3, logger }));
+    expect(result.concurrency).toMatchObject({ mode: "fixed", start: 3, final: 3, throttled: 1, decreases: 0 });
+    expect(lines).toContain("concurrency: fixed at 3; 1 429 answer(s) seen");
+  });
+});
