@@ -224,4 +224,17 @@ describe("AdaptiveLimiter", () => {
     expect(limiter.limit).toBe(3);
     await t.finish();
   });
+
+  it("a slot gained by growing starts a queued request at once, without waiting for one to finish", async () => {
+    const limiter = new AdaptiveLimiter({ start: 1 });
+    const hold = new Promise<void>(() => {});
+    void limiter.run(() => hold);
+    void limiter.run(() => hold);
+    await tick();
+    expect([limiter.inFlight, limiter.queued]).toEqual([1, 1]);
+    limiter.answer(200); // a clean window at 1 while saturated
+    expect(limiter.limit).toBe(2);
+    expect([limiter.inFlight, limiter.queued]).toEqual([2, 0]);
+    expect(limiter.stats()).toMatchObject({ peak: 2, peakInFlight: 2 });
+  });
 });
