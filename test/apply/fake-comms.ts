@@ -16,6 +16,43 @@ export function virtualClock(start = Date.parse("2025-06-01T12:00:00.000Z")) {
   };
 }
 
+/**
+ * A discrete virtual clock: a sleep ends only when `run` moves time to it, and `run` does that only
+ * once nothing else can run — so a sleep cut short (a woken hold, an abort) costs no virtual time,
+ * and concurrent work interleaves as it would in real time, only instantly.
+ */
+export function eventClock(start = Date.parse("2025-06-01T12:00:00.000Z")) {
+  let t = start;
+  let seq = 0;
+  const timers: { at: number; seq: number; fire: () => void }[] = [];
+  const idle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  return {
+    now: () => new Date(t),
+    ms: () => t,
+    advance: (ms: number) => void (t += ms),
+    sleep: (ms: number) => new Promise<void>((fire) => void timers.push({ at: t + Math.max(0, ms), seq: seq++, fire })),
+    /** Awaits `p`, moving time to the next sleep's end whenever everything else is waiting. */
+    async run<T>(p: Promise<T>): Promise<T> {
+      let done = false;
+      p.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      for (;;) {
+        await idle();
+        if (done) return p;
+        timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        const next = timers.shift();
+        if (!next) throw new Error("eventClock: everything is waiting and no sleep is left to end");
+        t = Math.max(t, next.at);
+        next.fire();
+      }
+    },
+  };
+}
+
 type Clock = ReturnType<typeof virtualClock>;
 
 /**

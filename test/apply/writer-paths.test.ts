@@ -9,7 +9,8 @@ import type { CommsClient } from "../../src/comms/types.js";
 import type { CommsCredential } from "../../src/domain.js";
 import { ApiError, UnknownOutcomeError } from "../../src/errors.js";
 import type { Ledger } from "../../src/ledger/types.js";
-import { sid } from "../plan/builders.js";
+import { okSecret, sid } from "../plan/builders.js";
+import { eventClock } from "./fake-comms.js";
 import { APP, item, planOf, world } from "./writer-world.js";
 
 type World = ReturnType<typeof world>;
@@ -131,6 +132,7 @@ describe("writer: default changes (PATCH)", () => {
     const patch = item({ legacySid: sid(2), action: "update-default", commsCredentialId: c.id, target: { appName: APP, credentialType: "APN", isDefault: true } });
     const result = await apply(planOf(item(), patch), w.deps([c], { concurrency: 1, signal: controller.signal }));
     expect(result.items[1]).toMatchObject({ status: "planned", warnings: ["not started: the run was interrupted"] });
+    expect(result.items[1]!.timings).toBeUndefined(); // it never ran
     expect(w.comms.writes()).toEqual([`create ${APP} APN`]);
   });
 });
@@ -413,5 +415,82 @@ describe("writer: the run-wide concurrency limit", () => {
     const result = await apply(planOf(item()), w.deps([], { comms, concurrency: 3, logger }));
     expect(result.concurrency).toMatchObject({ mode: "fixed", start: 3, final: 3, throttled: 1, decreases: 0 });
     expect(lines).toContain("concurrency: fixed at 3; 1 429 answer(s) seen");
+  });
+});
+
+describe("writer: ordering and batching", () => {
+  const secretsFor = (n: number) => new Map(Array.from({ length: n }, (_, i) => [sid(i + 1), okSecret(sid(i + 1))] as const));
+  const creates = (n: number, app = (_: number) => APP) => Array.from({ length: n }, (_, i) => item({ legacySid: sid(i + 1), target: { appName: app(i), credentialType: "APN", isDefault: false } }));
+
+  it("creates of one App and type are sent one at a time; creates into different Apps go out together", async () => {
+    const w = world();
+    const inFlight = new Map<string, number>();
+    const most = new Map<string, number>();
+    w.comms.hooks.create = async (body) => {
+      const n = (inFlight.get(body.appName) ?? 0) + 1;
+      inFlight.set(body.appName, n);
+      most.set(body.appName, Math.max(most.get(body.appName) ?? 0, n));
+      await w.clock.sleep(10);
+      inFlight.set(body.appName, n - 1);
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType });
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    let total = 0;
+    const counting = { ...w.comms.client, create: async (...a: Parameters<typeof w.comms.client.create>) => {
+      total++;
+      const all = [...inFlight.values()].reduce((x, y) => x + y, 0);
+      most.set("*", Math.max(most.get("*") ?? 0, all + 1));
+      return w.comms.client.create(...a);
+    } };
+    const result = await apply(planOf(...creates(6, (i) => (i < 3 ? APP : "other_app"))), w.deps([], { comms: counting, secrets: secretsFor(6) }));
+    expect(result.items.every((i) => i.status === "confirmed")).toBe(true);
+    expect(total).toBe(6);
+    expect(most.get(APP)).toBe(1);
+    expect(most.get("other_app")).toBe(1);
+    expect(most.get("*")).toBe(2);
+  });
+
+  it("the writes announced for an App are confirmed together with one list call", async () => {
+    const clock = eventClock();
+    const w = world(clock);
+    w.comms.hooks.create = async (body) => {
+      await clock.sleep(50); // each create takes a while: the first is due for a look before the last is sent
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType });
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    const result = await clock.run(apply(planOf(...creates(5)), w.deps([], { secrets: secretsFor(5) })));
+    expect(result.items.every((i) => i.status === "confirmed")).toBe(true);
+    const reads = w.comms.calls.filter((c) => !c.startsWith("create"));
+    expect(reads).toEqual([`list ${APP}`]);
+  });
+
+  it("a write that fails before it is confirmed does not hold back the confirmation of the others", async () => {
+    const clock = eventClock();
+    const w = world(clock);
+    let n = 0;
+    w.comms.hooks.create = async (body) => {
+      await clock.sleep(50);
+      if (++n === 1) throw new ApiError("Comms", 400, 20001, "bad certificate");
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType });
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    const t0 = w.clock.ms();
+    const result = await clock.run(apply(planOf(...creates(2)), w.deps([], { secrets: secretsFor(2), confirm: { timeoutMs: 60_000, holdMaxMs: 30_000 } })));
+    expect(result.items.map((i) => i.status)).toEqual(["failed", "confirmed"]);
+    expect(w.clock.ms() - t0).toBeLessThan(30_000);
+  });
+
+  it("another sid's attempt left pending in the ledger holds a create of its App and type back; a settled one does not", async () => {
+    const t = (w: World) => w.clock.ms();
+    for (const settled of [false, true]) {
+      const w = world();
+      await w.ledger.append({ event: "attempt", legacySid: sid(2), attemptId: "att-2", appName: APP, credentialType: "APN", isDefault: false, startedAt: iso(t(w) - 1_000) });
+      await w.ledger.append({ event: "unknown", legacySid: sid(2), attemptId: "att-2", reason: "socket hang up" });
+      if (settled) await w.ledger.append({ event: "accepted", legacySid: sid(2), attemptId: "att-2", commsCredentialId: "comms_credential_theirs" });
+      const notices: WaitNotice[] = [];
+      const result = await apply(planOf(item()), w.deps([], { clockSkewMs: 1_000, onWaiting: (n) => notices.push(n) }));
+      expect(result.items[0]!.status).toBe("confirmed");
+      expect(notices).toHaveLength(settled ? 0 : 1);
+    }
   });
 });

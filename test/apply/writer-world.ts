@@ -27,8 +27,7 @@ export function planOf(...items: PlanItem[]): Plan {
 }
 
 /** A fake Comms, a ledger and the writer's dependencies, all on one virtual clock. */
-export function world() {
-  const clock = virtualClock();
+export function world(clock: Pick<ReturnType<typeof virtualClock>, "now" | "ms" | "advance" | "sleep"> = virtualClock()) {
   const comms = fakeComms(clock);
   const ledger = new MemoryLedger(clock.now);
   const deps = (existing: CommsCredential[], over: Partial<ApplyDeps> = {}): ApplyDeps => ({
