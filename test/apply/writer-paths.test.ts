@@ -303,8 +303,11 @@ describe("writer: this run's create whose answer is lost", () => {
   it("lost twice, with nothing in Comms: sent once more only, then left for a rerun", async () => {
     const w = world();
     const sends = lostCreate(w);
-    const result = await apply(planOf(item()), w.deps([], { wait: true, settleMs: 1_000 }));
+    const notices: WaitNotice[] = [];
+    const result = await apply(planOf(item()), w.deps([], { wait: true, settleMs: 1_000, onWaiting: (n) => notices.push(n) }));
     expect(sends()).toBe(2);
+    // One wait (for the loss to settle); its own lost attempt never holds the re-send back.
+    expect(notices.map((n) => n.reason)).toEqual(["create outcome unknown (socket hang up)"]);
     expect(result.items[0]).toMatchObject({ status: "failed", attempts: 2 });
     expect(result.items[0]!.error).toBe("create outcome unknown (socket hang up) for the second time in this run; nothing more was sent — rerun apply to reconcile it");
     expect(result.items[0]!.warnings).toEqual(["the create's answer was lost and nothing appeared in Comms within 1 s; sent again"]);
@@ -366,9 +369,146 @@ describe("writer: this run's create whose answer is lost", () => {
     });
     const result = await apply(planOf(item(), item({ legacySid: sid(2) })), w.deps([]));
     expect(result.items[0]).toMatchObject({ status: "failed" });
+    const ids = w.comms.all().map((c) => c.id);
+    expect(result.items[0]!.error).toMatch(new RegExp(`\\(${ids.join(", ")}\\); Comms cannot tell which holds this certificate — delete the ones that are not yours in Comms, then rerun apply$`));
     expect(result.items[1]).toMatchObject({ status: "planned" });
     expect(result.items[1]!.warnings).toEqual([expect.stringMatching(/^not attempted: create outcome unknown \(socket hang up\) and .*2 new credentials.*; rerun apply once it is resolved$/)]);
     expect(w.comms.writes()).toHaveLength(1);
+  });
+});
+
+describe("writer: what a lost create may take, and what it holds back", () => {
+  it("never adopts what another create of this run was accepted for", async () => {
+    const w = world();
+    let n = 0;
+    w.comms.hooks.create = async (body) => {
+      if (++n === 2) throw new UnknownOutcomeError("socket hang up"); // the second one never happened
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType });
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    const result = await apply(planOf(item(), item({ legacySid: sid(2) })), w.deps([]));
+    const [first, second] = result.items;
+    expect(first).toMatchObject({ status: "confirmed" });
+    expect(second!.status).toBe("failed");
+    expect(second!.commsCredentialId).toBeUndefined();
+    expect(w.ledger.list.filter((e) => e.event === "accepted").map((e) => e.legacySid)).toEqual([sid(1)]);
+  });
+
+  it("a lost create adopted at once holds nothing back: the next create of its kind goes straight ahead", async () => {
+    const w = world();
+    let n = 0;
+    w.comms.hooks.create = async (body) => {
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType });
+      if (++n === 1) throw new UnknownOutcomeError("socket hang up");
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    const notices: WaitNotice[] = [];
+    const result = await apply(planOf(item(), item({ legacySid: sid(2) })), w.deps([], { onWaiting: (x) => notices.push(x) }));
+    expect(result.items.map((i) => i.status)).toEqual(["confirmed", "confirmed"]);
+    expect(new Set(result.items.map((i) => i.commsCredentialId)).size).toBe(2);
+    expect(notices).toEqual([]);
+  });
+
+  it("an earlier attempt the plan found the result of (a skipped sid) holds nothing back", async () => {
+    const w = world();
+    const t0 = w.clock.ms();
+    await w.ledger.append({ event: "attempt", legacySid: sid(2), attemptId: "att-2", appName: APP, credentialType: "APN", isDefault: false, startedAt: iso(t0 - 1_000) });
+    await w.ledger.append({ event: "unknown", legacySid: sid(2), attemptId: "att-2", reason: "socket hang up" });
+    const theirs = w.comms.add({ appName: APP, credentialType: "APN", createdAt: t0 - 900 });
+    const skipped = item({ legacySid: sid(2), action: "skip", commsCredentialId: theirs.id, reconcileFrom: { attemptId: "att-2", startedAt: iso(t0 - 1_000) } });
+    const notices: WaitNotice[] = [];
+    const result = await apply(planOf(skipped, item()), w.deps([theirs], { clockSkewMs: 1_000, onWaiting: (x) => notices.push(x) }));
+    expect(result.items.map((i) => i.status)).toEqual(["skipped", "confirmed"]);
+    expect(notices).toEqual([]);
+  });
+
+  it("an earlier attempt's one candidate is adopted as its result, saying which attempt made it", async () => {
+    const w = world();
+    const startedAt = w.clock.ms() - 60_000;
+    const made = w.comms.add({ appName: APP, credentialType: "APN", createdAt: startedAt + 500 });
+    const reconcileFrom = { attemptId: "att-1", startedAt: iso(startedAt), unknownAt: iso(startedAt + 2_000), priorIds: [] };
+    const result = await apply(planOf(item({ reconcileFrom })), w.deps([], { settleMs: 0 }));
+    expect(result.items[0]).toMatchObject({ status: "confirmed", commsCredentialId: made.id, attempts: 0, warnings: [`${made.id} found in Comms was adopted as the result of the earlier attempt att-1`] });
+    expect(w.comms.writes()).toEqual([]);
+  });
+
+  it("while waiting for a lost create to settle, Comms is listed after 100 ms, then less and less often", async () => {
+    const w = world();
+    w.comms.hooks.create = async () => {
+      throw new UnknownOutcomeError("socket hang up");
+    };
+    const at: number[] = [];
+    const t0 = w.clock.ms();
+    w.comms.hooks.list = async () => void at.push(w.clock.ms() - t0);
+    await apply(planOf(item()), w.deps([], { wait: true, settleMs: 10_000, settlePollMaxMs: 2_000 }));
+    // The first look holds the create's lock; then 100, 200, 400, … up to 2 s apart until settled (10 s), then the re-send's.
+    expect(at.slice(0, 11)).toEqual([0, 0, 100, 300, 700, 1_500, 3_100, 5_100, 7_100, 9_100, 10_000]);
+  });
+
+  it("records the ids of the App and type's existing credentials with each attempt (never its result)", async () => {
+    const w = world();
+    const same = w.comms.add({ appName: APP, credentialType: "APN" });
+    const otherType = w.comms.add({ appName: APP, credentialType: "FCM" });
+    const otherApp = w.comms.add({ appName: "other_app", credentialType: "APN" });
+    await apply(planOf(item()), w.deps([same, otherType, otherApp]));
+    expect(w.ledger.list[0]).toMatchObject({ event: "attempt", priorIds: [same.id] });
+  });
+});
+
+describe("writer: already migrated", () => {
+  it("journals only what the ledger does not say yet", async () => {
+    const w = world();
+    const made = w.comms.add({ appName: APP, credentialType: "APN" });
+    const other = w.comms.add({ appName: APP, credentialType: "APN" });
+    const lost = { attemptId: "att-1", startedAt: iso(w.clock.ms() - 60_000) };
+    // The ledger has the 202 already (not yet confirmed): only the confirmation is added.
+    await w.ledger.append({ event: "accepted", legacySid: sid(1), attemptId: "att-1", commsCredentialId: made.id });
+    await apply(planOf(item({ action: "already-migrated", commsCredentialId: made.id, reconcileFrom: lost })), w.deps([made, other]));
+    expect(w.events()).toEqual(["accepted", "confirmed"]);
+    // Confirmed, but for another id than the plan found: the plan's id is confirmed.
+    await apply(planOf(item({ action: "already-migrated", commsCredentialId: other.id })), w.deps([made, other]));
+    expect(w.ledger.list.at(-1)).toMatchObject({ event: "confirmed", commsCredentialId: other.id });
+    expect(w.events()).toEqual(["accepted", "confirmed", "confirmed"]);
+  });
+});
+
+describe("writer: creates that are accepted but not seen", () => {
+  it("not visible before the confirmation timeout: accepted-unconfirmed, journalled with why", async () => {
+    const w = world();
+    w.comms.hooks.create = async (body) => {
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType, visibleFrom: w.clock.ms() + 3_600_000 });
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    const result = await apply(planOf(item()), w.deps([]));
+    expect(result.items[0]).toMatchObject({ status: "accepted-unconfirmed", attempts: 1, warnings: ["accepted (202) but not visible before the confirmation timeout; a rerun confirms it"] });
+    expect(w.ledger.list.at(-1)).toMatchObject({ event: "unconfirmed", reason: "not visible before the confirmation timeout" });
+  });
+
+  it("interrupted before it was visible: accepted-unconfirmed, saying so", async () => {
+    const w = world();
+    const controller = new AbortController();
+    w.comms.hooks.create = async (body) => {
+      const made = w.comms.add({ appName: body.appName, credentialType: body.credentialType, visibleFrom: w.clock.ms() + 3_600_000 });
+      controller.abort();
+      return { resourceId: made.id, resourceLocation: `x/${made.id}` };
+    };
+    const result = await apply(planOf(item()), w.deps([], { signal: controller.signal }));
+    expect(result.items[0]!.warnings).toEqual(["accepted (202) but the run was interrupted before it was visible; a rerun confirms it"]);
+    expect(w.ledger.list.at(-1)).toMatchObject({ event: "unconfirmed", reason: "the run was interrupted before it was visible" });
+  });
+});
+
+describe("writer: the default App step in a run", () => {
+  it("reads the App back with the run's confirmation timing, and leaves a change that never shows unconfirmed", async () => {
+    const w = world();
+    const first = w.comms.add({ appName: "first_app", credentialType: "APN" }); // the fake lists the first App as the default
+    const mine = w.comms.add({ appName: APP, credentialType: "APN" });
+    const p = { ...planOf(item({ action: "already-migrated", commsCredentialId: mine.id })), accountActions: [{ action: "set-default-app" as const, appName: APP, from: "first_app", via: "patch" as const }] };
+    const t0 = w.clock.ms();
+    const result = await apply(p, w.deps([first, mine], { confirm: { timeoutMs: 1_000, initialDelayMs: 100, maxDelayMs: 400 } }));
+    expect(result.accountActions).toEqual([expect.objectContaining({ appName: APP, status: "accepted-unconfirmed", patched: true })]);
+    expect(w.comms.calls.filter((c) => c === "listApps")).toHaveLength(5); // at 0, 100, 300, 700 and 1100 ms
+    expect(w.clock.ms() - t0).toBe(1_100);
   });
 });
 
