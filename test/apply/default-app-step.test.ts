@@ -20,7 +20,7 @@ function world(reads: (Partial<CommsApp> | null | "error")[], over: Partial<Defa
   const clock = virtualClock(0);
   const ledger = new MemoryLedger(clock.now);
   const calls: string[] = [];
-  let patchError: Error | undefined;
+  let patchError: unknown;
   let n = 0;
   let scheduled = 0;
   const comms = {
@@ -56,7 +56,7 @@ function world(reads: (Partial<CommsApp> | null | "error")[], over: Partial<Defa
     calls,
     controller,
     scheduled: () => scheduled,
-    failPatch: (e: Error) => void (patchError = e),
+    failPatch: (e: unknown) => void (patchError = e),
     patches: () => calls.filter((c) => c.includes("setDefaultApp")),
     events: () => ledger.list.map(({ ts: _, v: __, ...e }) => e),
   };
@@ -108,6 +108,12 @@ describe("the default-App step: a PATCH", () => {
     expect(done).toMatchObject({ status: "failed", error: "400 App not found", patched: true });
     expect(w.events().map((e) => e.event)).toEqual(["app-default-requested"]);
     expect(w.calls.filter((c) => c.includes("fetchApp"))).toEqual([]);
+  });
+
+  it("a PATCH that fails with something other than an Error still says what failed", async () => {
+    const w = world([{ isDefault: true }]);
+    w.failPatch("connection reset");
+    expect(await carryOutDefaultApp(viaPatch, w.deps)).toMatchObject({ status: "failed", error: "connection reset" });
   });
 
   it("an interrupted run sends no PATCH and journals nothing", async () => {
