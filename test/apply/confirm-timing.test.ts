@@ -27,6 +27,10 @@ function timedWorld() {
     const v = visible.get(id);
     return v !== undefined && v.at <= clock;
   };
+  // A loop that looks without ever sleeping (a bug, or a mutant) spins on microtasks alone, where no
+  // test timeout can stop it: past this many looks every look hangs, and `settle` fails the test.
+  const RUNAWAY = 1_000;
+  const runaway = () => (looks.length > RUNAWAY ? new Promise<never>(() => {}) : undefined);
   const fail = (kind: string) => {
     const i = failNext.indexOf(kind);
     if (i >= 0) {
@@ -38,17 +42,20 @@ function timedWorld() {
     stats: { requests: 0, retries: 0, byKind: {} },
     async list(filter?: CommsListFilter) {
       looks.push(`${clock} list ${filter?.appName}`);
+      await runaway();
       fail("list");
       return [...visible.keys()].filter((id) => shown(id) && visible.get(id)!.app === filter?.appName).map(cred);
     },
     async fetch(id: string) {
       looks.push(`${clock} fetch ${id}`);
+      await runaway();
       fail("fetch");
       return shown(id) ? cred(id) : null;
     },
     async fetchLocation(location: string) {
       const id = location.split("/").pop()!;
       looks.push(`${clock} location ${id}`);
+      await runaway();
       return shown(id) ? cred(id) : null;
     },
   } as unknown as CommsClient;
@@ -67,6 +74,7 @@ function timedWorld() {
     }
     clock = Math.max(clock, t);
     await flush();
+    if (looks.length > RUNAWAY) throw new Error("the confirmer looks without ever sleeping");
   };
   return {
     comms,
@@ -90,6 +98,7 @@ function timedWorld() {
       void p.then((value) => (done = { value, at: clock }));
       await flush();
       while (!done) {
+        if (looks.length > RUNAWAY) throw new Error("the confirmer looks without ever sleeping");
         timers.sort((a, b) => a.at - b.at);
         const next = timers.shift();
         if (!next || next.at > limit) throw new Error(`nothing left to run at ${clock}`);
@@ -359,7 +368,9 @@ describe("Confirmer: production defaults (fake timers)", () => {
     vi.useFakeTimers({ now: 0 });
     const w = timedWorld();
     const at: number[] = [];
-    const comms = { ...w.comms, fetch: async () => (at.push(Date.now()), null), list: async () => (at.push(Date.now()), []) } as unknown as CommsClient;
+    // (Past 1000 looks a loop that never sleeps is stopped: each look hangs.)
+    const look = <T>(v: T) => (at.push(Date.now()), at.length > 1_000 ? new Promise<never>(() => {}) : Promise.resolve(v));
+    const comms = { ...w.comms, fetch: () => look(null), list: () => look([]) } as unknown as CommsClient;
     const confirmer = new Confirmer(comms);
     let result: CommsCredential | null | undefined;
     void confirmer.waitFor("app", "never").then((r) => (result = r));
