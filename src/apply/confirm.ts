@@ -157,6 +157,8 @@ export class Confirmer {
       }
       afterHold = false;
       const looking = [...(this.pending.get(appName) ?? [])];
+      // Every waiter was aborted while this loop slept (Ctrl-C): nothing to look for, no request.
+      if (looking.length === 0) continue;
       let visible: Map<string, CommsCredential>;
       try {
         visible = await this.schedule(() => this.look(appName, looking));

@@ -406,7 +406,6 @@ async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedI
     });
     if (!sent) return notStarted(item);
   } catch (err) {
-    if (err instanceof JournalError) throw err;
     const message = describe(err);
     await ctx.deps.ledger.append({ event: "failed", legacySid: item.legacySid, error: message, ...statusOf(err), runId: ctx.runId });
     return failed(item, message);
@@ -475,7 +474,6 @@ async function replace(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     try {
       await ctx.serialised(key, () => ctx.deps.comms.setDefault(newId, true));
     } catch (err) {
-      if (err instanceof JournalError) throw err;
       const message = describe(err);
       await ctx.deps.ledger.append({ event: "failed", legacySid: sid, error: message, ...statusOf(err), runId: ctx.runId });
       return failed(done, `making ${newId} the default failed: ${message}; ${keep} — rerun apply`, { warnings });
@@ -495,7 +493,6 @@ async function replace(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
     try {
       await ctx.serialised(key, () => ctx.deps.comms.delete(r.oldId));
     } catch (err) {
-      if (err instanceof JournalError) throw err;
       if (!(err instanceof ApiError && err.status === 404)) {
         const message = describe(err);
         await ctx.deps.ledger.append({ event: "failed", legacySid: sid, error: message, ...statusOf(err), runId: ctx.runId });

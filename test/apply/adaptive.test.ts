@@ -189,4 +189,52 @@ describe("AdaptiveLimiter", () => {
     expect(limiter.inFlight).toBe(0);
     await expect(limiter.run(async () => 7)).resolves.toBe(7);
   });
+
+  it("keeps to its bounds: at least 1, whole numbers, by default from 4 up to 32 at most", () => {
+    expect(new AdaptiveLimiter().limit).toBe(4);
+    expect(new AdaptiveLimiter({ start: 0, min: 0 }).limit).toBe(1);
+    expect(new AdaptiveLimiter({ start: 0 }).limit).toBe(1);
+    expect(new AdaptiveLimiter({ start: 4.7 }).limit).toBe(4);
+    expect(new AdaptiveLimiter({ start: 40 }).limit).toBe(32);
+    expect(new AdaptiveLimiter({ start: 2, min: 5, max: 3 }).limit).toBe(5);
+    expect(AdaptiveLimiter.fixed(0).limit).toBe(1);
+    expect(AdaptiveLimiter.fixed(2.9).stats()).toMatchObject({ mode: "fixed", start: 2, final: 2, peak: 2 });
+  });
+
+  it("by default a 429 is forgiven only after 8 clean windows at the level below it", async () => {
+    const limiter = new AdaptiveLimiter({ start: 6 });
+    const t = traffic(limiter, 300);
+    await t.answer(429); // sent at 6: limit 3, known good 5
+    await t.answer(200, 5); // the rest of the wave
+    await t.answer(200, 3 + 4); // back up to 5
+    expect(limiter.limit).toBe(5);
+    await t.answer(200, 5 * 7);
+    expect(limiter.limit).toBe(5);
+    await t.answer(200, 5);
+    expect(limiter.limit).toBe(6);
+    await t.finish();
+  });
+
+  it("a 4xx answer other than 429 is clean (the request was taken); a 500 is not", async () => {
+    const limiter = new AdaptiveLimiter({ start: 2 });
+    const t = traffic(limiter, 40);
+    await t.answer(500, 10);
+    expect(limiter.limit).toBe(2);
+    await t.answer(404, 2);
+    expect(limiter.limit).toBe(3);
+    await t.finish();
+  });
+
+  it("a slot gained by growing starts a queued request at once, without waiting for one to finish", async () => {
+    const limiter = new AdaptiveLimiter({ start: 1 });
+    const hold = new Promise<void>(() => {});
+    void limiter.run(() => hold);
+    void limiter.run(() => hold);
+    await tick();
+    expect([limiter.inFlight, limiter.queued]).toEqual([1, 1]);
+    limiter.answer(200); // a clean window at 1 while saturated
+    expect(limiter.limit).toBe(2);
+    expect([limiter.inFlight, limiter.queued]).toEqual([2, 0]);
+    expect(limiter.stats()).toMatchObject({ peak: 2, peakInFlight: 2 });
+  });
 });

@@ -10,8 +10,12 @@ function fakeWorld() {
   const calls: string[] = [];
   const cred = (id: string, appName: string): CommsCredential => ({ id, appName, credentialType: "APN", isDefault: false, createdAt: "", updatedAt: "" });
   const apps = new Map<string, string>();
+  // A loop that looks without ever sleeping (a bug, or a mutant) spins on microtasks alone, where no
+  // test timeout can stop it: past this many looks every look hangs (and the test times out).
+  const runaway = () => (calls.length > 1_000 ? new Promise<never>(() => {}) : undefined);
   const fetch = async (id: string) => {
     calls.push(`fetch ${id}`);
+    await runaway();
     const t = visibleAt.get(id);
     return t !== undefined && t <= clock ? cred(id, apps.get(id)!) : null;
   };
@@ -19,6 +23,7 @@ function fakeWorld() {
     stats: { requests: 0, retries: 0, byKind: {} },
     async list(filter?: CommsListFilter) {
       calls.push(`list ${filter?.appName}`);
+      await runaway();
       return [...visibleAt].filter(([id, t]) => t <= clock && apps.get(id) === filter?.appName).map(([id]) => cred(id, apps.get(id)!));
     },
     fetch,

@@ -1,4 +1,4 @@
-import type { Accepted, CommsClient, CommsListFilter, CreateCredentialBody } from "../../src/comms/types.js";
+import type { Accepted, CommsClient, CommsListFilter, CreateCredentialBody, CreateOptions } from "../../src/comms/types.js";
 import type { CommsCredential, CredentialType } from "../../src/domain.js";
 
 /** A virtual clock: time only moves when code under test sleeps (or a test calls `advance`). */
@@ -12,6 +12,43 @@ export function virtualClock(start = Date.parse("2025-06-01T12:00:00.000Z")) {
       t += ms;
       // Yield to timers too, so a loop that never ends (a bug, or a mutant) still lets the test time out.
       await new Promise<void>((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+/**
+ * A discrete virtual clock: a sleep ends only when `run` moves time to it, and `run` does that only
+ * once nothing else can run — so a sleep cut short (a woken hold, an abort) costs no virtual time,
+ * and concurrent work interleaves as it would in real time, only instantly.
+ */
+export function eventClock(start = Date.parse("2025-06-01T12:00:00.000Z")) {
+  let t = start;
+  let seq = 0;
+  const timers: { at: number; seq: number; fire: () => void }[] = [];
+  const idle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  return {
+    now: () => new Date(t),
+    ms: () => t,
+    advance: (ms: number) => void (t += ms),
+    sleep: (ms: number) => new Promise<void>((fire) => void timers.push({ at: t + Math.max(0, ms), seq: seq++, fire })),
+    /** Awaits `p`, moving time to the next sleep's end whenever everything else is waiting. */
+    async run<T>(p: Promise<T>): Promise<T> {
+      let done = false;
+      p.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      for (;;) {
+        await idle();
+        if (done) return p;
+        timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        const next = timers.shift();
+        if (!next) throw new Error("eventClock: everything is waiting and no sleep is left to end");
+        t = Math.max(t, next.at);
+        next.fire();
+      }
     },
   };
 }
@@ -31,7 +68,7 @@ export function fakeComms(clock: Clock) {
   const visible = () => [...creds.values()].filter(shown);
   const strip = ({ visibleFrom: _, goneFrom: __, ...c }: CommsCredential & { visibleFrom: number; goneFrom?: number }): CommsCredential => c;
   const hooks: {
-    create?: (body: CreateCredentialBody) => Promise<Accepted>;
+    create?: (body: CreateCredentialBody, opts?: CreateOptions) => Promise<Accepted>;
     setDefault?: (id: string, isDefault: boolean) => Promise<Accepted>;
     delete?: (id: string) => Promise<Accepted>;
     list?: (filter?: CommsListFilter) => Promise<void>;
@@ -70,9 +107,9 @@ export function fakeComms(clock: Clock) {
     async fetchLocation(location: string) {
       return client.fetch(location.split("/").pop()!);
     },
-    async create(body: CreateCredentialBody) {
+    async create(body: CreateCredentialBody, opts?: CreateOptions) {
       calls.push(`create ${body.appName} ${body.credentialType}`);
-      if (hooks.create) return hooks.create(body);
+      if (hooks.create) return hooks.create(body, opts);
       const c = add({ appName: body.appName, credentialType: body.credentialType, isDefault: body.isDefault ?? false });
       return { resourceId: c.id, resourceLocation: `https://comms.test/v1/PushNotifications/Credentials/${c.id}` };
     },
@@ -113,6 +150,11 @@ export function fakeComms(clock: Clock) {
     hooks,
     add,
     remove: (id: string) => creds.delete(id),
+    /** Changes a stored credential in place (e.g. a default that takes effect without a PATCH hook). */
+    update: (id: string, patch: { isDefault?: boolean; visibleFrom?: number }) => {
+      const c = creds.get(id);
+      if (c) Object.assign(c, patch);
+    },
     /** The credential stays listed until `at` (a delete that takes effect late). */
     goneFrom: (id: string, at: number) => {
       const c = creds.get(id);

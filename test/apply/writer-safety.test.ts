@@ -1,52 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { apply, type ApplyDeps } from "../../src/apply/writer.js";
-import type { CommsCredential, SecretResult } from "../../src/domain.js";
+import { apply } from "../../src/apply/writer.js";
+import type { CommsCredential } from "../../src/domain.js";
 import { ApiError, UnknownOutcomeError } from "../../src/errors.js";
-import { MemoryLedger } from "../../src/ledger/ledger.js";
-import type { Plan, PlanItem } from "../../src/plan/types.js";
+import type { PlanItem } from "../../src/plan/types.js";
 import { ACCOUNT, okSecret, sid } from "../plan/builders.js";
-import { fakeComms, virtualClock } from "./fake-comms.js";
-
-const APP = "app_ios";
-
-function item(over: Partial<PlanItem> = {}): PlanItem {
-  return {
-    legacySid: sid(1),
-    friendlyName: "ios prod",
-    legacyType: "apn",
-    sandbox: false,
-    action: "create",
-    target: { appName: APP, credentialType: "APN", isDefault: false },
-    warnings: [],
-    problems: [],
-    ...over,
-  };
-}
-
-function planOf(...items: PlanItem[]): Plan {
-  return { schemaVersion: 1, generatedAt: "2025-06-01T12:00:00.000Z", accountSid: ACCOUNT, mappingPath: "/m/migration.yaml", problems: [], warnings: [], items, observedFingerprint: "f" };
-}
-
-/** A fake Comms, a ledger and the writer's dependencies, all on one virtual clock. */
-function world() {
-  const clock = virtualClock();
-  const comms = fakeComms(clock);
-  const ledger = new MemoryLedger(clock.now);
-  const deps = (existing: CommsCredential[], over: Partial<ApplyDeps> = {}): ApplyDeps => ({
-    comms: comms.client,
-    ledger,
-    existing,
-    secrets: new Map<string, SecretResult>([[sid(1), okSecret(sid(1))], [sid(2), okSecret(sid(2))]]),
-    concurrency: 4,
-    now: clock.now,
-    sleep: clock.sleep,
-    confirm: { timeoutMs: 5_000, initialDelayMs: 100, maxDelayMs: 1_000 },
-    reconcileWindowMs: 3_000,
-    ...over,
-  });
-  const events = () => ledger.list.map((e) => e.event);
-  return { clock, comms, ledger, deps, events };
-}
+import { APP, item, planOf, world } from "./writer-world.js";
 
 describe("writer: which credentials a lost create may adopt", () => {
   it("never adopts a credential that existed when the plan was observed, even when the earlier attempt's priorIds do not name it", async () => {
