@@ -5,14 +5,14 @@ import { defineConfig } from "vitest/config";
  * what the suite reached when the thresholds were set, rounded down. Raise them as tests are added.
  */
 const SAFETY_CORE: Record<string, { lines: number; branches: number; functions: number; statements: number }> = {
-  "src/apply/**": { lines: 94, branches: 85, functions: 93, statements: 92 },
-  "src/plan/**": { lines: 98, branches: 91, functions: 95, statements: 97 },
-  "src/ledger/**": { lines: 93, branches: 85, functions: 92, statements: 91 },
-  "src/secrets/**": { lines: 97, branches: 88, functions: 97, statements: 96 },
-  "src/rollback/**": { lines: 98, branches: 90, functions: 88, statements: 95 },
-  "src/status/**": { lines: 97, branches: 93, functions: 100, statements: 96 },
-  "src/http/**": { lines: 99, branches: 95, functions: 100, statements: 98 },
-  "src/comms/**": { lines: 97, branches: 91, functions: 100, statements: 95 },
+  "src/apply/**": { lines: 99, branches: 95, functions: 96, statements: 99 },
+  "src/plan/**": { lines: 99, branches: 98, functions: 99, statements: 99 },
+  "src/ledger/**": { lines: 98, branches: 97, functions: 96, statements: 98 },
+  "src/secrets/**": { lines: 99, branches: 96, functions: 99, statements: 99 },
+  "src/rollback/**": { lines: 99, branches: 96, functions: 92, statements: 98 },
+  "src/status/**": { lines: 99, branches: 97, functions: 99, statements: 98 },
+  "src/http/**": { lines: 99, branches: 97, functions: 99, statements: 99 },
+  "src/comms/**": { lines: 98, branches: 94, functions: 99, statements: 97 },
 };
 
 export default defineConfig({
