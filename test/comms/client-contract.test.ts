@@ -40,7 +40,7 @@ describe("what the client sends", () => {
       req.method === "POST" ? { status: 202, json: { resourceId: id(9), resourceLocation: `http://x/v1/PushNotifications/Credentials/${id(9)}` } } : { status: 200, json: { credentials: [] } },
     );
     await client.list();
-    const body = { credentialType: "FCM" as const, appName: "app_a", content: { serviceAccount: Buffer.from("{}").toString("base64") } };
+    const body = { credentialType: "FCM" as const, appName: "app_a", content: { privateKey: Buffer.from("{}").toString("base64") } };
     await client.create(body);
     const [get, post] = server.requests;
     for (const r of [get!, post!]) {
@@ -84,7 +84,7 @@ describe("what the client sends", () => {
   it("an answer listener that was removed hears nothing more", async () => {
     const { client } = await setup(() => ({ status: 200, json: { credentials: [] } }));
     const heard: number[] = [];
-    const stop = client.watchAnswers((s) => heard.push(s));
+    const stop = client.watchAnswers!((s) => heard.push(s));
     await client.list();
     stop();
     await client.list();
