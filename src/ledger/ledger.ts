@@ -281,7 +281,7 @@ export class FileLedger implements Ledger {
       const group = this.waiting;
       this.waiting = [];
       try {
-        await this.writeGroup(group.length === 1 ? group[0]!.line : Buffer.concat(group.map((w) => w.line)));
+        await this.writeGroup(Buffer.concat(group.map((w) => w.line)));
         for (const w of group) w.resolve();
       } catch (err) {
         for (const w of group) w.reject(err);
