@@ -22,8 +22,9 @@ export const MAX_CONCURRENCY = 32;
 
 /**
  * Adaptive concurrency (the default when `--concurrency` is not given). It starts at the default
- * above and adjusts itself (see `src/apply/adaptive.ts`): +1 after a window of clean answers,
- * halved at once on a 429, within 1..MAX_CONCURRENCY — the same bounds `--concurrency` accepts.
+ * above and adjusts itself (see `src/apply/adaptive.ts`): ×ADAPTIVE_START_GROWTH after a window of
+ * clean answers until the first 429, +1 after it, cut at once on a 429, within 1..MAX_CONCURRENCY
+ * — the same bounds `--concurrency` accepts.
  */
 export const ADAPTIVE_START_CONCURRENCY = DEFAULT_CONCURRENCY;
 export const ADAPTIVE_MIN_CONCURRENCY = 1;
@@ -34,6 +35,18 @@ export const ADAPTIVE_MAX_CONCURRENCY = MAX_CONCURRENCY;
  * 1 s or more), so probing a known limit often costs more than one extra slot gains.
  */
 export const ADAPTIVE_PROBE_WINDOWS = 8;
+/**
+ * Growth before the first 429: ×1.5 a window (4, 6, 9, 14, 21, 32). A window counts only answers
+ * to requests sent at the current limit, so the first request beyond the server's limit is
+ * answered before the next step: an overshoot draws at most a third of the requests in flight.
+ */
+export const ADAPTIVE_START_GROWTH = 1.5;
+/**
+ * What a failed probe is taken to cost before any retry wait was seen: one Retry-After of 1 s,
+ * the least Twilio asks for. A probe above a level that drew a 429 is sent only while one slot
+ * more could save more than that on the work left.
+ */
+export const ADAPTIVE_ASSUMED_PROBE_COST_MS = 1_000;
 
 /** Retries for retryable answers (429, 503, and for idempotent requests 5xx / network errors). */
 export const RETRY_MAX_ATTEMPTS = 6;

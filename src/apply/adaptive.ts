@@ -1,9 +1,11 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
+  ADAPTIVE_ASSUMED_PROBE_COST_MS,
   ADAPTIVE_MAX_CONCURRENCY,
   ADAPTIVE_MIN_CONCURRENCY,
   ADAPTIVE_PROBE_WINDOWS,
   ADAPTIVE_START_CONCURRENCY,
+  ADAPTIVE_START_GROWTH,
 } from "../limits.js";
 
 /** What a run's limiter did, for the apply report and the log. */
@@ -19,6 +21,8 @@ export interface ConcurrencyStats {
   throttled: number;
   /** Times the limit was cut because of a 429. */
   decreases: number;
+  /** Probes above a level that drew a 429 not sent because the work left could not repay a failed one. */
+  skippedProbes?: number;
 }
 
 export interface LimiterOptions {
@@ -27,31 +31,81 @@ export interface LimiterOptions {
   max?: number;
   /** Clean windows at the last throttled level before probing one above it again. */
   probeWindows?: number;
+  /**
+   * Until the first 429, each clean window multiplies the limit by this (at least +1); after it,
+   * growth is +1 a window. 1 grows by one from the start.
+   */
+  startGrowth?: number;
+  /**
+   * The slot-uses still to come (the writer's unfinished writes). With it, a probe above a level
+   * that drew a 429 is sent only while the work left could repay what a failed probe costs: the
+   * time one slot more would save (work left × time a slot is held × (1/n − 1/(n+1))) against the
+   * last retry wait (a Retry-After), or `ADAPTIVE_ASSUMED_PROBE_COST_MS` before one was seen.
+   */
+  workLeft?: () => number;
+  /** Milliseconds clock for the slot hold times and retry waits (default `performance.now`). */
+  now?: () => number;
+}
+
+/** What the request a slot runs was sent under, and where that slot stands in the queue. */
+interface SlotState {
+  level: number;
+  cuts: number;
+  priority: number;
+  seq: number;
+  /** False while the slot is given back (a retry wait, see `outside`). */
+  holding: boolean;
+  /** Since when the slot is held, and for how long it was held before its last wait. */
+  heldSince: number;
+  heldMs: number;
+}
+
+interface Queued {
+  priority: number;
+  seq: number;
+  start: () => void;
 }
 
 /**
- * A run-wide concurrency limit that adjusts itself (AIMD): `run(fn)` holds one slot while `fn`
- * runs; `answer(status)` is told every HTTP answer, from inside the slot that sent the request.
- * After a window of clean answers — as many as the limit — while every slot was wanted, the level
- * is proven and the limit grows by one (a probe). A 429 cuts the limit at once: to the proven
- * level when it answers a probe above it (the server takes that many, not one more), by half when
- * it comes at or below it, or before anything was proven (the account's room shrank, e.g. another
- * client started). After a 429 growth stops at the level below the one that drew it, and probes
- * one above only after `probeWindows` clean windows (each 429 costs its request a whole
- * Retry-After). 429s to requests sent before a cut belong to that cut and change nothing more.
- * `fixed(n)` never moves.
+ * A run-wide concurrency limit that adjusts itself: `run(fn)` holds one slot while `fn` runs;
+ * `answer(status)` is told every HTTP answer, from inside the slot that sent the request.
  *
- * Deterministic: no timers, only the order of calls.
+ * - **Growth.** After a window of clean answers — as many as the limit — while every slot was
+ *   wanted, the level is proven and the limit grows. Until the first 429 it grows by
+ *   `startGrowth` (×1.5 by default), and only answers to requests sent at the current limit count
+ *   towards the window, so the answer to the first request above the server's limit comes back
+ *   before the limit grows again (at most half again as many requests too many). After a 429 it
+ *   grows by one.
+ * - **Cuts.** A 429 cuts the limit at once: to the proven level when it answers a probe above it
+ *   (the server takes that many, not more), by half when it comes at or below it, or before
+ *   anything was proven (the account's room shrank, e.g. another client started). After a 429
+ *   growth stops at the level below the one that drew it, and probes one above only after
+ *   `probeWindows` clean windows, and (with `workLeft`) only while the work left could repay the
+ *   Retry-After a failed probe costs its request. 429s to requests sent before a cut belong to
+ *   that cut and change nothing more.
+ * - **Order.** Queued requests start by `priority` (higher first; the writer gives a create the
+ *   number of creates its (App, type) still has to send, so the longest chain goes first), then in
+ *   arrival order.
+ * - **Retry waits.** `outside(wait)`, called from inside a slot, gives the slot back while the
+ *   request sleeps out its Retry-After: a request that is not in flight does not hold a slot. It
+ *   takes one again, ahead of every request queued after it, before it is sent again.
+ *
+ * `fixed(n)` never moves. Deterministic but for `workLeft`'s cost estimate: no timers, only the
+ * order of calls.
  */
 export class AdaptiveLimiter {
   private limitNow: number;
   private readonly min: number;
   private readonly max: number;
   private readonly probeWindows: number;
+  private readonly startGrowth: number;
+  private readonly workLeft: (() => number) | undefined;
+  private readonly clock: () => number;
   private readonly mode: "adaptive" | "fixed";
   private readonly startLimit: number;
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting = new SlotQueue();
+  private arrivals = 0;
   private cleanAnswers = 0;
   private windowsAtCeiling = 0;
   /** One below the level that last drew a 429 (the last level known good): growth stops there for a while. */
@@ -60,12 +114,16 @@ export class AdaptiveLimiter {
   private proven: number | undefined;
   /** How many times the limit has been cut; a request sent before the last cut belongs to its wave. */
   private cuts = 0;
-  /** What each slot's next request is sent under: the limit and the cuts so far (refreshed at each answer). */
-  private readonly sending = new AsyncLocalStorage<{ level: number; cuts: number }>();
+  /** What each slot's next request is sent under (refreshed at each answer), and its place in the queue. */
+  private readonly sending = new AsyncLocalStorage<SlotState>();
+  /** How long a slot is held, on average (ms), and what the last retry wait cost (ms). */
+  private holdMs: number | undefined;
+  private lastWaitMs: number | undefined;
   private peakLimit: number;
   private peakActive = 0;
   private throttledCount = 0;
   private decreaseCount = 0;
+  private skippedProbes = 0;
 
   constructor(opts: LimiterOptions = {}, mode: "adaptive" | "fixed" = "adaptive") {
     this.min = Math.max(1, opts.min ?? ADAPTIVE_MIN_CONCURRENCY);
@@ -74,6 +132,9 @@ export class AdaptiveLimiter {
     this.startLimit = this.limitNow;
     this.peakLimit = this.limitNow;
     this.probeWindows = opts.probeWindows ?? ADAPTIVE_PROBE_WINDOWS;
+    this.startGrowth = Math.max(1, opts.startGrowth ?? ADAPTIVE_START_GROWTH);
+    this.workLeft = opts.workLeft;
+    this.clock = opts.now ?? (() => performance.now());
     this.mode = mode;
   }
 
@@ -92,18 +153,45 @@ export class AdaptiveLimiter {
   }
 
   get queued(): number {
-    return this.waiting.length;
+    return this.waiting.size;
   }
 
-  /** Runs `fn` once a slot is free; the slot is held until `fn` settles. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limitNow) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.take();
+  /** Runs `fn` once a slot is free (higher `priority` first, then first come); the slot is held until `fn` settles. */
+  async run<T>(fn: () => Promise<T>, priority = 0): Promise<T> {
+    const seq = this.arrivals++;
+    await this.acquire(priority, seq);
+    const slot: SlotState = { level: this.limitNow, cuts: this.cuts, priority, seq, holding: true, heldSince: this.clock(), heldMs: 0 };
     try {
-      return await this.sending.run({ level: this.limitNow, cuts: this.cuts }, fn);
+      return await this.sending.run(slot, fn);
     } finally {
+      this.noteHold(slot.heldMs + this.clock() - slot.heldSince);
       this.active--;
       this.wake();
+    }
+  }
+
+  /**
+   * Called from inside a slot around a wait that sends nothing (a Retry-After): the slot is given
+   * back for the wait and taken again after it, ahead of every request queued after this one.
+   * Outside any slot it just waits.
+   */
+  async outside<T>(wait: () => Promise<T>): Promise<T> {
+    const slot = this.sending.getStore();
+    if (!slot?.holding) return wait();
+    const t0 = this.clock();
+    slot.holding = false;
+    slot.heldMs += t0 - slot.heldSince;
+    this.active--;
+    this.wake();
+    try {
+      return await wait();
+    } finally {
+      this.lastWaitMs = this.clock() - t0;
+      await this.acquire(slot.priority, slot.seq);
+      slot.holding = true;
+      slot.heldSince = this.clock();
+      slot.level = this.limitNow;
+      slot.cuts = this.cuts;
     }
   }
 
@@ -118,7 +206,7 @@ export class AdaptiveLimiter {
     const ofCutWave = sent.cuts < this.cuts;
     try {
       if (status === 429) this.throttled(sent.level, ofCutWave);
-      else if (status < 500 && !ofCutWave) this.clean(status);
+      else if (status < 500 && !ofCutWave) this.clean(sent.level);
     } finally {
       // This slot's next request (a retry, or the next piece of work) goes out under today's limit.
       sent.level = this.limitNow;
@@ -145,10 +233,14 @@ export class AdaptiveLimiter {
     this.proven = undefined;
   }
 
-  private clean(_status: number): void {
+  private clean(sentAt: number): void {
     if (this.mode === "fixed") return;
     // Growth is earned only while the limit is what holds the run back.
-    if (this.active < this.limitNow && this.waiting.length === 0) return;
+    if (this.active < this.limitNow && this.waiting.size === 0) return;
+    const starting = this.ceiling === undefined;
+    // Before the first 429 a window counts only answers to requests sent at this limit: one sent
+    // under a lower limit says nothing of this one.
+    if (starting && this.startGrowth > 1 && sentAt < this.limitNow) return;
     if (++this.cleanAnswers < this.limitNow) return;
     this.cleanAnswers = 0;
     this.proven = Math.max(this.proven ?? 0, this.limitNow);
@@ -158,10 +250,23 @@ export class AdaptiveLimiter {
     if (this.ceiling !== undefined && this.limitNow >= this.ceiling) {
       if (++this.windowsAtCeiling < this.probeWindows) return;
       this.windowsAtCeiling = 0;
+      if (!this.probeRepays()) {
+        this.skippedProbes++;
+        return;
+      }
     }
-    this.limitNow++;
+    const next = starting ? Math.max(this.limitNow + 1, Math.ceil(this.limitNow * this.startGrowth)) : this.limitNow + 1;
+    this.limitNow = Math.min(this.max, next);
     this.peakLimit = Math.max(this.peakLimit, this.limitNow);
     this.wake();
+  }
+
+  /** Whether one slot more could save more time on the work left than a failed probe costs. */
+  private probeRepays(): boolean {
+    if (!this.workLeft || this.holdMs === undefined) return true;
+    const n = this.limitNow;
+    const savedMs = (this.workLeft() * this.holdMs) / (n * (n + 1));
+    return savedMs > (this.lastWaitMs ?? ADAPTIVE_ASSUMED_PROBE_COST_MS);
   }
 
   stats(): ConcurrencyStats {
@@ -173,7 +278,24 @@ export class AdaptiveLimiter {
       peakInFlight: this.peakActive,
       throttled: this.throttledCount,
       decreases: this.decreaseCount,
+      ...(this.skippedProbes ? { skippedProbes: this.skippedProbes } : {}),
     };
+  }
+
+  private noteHold(ms: number): void {
+    // A moving average: recent slots weigh most, one slow request does not swing it.
+    this.holdMs = this.holdMs === undefined ? ms : this.holdMs + (ms - this.holdMs) / 8;
+  }
+
+  private acquire(priority: number, seq: number): Promise<void> {
+    if (this.active < this.limitNow && this.waiting.size === 0) {
+      this.take();
+      return Promise.resolve();
+    }
+    return new Promise<void>((start) => {
+      this.waiting.push({ priority, seq, start });
+      this.wake();
+    });
   }
 
   private take(): void {
@@ -182,11 +304,57 @@ export class AdaptiveLimiter {
   }
 
   private wake(): void {
-    while (this.active < this.limitNow && this.waiting.length > 0) {
+    while (this.active < this.limitNow && this.waiting.size > 0) {
       this.take();
-      this.waiting.shift()!();
+      this.waiting.pop()!.start();
     }
   }
+}
+
+/** The requests waiting for a slot: a binary heap, highest priority first, then lowest arrival number. */
+class SlotQueue {
+  private readonly heap: Queued[] = [];
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  push(q: Queued): void {
+    const h = this.heap;
+    h.push(q);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): Queued | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let best = i;
+        if (l < h.length && before(h[l]!, h[best]!)) best = l;
+        if (r < h.length && before(h[r]!, h[best]!)) best = r;
+        if (best === i) break;
+        [h[i], h[best]] = [h[best]!, h[i]!];
+        i = best;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: Queued, b: Queued): boolean {
+  return a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
 }
 
 function clamp(n: number, lo: number, hi: number): number {

@@ -40,7 +40,10 @@ interface Waiter {
  * While the writer still has writes coming for an App (tickets not yet settled), the first look
  * is held back — up to `holdMaxMs` — so one list confirms many creates: 100 creates in 10 Apps are
  * confirmed with a few list calls instead of 100 GETs. Each waiter backs off on its own from
- * `initialDelayMs` to `maxDelayMs` until `timeoutMs`.
+ * `initialDelayMs` to `maxDelayMs` until `timeoutMs`. Its first look waits at least as long as the
+ * youngest write any look has found visible so far in this run (a look sooner than that has not
+ * been seen to find anything): with Comms's visibility delay of a fraction of a second, a write is
+ * looked at once, when it can be there, instead of once too early and again after a backoff.
  */
 export class Confirmer {
   private readonly pending = new Map<string, Waiter[]>();
@@ -55,6 +58,8 @@ export class Confirmer {
   private readonly injectedSleep: boolean;
   private readonly now: () => number;
   private readonly schedule: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The least age (ms since its waiter arrived) at which a look has found a write visible. */
+  private fastestSeenMs: number | undefined;
 
   constructor(
     private readonly comms: CommsClient,
@@ -106,7 +111,7 @@ export class Confirmer {
         id,
         arrivedAt: now,
         deadline: now + (opts.timeoutMs ?? this.timeoutMs),
-        due: now + this.initialDelayMs,
+        due: now + Math.min(Math.max(this.initialDelayMs, this.fastestSeenMs ?? 0), this.maxDelayMs),
         delay: this.initialDelayMs,
         maxDelay: opts.maxDelayMs ?? this.maxDelayMs,
         accept: opts.accept ?? (() => true),
@@ -160,8 +165,12 @@ export class Confirmer {
       // Every waiter was aborted while this loop slept (Ctrl-C): nothing to look for, no request.
       if (looking.length === 0) continue;
       let visible: Map<string, CommsCredential>;
+      let lookedAt = this.now();
       try {
-        visible = await this.schedule(() => this.look(appName, looking));
+        visible = await this.schedule(() => {
+          lookedAt = this.now();
+          return this.look(appName, looking);
+        });
       } catch {
         // Reads are retried inside the client; one that still failed is tried again next round.
         visible = new Map();
@@ -171,6 +180,7 @@ export class Confirmer {
       for (const w of looking) {
         const found = visible.get(w.id);
         if (found && w.accept(found)) {
+          this.fastestSeenMs = Math.min(this.fastestSeenMs ?? Infinity, Math.max(0, lookedAt - w.arrivedAt));
           w.resolve(found);
           done.add(w);
         } else if (now >= w.deadline) {

@@ -15,6 +15,9 @@ import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
 import { carryOutDefaultApp, FirstCreateGate } from "./default-app.js";
 import type { AppliedAccountAction, AppliedItem, ApplyResult } from "./types.js";
 
+/** The limiter priority of reads that confirm and of the default App's step: few, and they finish work already sent. */
+const FIRST = Number.MAX_SAFE_INTEGER;
+
 export interface ApplyDeps {
   comms: CommsClient;
   ledger: Ledger;
@@ -85,7 +88,9 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const startedAt = now().toISOString();
   const reconcileWindowMs = deps.reconcileWindowMs ?? RECONCILE_WINDOW_MS;
   // One limit for every request this run sends: writes, and the reads that confirm them.
-  const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter() : AdaptiveLimiter.fixed(deps.concurrency);
+  // The writes not yet finished: what a probe above a limit that drew a 429 would have to repay.
+  let writesLeft = plan.items.filter(writes).length;
+  const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter({ workLeft: () => writesLeft }) : AdaptiveLimiter.fixed(deps.concurrency);
   const result = (items: AppliedItem[], problems: string[], accountActions?: AppliedAccountAction[]): ApplyResult => ({
     kind: "apply",
     runId,
@@ -133,16 +138,21 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   const confirmer = new Confirmer(deps.comms, {
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     now: () => now().getTime(),
-    schedule: (fn) => writeLimit.run(fn),
+    schedule: (fn) => writeLimit.run(fn, FIRST),
     ...deps.confirm,
   });
   // Every answer this run gets (writes, confirming reads, the default App's step) steers the limit.
   const unwatch = deps.comms.watchAnswers?.((status) => writeLimit.answer(status));
+  // A request sleeping out a Retry-After sends nothing: its slot goes to the next one meanwhile.
+  const unwrap = deps.comms.aroundRetryWaits?.((wait) => writeLimit.outside(wait));
   const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
+  // The longest (App, type) run of writes goes first: its writes must go one after another, so it
+  // is what the run waits for last (a write held up by a Retry-After catches up first).
   const serialised = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     let limit = keyLimits.get(key);
     if (!limit) keyLimits.set(key, (limit = pLimit(1)));
-    return limit(() => writeLimit.run(fn));
+    const chain = limit;
+    return chain(() => writeLimit.run(fn, chain.pendingCount + 1));
   };
   const problems = [...plan.problems];
 
@@ -180,7 +190,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
         now,
         sleep,
         signal: stop.signal,
-        schedule: (fn) => writeLimit.run(fn),
+        schedule: (fn) => writeLimit.run(fn, FIRST),
         ...(gate ? { gate } : {}),
         timeoutMs: deps.confirm?.timeoutMs ?? CONFIRM_TIMEOUT_MS,
         initialDelayMs: deps.confirm?.initialDelayMs ?? CONFIRM_INITIAL_DELAY_MS,
@@ -223,6 +233,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
         } else result = failed(item, message);
       } finally {
         if (ticket) confirmer.release(ticket);
+        if (writes(item)) writesLeft--;
       }
       if (gate && isGateCreate(item)) gate.report(result);
       const t1 = now();
@@ -234,13 +245,17 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     }),
   );
 
-  const accountActions = await accountStep.finally(() => unwatch?.());
+  const accountActions = await accountStep.finally(() => {
+    unwatch?.();
+    unwrap?.();
+  });
   const done = result(results, problems, accountActions);
   const c = done.concurrency!;
   log.info(
     { concurrency: c },
     c.mode === "adaptive"
-      ? `concurrency: adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}; ${c.throttled} 429 answer(s) seen`
+      ? `concurrency: adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}; ${c.throttled} 429 answer(s) seen` +
+        (c.skippedProbes ? `; ${c.skippedProbes} probe(s) not sent (too little work left to repay a Retry-After)` : "")
       : `concurrency: fixed at ${c.start}; ${c.throttled} 429 answer(s) seen`,
   );
   return done;

@@ -84,6 +84,8 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
   const answerListeners = new Set<(status: number) => void>();
+  const pause = cfg.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let aroundWait: (<T>(wait: () => Promise<T>) => Promise<T>) | undefined;
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
     // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
@@ -128,7 +130,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           return decision;
         },
         {
-          sleep: cfg.sleep,
+          sleep: (ms) => (aroundWait ? aroundWait(() => pause(ms)) : pause(ms)),
           random: cfg.random,
           description: `${method} ${base.origin}${pathOnly}`,
           onRetry: (info) => {
@@ -345,6 +347,13 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     watchAnswers(listener) {
       answerListeners.add(listener);
       return () => answerListeners.delete(listener);
+    },
+
+    aroundRetryWaits(around) {
+      aroundWait = around;
+      return () => {
+        if (aroundWait === around) aroundWait = undefined;
+      };
     },
 
     async close() {

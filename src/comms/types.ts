@@ -74,5 +74,11 @@ export interface CommsClient {
    * nothing for a network error), so a caller can adapt its concurrency. Returns the unsubscribe.
    */
   watchAnswers?(listener: (status: number) => void): () => void;
+  /**
+   * From now on every wait before a retry (a Retry-After, a backoff) runs through `around`, called
+   * in the async context of the request that waits — so a concurrency limiter can give that
+   * request's slot back while it sends nothing. Returns the undo.
+   */
+  aroundRetryWaits?(around: <T>(wait: () => Promise<T>) => Promise<T>): () => void;
   close(): Promise<void>;
 }

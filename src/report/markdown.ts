@@ -273,5 +273,6 @@ export function applyMarkdown(result: RenderableResult): string {
 
 function concurrencyLine(c: ConcurrencyStats): string {
   const limit = c.mode === "adaptive" ? `adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}` : `fixed at ${c.start}`;
-  return `${limit}; at most ${c.peakInFlight} in flight; ${c.throttled} answer(s) 429 (too many requests)`;
+  const skipped = c.skippedProbes ? `; ${c.skippedProbes} probe(s) above the level that drew a 429 not sent (too little work left to repay a Retry-After)` : "";
+  return `${limit}; at most ${c.peakInFlight} in flight; ${c.throttled} answer(s) 429 (too many requests)${skipped}`;
 }

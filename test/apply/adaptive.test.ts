@@ -46,8 +46,8 @@ describe("AdaptiveLimiter", () => {
     expect(limiter.stats().peakInFlight).toBe(2);
   });
 
-  it("grows by one after a window of clean answers while saturated", async () => {
-    const limiter = new AdaptiveLimiter({ start: 4, max: 32 });
+  it("with startGrowth 1, grows by one after a window of clean answers while saturated", async () => {
+    const limiter = new AdaptiveLimiter({ start: 4, max: 32, startGrowth: 1 });
     const t = traffic(limiter, 60);
     await t.answer(200, 3);
     expect(limiter.limit).toBe(4);
@@ -114,7 +114,7 @@ describe("AdaptiveLimiter", () => {
   });
 
   it("a 429 to a probe above a proven level goes back to that level; one at or below it halves", async () => {
-    const limiter = new AdaptiveLimiter({ start: 4 });
+    const limiter = new AdaptiveLimiter({ start: 4, startGrowth: 1 });
     const t = traffic(limiter, 300);
     await t.answer(200, 4); // a clean window at 4: proven, grow to 5
     await t.answer(200, 5); // a clean window at 5: proven, grow to 6
@@ -236,5 +236,145 @@ describe("AdaptiveLimiter", () => {
     expect(limiter.limit).toBe(2);
     expect([limiter.inFlight, limiter.queued]).toEqual([2, 0]);
     expect(limiter.stats()).toMatchObject({ peak: 2, peakInFlight: 2 });
+  });
+});
+
+describe("AdaptiveLimiter: growth before the first 429, order, retry waits, probes worth their cost", () => {
+  it("until the first 429 a window grows the limit by half, counting only answers to requests sent at that limit", async () => {
+    const limiter = new AdaptiveLimiter({ start: 4 });
+    const t = traffic(limiter, 400);
+    await t.answer(200, 4); // a window at 4
+    expect(limiter.limit).toBe(6);
+    await t.answer(200, 3); // sent at 4, still in flight when it grew: they prove nothing about 6
+    expect(limiter.limit).toBe(6);
+    await t.answer(200, 5);
+    expect(limiter.limit).toBe(6);
+    await t.answer(200); // the sixth answer to a request sent at 6
+    expect(limiter.limit).toBe(9);
+    await t.finish();
+    expect(limiter.stats()).toMatchObject({ start: 4, peak: 32, final: 32, throttled: 0 });
+  });
+
+  it("an overshoot goes back to the last proven level, then grows by one only after its probe windows", async () => {
+    const limiter = new AdaptiveLimiter({ start: 4, probeWindows: 2 });
+    const t = traffic(limiter, 400);
+    await t.answer(200, 4); // proven 4, grows to 6
+    await t.answer(200, 3); // sent at 4
+    await t.answer(429); // sent at 6: the server takes fewer than 6
+    expect(limiter.limit).toBe(4);
+    await t.answer(200, 5); // the rest of that wave: no growth from it
+    expect(limiter.limit).toBe(4);
+    await t.answer(200, 4);
+    expect(limiter.limit).toBe(4); // one clean window at the known good level: not yet
+    await t.answer(200, 4);
+    expect(limiter.limit).toBe(5); // the second: probe one above, not half again
+    expect(limiter.stats()).toMatchObject({ decreases: 1, throttled: 1, peak: 6 });
+    await t.finish();
+  });
+
+  it("queued requests start by priority, then in arrival order", async () => {
+    const limiter = AdaptiveLimiter.fixed(1);
+    const order: string[] = [];
+    let release!: () => void;
+    const first = limiter.run(() => new Promise<void>((r) => (release = r)));
+    const queued = [
+      limiter.run(async () => void order.push("low a"), 1),
+      limiter.run(async () => void order.push("high"), 3),
+      limiter.run(async () => void order.push("low b"), 1),
+      limiter.run(async () => void order.push("mid"), 2),
+      limiter.run(async () => void order.push("none")),
+    ];
+    await tick();
+    expect(limiter.queued).toBe(5);
+    release();
+    await Promise.all([first, ...queued]);
+    expect(order).toEqual(["high", "mid", "low a", "low b", "none"]);
+  });
+
+  it("a retry wait gives the slot back, and takes one again ahead of every request queued after it", async () => {
+    const limiter = AdaptiveLimiter.fixed(1);
+    const order: string[] = [];
+    let endWait!: () => void;
+    const a = limiter.run(async () => {
+      order.push("a sends");
+      await limiter.outside(() => new Promise<void>((r) => (endWait = r)));
+      order.push("a sends again");
+    });
+    await tick();
+    expect(limiter.inFlight).toBe(0);
+    let releaseB!: () => void;
+    const b = limiter.run(async () => {
+      order.push("b");
+      await new Promise<void>((r) => (releaseB = r));
+    });
+    await tick();
+    expect(limiter.inFlight).toBe(1);
+    const c = limiter.run(async () => void order.push("c"));
+    await tick();
+    endWait();
+    await tick();
+    expect([limiter.inFlight, limiter.queued]).toEqual([1, 2]);
+    releaseB();
+    await Promise.all([a, b, c]);
+    expect(order).toEqual(["a sends", "b", "a sends again", "c"]);
+    expect(limiter.stats().peakInFlight).toBe(1);
+    expect(limiter.inFlight).toBe(0);
+  });
+
+  it("a wait outside any slot just waits, and gives back no slot it does not hold", async () => {
+    const limiter = AdaptiveLimiter.fixed(1);
+    await expect(limiter.outside(async () => 5)).resolves.toBe(5);
+    expect(limiter.inFlight).toBe(0);
+    let release!: () => void;
+    const held = limiter.run(() => new Promise<void>((r) => (release = r)));
+    const next = limiter.run(async () => 1);
+    await tick();
+    expect([limiter.inFlight, limiter.queued]).toEqual([1, 1]);
+    release();
+    await Promise.all([held, next]);
+  });
+
+  /** A 429 at 4 (known good 3), then clean answers with `ms` between them; probeWindows 1. */
+  async function afterA429(workLeft: () => number, opts: { waitMs?: number } = {}) {
+    let clock = 0;
+    const limiter = new AdaptiveLimiter({ start: 4, startGrowth: 1, probeWindows: 1, workLeft, now: () => clock });
+    if (opts.waitMs !== undefined) {
+      await limiter.run(() =>
+        limiter.outside(async () => {
+          clock += opts.waitMs!;
+        }),
+      );
+    }
+    const t = traffic(limiter, 200);
+    await t.answer(429); // sent at 4 before anything was proven: limit 2, known good 3
+    await t.answer(200, 3); // the rest of the wave
+    for (let i = 0; i < 40; i++) {
+      clock += 100;
+      await t.answer(200);
+    }
+    const reached = limiter.limit;
+    await t.finish();
+    return { reached, stats: limiter.stats() };
+  }
+
+  it("after a 429, probes above the known good level only while the work left could repay a failed one", async () => {
+    const much = await afterA429(() => 1_000_000);
+    expect(much.reached).toBeGreaterThan(3);
+    const none = await afterA429(() => 0);
+    expect(none.reached).toBe(3);
+    expect(none.stats.skippedProbes).toBeGreaterThan(0);
+    // Without a count of the work left, probing is as before.
+    const unknown = await afterA429(undefined as unknown as () => number);
+    expect(unknown.reached).toBeGreaterThan(3);
+  });
+
+  it("a failed probe is taken to cost the last retry wait seen, or 1 s before one was seen", async () => {
+    // A little work left: one slot more saves a few ms — less than 1 s, more than a 0 ms wait.
+    const assumed = await afterA429(() => 1);
+    expect(assumed.reached).toBe(3);
+    const measured = await afterA429(() => 1, { waitMs: 0 });
+    expect(measured.reached).toBeGreaterThan(3);
+    const slow = await afterA429(() => 1, { waitMs: 5_000 });
+    expect(slow.reached).toBe(3);
   });
 });

@@ -405,3 +405,33 @@ describe("Confirmer: production defaults (fake timers)", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe("Confirmer: the first look learns from what earlier looks found", () => {
+  it("a later write is first looked at no sooner than the youngest write a look has found visible", async () => {
+    const w = timedWorld();
+    // Each write becomes visible 250 ms after its waiter arrives.
+    w.add("c1", "app", 250);
+    const confirmer = new Confirmer(w.comms, w.opts());
+    const first = await w.settle(confirmer.waitFor("app", "c1"));
+    expect(first.at).toBe(300); // looked at 100 (too early) and 300
+    await w.advanceTo(1_000);
+    w.add("c2", "app", 1_250);
+    const second = await w.settle(confirmer.waitFor("app", "c2"));
+    // Seen at age 300 before: the first look at c2 waits that long, and finds it.
+    expect(second).toMatchObject({ at: 1_300 });
+    expect(w.looks).toEqual(["100 fetch c1", "300 fetch c1", "1300 fetch c2"]);
+  });
+
+  it("what earlier looks found never holds a first look back past maxDelayMs", async () => {
+    const w = timedWorld();
+    w.add("c1", "app", 650);
+    const confirmer = new Confirmer(w.comms, w.opts({ maxDelayMs: 400 }));
+    const first = await w.settle(confirmer.waitFor("app", "c1"));
+    expect(first.at).toBe(700); // 100, 300, 700: found at age 700
+    await w.advanceTo(1_000);
+    w.add("c2", "app", 0);
+    const second = await w.settle(confirmer.waitFor("app", "c2"));
+    expect(second.at).toBe(1_400);
+    expect(w.looks).toEqual(["100 fetch c1", "300 fetch c1", "700 fetch c1", "1400 fetch c2"]);
+  });
+});

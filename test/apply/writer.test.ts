@@ -212,13 +212,48 @@ describe("writer", () => {
   });
 
   it("one item's failure does not stop the others", async () => {
+    // Two creates of one (App, type) go one after another, so the first takes all six 503s.
     const w = await world({ faults: { script: [{ method: "POST", kind: "503", times: 6 }], retryAfterSeconds: 0 } });
     const { plan, secrets, existing } = await w.planFor([
       { sid: SID1, appName: "limonade_ios", secrets: PROD },
-      { sid: "CR00000000000000000000000000000003", appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
+      { sid: "CR00000000000000000000000000000006", appName: "limonade_ios", secrets: PROD },
     ]);
     const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
     const statuses = result.items.filter((i) => i.action === "create").map((i) => i.status).sort();
     expect(statuses).toEqual(["confirmed", "failed"]);
+  });
+
+  it("a create sleeping out a Retry-After gives its slot to the next create meanwhile", async () => {
+    const w = await world({ faults: { script: [{ method: "POST", kind: "429", times: 1 }], retryAfterSeconds: 0 } });
+    const ANDROID = "CR00000000000000000000000000000003";
+    const { plan, secrets, existing } = await w.planFor([
+      { sid: SID1, appName: "limonade_ios", secrets: PROD },
+      { sid: ANDROID, appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
+    ]);
+    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
+    expect(result.items.filter((i) => i.action === "create").map((i) => i.status)).toEqual(["confirmed", "confirmed"]);
+    // SID1's first create drew the 429; ANDROID's was sent while SID1 waited, with the one slot.
+    const accepted = w.ledger.list.filter((e) => e.event === "accepted").map((e) => e.legacySid);
+    expect(accepted).toEqual([ANDROID, SID1]);
+    expect(result.concurrency).toMatchObject({ mode: "fixed", peakInFlight: 1, throttled: 1 });
+  });
+
+  it("the (App, type) with the most creates still to send goes first", async () => {
+    const at = "2020-01-01T00:00:00Z";
+    const sid = (n: number) => `CR${n.toString(16).padStart(32, "0")}`;
+    const legacy = (n: number, type: "apn" | "fcm", sandbox: string | null) => ({ sid: sid(n), friendly_name: null, type, sandbox, date_created: at, date_updated: at });
+    const w = await world({ seed: { legacyCredentials: [legacy(1, "fcm", null), legacy(2, "apn", "True"), legacy(3, "apn", "False"), legacy(4, "apn", "False")] } });
+    const { plan, secrets, existing } = await w.planFor([
+      { sid: sid(1), appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
+      { sid: sid(2), appName: "limonade_ios", secrets: { certificate: "file:ios-sandbox-2.cert.pem", privateKey: "file:ios-sandbox-2.key.pem" } },
+      { sid: sid(3), appName: "limonade_ios", secrets: PROD },
+      { sid: sid(4), appName: "limonade_ios", secrets: PROD },
+    ]);
+    expect(plan.items.map((i) => [i.legacySid, i.action])).toEqual([1, 2, 3, 4].map((n) => [sid(n), "create"]));
+    await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
+    // 1 takes the one slot at once; then 3 (APN: two to send) before 2 (APN_SANDBOX: one), queued
+    // before it; 4, queued behind 3, last.
+    const attempts = w.ledger.list.filter((e) => e.event === "attempt").map((e) => e.legacySid);
+    expect(attempts).toEqual([1, 3, 2, 4].map(sid));
   });
 });

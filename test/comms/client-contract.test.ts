@@ -81,6 +81,30 @@ describe("what the client sends", () => {
     expect(client.stats.byKind).toEqual({ list: 1, fetch: 1, "list-apps": 1, "fetch-app": 1, "list-registrations": 1, delete: 1 });
   });
 
+  it("every wait before a retry runs through the wrapper it was given, until that is undone", async () => {
+    const { client } = await setup((_req, i) => (i % 2 === 0 ? { status: 429, headers: { "retry-after": "0" } } : { status: 200, json: { credentials: [] } }));
+    const around: string[] = [];
+    const undo = client.aroundRetryWaits!(async (wait) => {
+      around.push("before");
+      const r = await wait();
+      around.push("after");
+      return r;
+    });
+    await client.list();
+    expect(around).toEqual(["before", "after"]);
+    undo();
+    await client.list();
+    expect(around).toHaveLength(2);
+    // A later wrapper replaces it; undoing the older one then leaves the later one in place.
+    const later: string[] = [];
+    const undoOld = client.aroundRetryWaits!(async (wait) => wait());
+    client.aroundRetryWaits!(async (wait) => (later.push("wait"), wait()));
+    undoOld();
+    await client.list();
+    expect(later).toEqual(["wait"]);
+    expect(client.stats.retries).toBe(3);
+  });
+
   it("an answer listener that was removed hears nothing more", async () => {
     const { client } = await setup(() => ({ status: 200, json: { credentials: [] } }));
     const heard: number[] = [];
