@@ -9,7 +9,7 @@ export {
   type ReportItemJson,
   type ReportSecretJson,
 } from "./json.js";
-export { applyMarkdown, mdCell, planMarkdown, type RenderableResult } from "./markdown.js";
+export { applyMarkdown, mdCell, planMarkdown, planMarkdownPieces, type RenderableResult } from "./markdown.js";
 export { messageLines } from "./messages.js";
 export { renderTable } from "./table.js";
 export { reportStamp, writeReport } from "./write.js";

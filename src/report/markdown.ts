@@ -217,15 +217,46 @@ function accountSection(actions: readonly (AccountAction | AppliedAccountAction)
   return out;
 }
 
-/** The lines as one document; every line is escaped once more, so nothing raw can slip through. */
+/** Pieces of a document are gathered up to about this many characters. */
+const PIECE_CHARS = 64 * 1024;
+
+/**
+ * The lines as one document, in pieces of about `PIECE_CHARS` (a 10,000-credential report is never
+ * held as one string); every line is escaped once more, so nothing raw can slip through. Trailing
+ * blank lines are left out and the document ends with one newline.
+ */
+function* documentPieces(out: readonly string[]): Generator<string> {
+  let last = out.length - 1;
+  while (last >= 0 && escapeControl(out[last]!).trim() === "") last--;
+  let piece = "";
+  for (let i = 0; i <= last; i++) {
+    const line = escapeControl(out[i]!);
+    piece += `${i === last ? line.trimEnd() : line}\n`;
+    if (piece.length >= PIECE_CHARS) {
+      yield piece;
+      piece = "";
+    }
+  }
+  if (piece !== "" || last < 0) yield piece === "" ? "\n" : piece;
+}
+
 function document(out: readonly string[]): string {
   let text = "";
-  for (const line of out) text += `${escapeControl(line)}\n`;
-  return `${text.trimEnd()}\n`;
+  for (const piece of documentPieces(out)) text += piece;
+  return text;
 }
 
 /** The Markdown dry-run report, for a reviewer in a pull request. */
 export function planMarkdown(plan: Plan): string {
+  return document(planLines(plan));
+}
+
+/** `planMarkdown`, in pieces of about 64 KiB: what the plan command writes. */
+export function planMarkdownPieces(plan: Plan): Iterable<string> {
+  return documentPieces(planLines(plan));
+}
+
+function planLines(plan: Plan): string[] {
   const out = [
     `# ${TOOL_NAME} plan (dry run)`,
     "",
@@ -242,7 +273,7 @@ export function planMarkdown(plan: Plan): string {
   append(out, countTable("Action", summarize(plan.items)));
   append(out, accountSection(plan.accountActions));
   append(out, body(plan.items, plan));
-  return document(out);
+  return out;
 }
 
 /** The Markdown applied report for an apply or rollback run. */

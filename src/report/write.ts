@@ -17,7 +17,8 @@ export async function writeReport(
   dir: string,
   kind: "plan" | "apply" | "rollback",
   json: unknown,
-  markdown: string,
+  /** The Markdown text, or its pieces (called once per name tried). */
+  markdown: string | (() => Iterable<string>),
   now: Date,
 ): Promise<{ jsonPath: string; markdownPath: string }> {
   await mkdir(dir, { recursive: true });

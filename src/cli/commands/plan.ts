@@ -4,7 +4,7 @@ import { serializePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
 import { describeAccountAction } from "../../plan/account.js";
 import { escapeControl } from "../../text.js";
-import { messageLines, planMarkdown, planReport, writeFileAtomic, writeReport } from "../../report/index.js";
+import { messageLines, planMarkdownPieces, planReport, writeFileAtomic, writeReport } from "../../report/index.js";
 import type { GlobalArgs } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
@@ -23,7 +23,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
     const { plan } = await observeAndPlan(rt, { now, interactive: isInteractive(), env: process.env });
     // Built once: for 10,000 credentials it is the largest thing the command holds.
     const report = planReport(plan);
-    const paths = await writeReport(rt.settings.reportsDir, "plan", report, planMarkdown(plan), now());
+    const paths = await writeReport(rt.settings.reportsDir, "plan", report, () => planMarkdownPieces(plan), now());
     let planFile: string | undefined;
     if (args.out) {
       planFile = resolve(args.out);
