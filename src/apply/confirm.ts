@@ -24,6 +24,8 @@ interface Waiter {
   id: string;
   location?: string;
   arrivedAt: number;
+  /** When the write was accepted (at most `arrivedAt`): a write's age counts from here. */
+  since: number;
   deadline: number;
   /** When this waiter next needs a look, and its current backoff. */
   due: number;
@@ -41,9 +43,10 @@ interface Waiter {
  * is held back — up to `holdMaxMs` — so one list confirms many creates: 100 creates in 10 Apps are
  * confirmed with a few list calls instead of 100 GETs. Each waiter backs off on its own from
  * `initialDelayMs` to `maxDelayMs` until `timeoutMs`. Its first look waits at least as long as the
- * youngest write any look has found visible so far in this run (a look sooner than that has not
- * been seen to find anything): with Comms's visibility delay of a fraction of a second, a write is
- * looked at once, when it can be there, instead of once too early and again after a backoff.
+ * youngest write any look has found visible so far in this run, plus an eighth (a look sooner has not
+ * been seen to find anything), and a write a look missed is looked at again once it is that old,
+ * if that comes before its backoff: with Comms's visibility delay of a fraction of a second, a
+ * write is looked at about when it can be there, not once too early and again after a backoff.
  */
 export class Confirmer {
   private readonly pending = new Map<string, Waiter[]>();
@@ -90,6 +93,17 @@ export class Confirmer {
     if (left === 0) this.wakers.get(ticket.appName)?.();
   }
 
+  /**
+   * The age at which a write is likely visible: the youngest age a look found one at, plus an
+   * eighth — that was the earliest any look was lucky, so a look exactly then misses about as often
+   * as it hits, and a miss costs a whole backoff step. Writes found at the first look
+   * (`initialDelayMs`) teach nothing to wait for.
+   */
+  private get likelyVisibleMs(): number | undefined {
+    const fastest = this.fastestSeenMs;
+    return fastest === undefined || fastest <= this.initialDelayMs ? fastest : Math.ceil(fastest * 1.125);
+  }
+
   /** Resolves with the credential once visible (and `accept`ed), or null after the timeout. */
   waitFor(
     appName: string,
@@ -103,15 +117,19 @@ export class Confirmer {
       /** Aborting gives up at once (null). */
       signal?: AbortSignal;
       ticket?: Ticket;
+      /** When the write was accepted (this clock), if before now: its age counts from then. */
+      since?: number;
     } = {},
   ): Promise<CommsCredential | null> {
     const promise = new Promise<CommsCredential | null>((resolve) => {
       const now = this.now();
+      const since = Math.min(now, opts.since ?? now);
       const waiter: Waiter = {
         id,
         arrivedAt: now,
+        since,
         deadline: now + (opts.timeoutMs ?? this.timeoutMs),
-        due: now + Math.min(Math.max(this.initialDelayMs, this.fastestSeenMs ?? 0), this.maxDelayMs),
+        due: Math.max(now, since + Math.min(Math.max(this.initialDelayMs, this.likelyVisibleMs ?? 0), this.maxDelayMs)),
         delay: this.initialDelayMs,
         maxDelay: opts.maxDelayMs ?? this.maxDelayMs,
         accept: opts.accept ?? (() => true),
@@ -177,10 +195,16 @@ export class Confirmer {
       }
       const now = this.now();
       const done = new Set<Waiter>();
-      for (const w of looking) {
+      const seen = (w: Waiter): CommsCredential | undefined => {
         const found = visible.get(w.id);
-        if (found && w.accept(found)) {
-          this.fastestSeenMs = Math.min(this.fastestSeenMs ?? Infinity, Math.max(0, lookedAt - w.arrivedAt));
+        return found && w.accept(found) ? found : undefined;
+      };
+      // What this look found teaches first: a write it missed is looked at again once it is as old
+      // as the youngest write found so far, if that comes before its backoff.
+      for (const w of looking) if (seen(w)) this.fastestSeenMs = Math.min(this.fastestSeenMs ?? Infinity, Math.max(0, lookedAt - w.since));
+      for (const w of looking) {
+        const found = seen(w);
+        if (found) {
           w.resolve(found);
           done.add(w);
         } else if (now >= w.deadline) {
@@ -189,6 +213,8 @@ export class Confirmer {
         } else if (now >= w.due) {
           w.delay = Math.min(w.delay * 2, w.maxDelay);
           w.due = now + w.delay;
+          const likely = this.likelyVisibleMs === undefined ? undefined : w.since + this.likelyVisibleMs;
+          if (likely !== undefined && likely > now) w.due = Math.min(w.due, likely);
         }
       }
       this.pending.set(appName, (this.pending.get(appName) ?? []).filter((w) => !done.has(w)));

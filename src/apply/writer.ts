@@ -553,7 +553,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
   let noticed = false;
   for (let sends = 1; ; ) {
     // Only the write holds the (App, type) lock and a concurrency slot; confirming happens outside both.
-    const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string } | { lost: LostWithId; reason: string } | { holdUntil: number; reason: string }> => {
+    const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string; acceptedAtMs: number } | { lost: LostWithId; reason: string } | { holdUntil: number; reason: string }> => {
       // Interrupted while waiting for a slot: nothing was sent for this item.
       if (ctx.signal.aborted) return notStarted(item);
       const held = ctx.unresolved.get(key);
@@ -596,6 +596,8 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
             },
           },
         );
+        // Comms's visibility delay runs from its 202, not from the end of the journal write below.
+        const acceptedAtMs = ctx.now().getTime();
         ctx.claimed.add(accepted.resourceId);
         try {
           await ledger.append({
@@ -609,7 +611,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
         } catch (err) {
           throw new JournalError((err as Error).cause ?? err, accepted.resourceId);
         }
-        return { id: accepted.resourceId, location: accepted.resourceLocation };
+        return { id: accepted.resourceId, location: accepted.resourceLocation, acceptedAtMs };
       } catch (err) {
         if (err instanceof JournalError) throw err;
         if (!(err instanceof UnknownOutcomeError)) {
@@ -641,7 +643,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
       await sleepUnlessAborted(Math.max(1, outcome.holdUntil - ctx.now().getTime()), ctx);
       continue;
     }
-    if ("id" in outcome) return confirmCreate(item, outcome.id, outcome.location, warnings, sends, ctx);
+    if ("id" in outcome) return confirmCreate(item, outcome, warnings, sends, ctx);
     if (sends >= 2) {
       // The re-send's answer was lost too: leave it open for the next run rather than loop.
       const found = await look(outcome.lost, ctx);
@@ -848,10 +850,16 @@ async function adopt(item: PlanItem, found: CommsCredential, lost: LostWithId, w
   return { ...item, ...(target ? { target } : {}), commsCredentialId: found.id, warnings, status: "confirmed", attempts: sends };
 }
 
-async function confirmCreate(item: PlanItem, id: string, location: string, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {
+async function confirmCreate(
+  item: PlanItem,
+  { id, location, acceptedAtMs }: { id: string; location: string; acceptedAtMs: number },
+  warnings: string[],
+  sends: number,
+  ctx: ItemContext,
+): Promise<AppliedItem> {
   const target = item.target!;
   // A signal stops the wait for visibility: the 202 is journalled, a rerun confirms it.
-  const seen = await ctx.confirmer.waitFor(target.appName, id, { location, signal: ctx.signal, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
+  const seen = await ctx.confirmer.waitFor(target.appName, id, { location, since: acceptedAtMs, signal: ctx.signal, ...(ctx.ticket ? { ticket: ctx.ticket } : {}) });
   if (seen) {
     await ctx.deps.ledger.append({ event: "confirmed", legacySid: item.legacySid, commsCredentialId: id, runId: ctx.runId });
     return { ...item, commsCredentialId: id, warnings, status: "confirmed", attempts: sends };

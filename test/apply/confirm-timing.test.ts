@@ -407,7 +407,7 @@ describe("Confirmer: production defaults (fake timers)", () => {
 });
 
 describe("Confirmer: the first look learns from what earlier looks found", () => {
-  it("a later write is first looked at no sooner than the youngest write a look has found visible", async () => {
+  it("a later write is first looked at when as old as the youngest write a look found visible, plus an eighth", async () => {
     const w = timedWorld();
     // Each write becomes visible 250 ms after its waiter arrives.
     w.add("c1", "app", 250);
@@ -417,9 +417,9 @@ describe("Confirmer: the first look learns from what earlier looks found", () =>
     await w.advanceTo(1_000);
     w.add("c2", "app", 1_250);
     const second = await w.settle(confirmer.waitFor("app", "c2"));
-    // Seen at age 300 before: the first look at c2 waits that long, and finds it.
-    expect(second).toMatchObject({ at: 1_300 });
-    expect(w.looks).toEqual(["100 fetch c1", "300 fetch c1", "1300 fetch c2"]);
+    // Seen at age 300 before: the first look at c2 waits that long and an eighth more, and finds it.
+    expect(second).toMatchObject({ at: 1_338 });
+    expect(w.looks).toEqual(["100 fetch c1", "300 fetch c1", "1338 fetch c2"]);
   });
 
   it("what earlier looks found never holds a first look back past maxDelayMs", async () => {
@@ -433,5 +433,51 @@ describe("Confirmer: the first look learns from what earlier looks found", () =>
     const second = await w.settle(confirmer.waitFor("app", "c2"));
     expect(second.at).toBe(1_400);
     expect(w.looks).toEqual(["100 fetch c1", "300 fetch c1", "700 fetch c1", "1400 fetch c2"]);
+  });
+});
+
+describe("Confirmer: a missed write is looked at again when it can be there", () => {
+  it("once it is as old as the youngest write found (plus an eighth), if that comes before its backoff", async () => {
+    const w = timedWorld();
+    w.add("c1", "app", 250);
+    w.add("c2", "app", 400);
+    const confirmer = new Confirmer(w.comms, w.opts());
+    const first = confirmer.waitFor("app", "c1");
+    await w.advanceTo(150);
+    const second = confirmer.waitFor("app", "c2");
+    const [a, b] = await Promise.all([w.settle(first), w.settle(second)]);
+    expect([a.value?.id, b.value?.id]).toEqual(["c1", "c2"]);
+    // At 300 (c1's backoff) the list finds c1 at age 300 and misses c2 (age 150): c2 is looked at
+    // again at age 338 (488), not after its 200 ms backoff (500).
+    expect(w.looks).toEqual(["100 fetch c1", "300 list app", "488 fetch c2"]);
+  });
+
+  it("a write older than that and still missing backs off as before", async () => {
+    const w = timedWorld();
+    w.add("c1", "app", 100);
+    const confirmer = new Confirmer(w.comms, w.opts());
+    await w.settle(confirmer.waitFor("app", "c1")); // found at age 100
+    const start = w.now();
+    w.add("slow", "app", start + 650);
+    await w.settle(confirmer.waitFor("app", "slow"));
+    expect(w.looks.slice(1).map((l) => Number(l.split(" ")[0]) - start)).toEqual([100, 300, 700]);
+  });
+});
+
+describe("Confirmer: a write's age counts from when it was accepted", () => {
+  it("a waiter that arrives after its write was accepted looks at that write's age, never in the past", async () => {
+    const w = timedWorld();
+    w.add("c1", "app", 0);
+    const confirmer = new Confirmer(w.comms, w.opts());
+    await w.advanceTo(40);
+    const early = await w.settle(confirmer.waitFor("app", "c1", { since: 0 }));
+    expect(early.at).toBe(100); // 100 ms after the 202, not after the wait began
+    w.add("c2", "app", 0);
+    await w.advanceTo(500);
+    const late = await w.settle(confirmer.waitFor("app", "c2", { since: 100 }));
+    expect(late.at).toBe(500); // already older than the first look: looked at at once
+    w.add("c3", "app", 0);
+    const future = await w.settle(confirmer.waitFor("app", "c3", { since: 10_000 }));
+    expect(future.at).toBe(600); // a time ahead of the clock counts as now
   });
 });
