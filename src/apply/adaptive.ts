@@ -88,7 +88,9 @@ interface Queued {
  *   arrival order.
  * - **Retry waits.** `outside(wait)`, called from inside a slot, gives the slot back while the
  *   request sleeps out its Retry-After: a request that is not in flight does not hold a slot. It
- *   takes one again, ahead of every request queued after it, before it is sent again.
+ *   takes one again, ahead of every request queued after it, before it is sent again. Adaptive
+ *   only: the 429 has already cut the limit, so the slot goes to work the server can take; a fixed
+ *   limit above the server's would hand it to a request that draws the next 429.
  *
  * `fixed(n)` never moves. Deterministic but for `workLeft`'s cost estimate: no timers, only the
  * order of calls.
@@ -177,7 +179,9 @@ export class AdaptiveLimiter {
    */
   async outside<T>(wait: () => Promise<T>): Promise<T> {
     const slot = this.sending.getStore();
-    if (!slot?.holding) return wait();
+    // A fixed limit is not cut by a 429: a slot given back would go straight to a request that
+    // draws the next 429. Its N count a request sleeping out its Retry-After, as they always did.
+    if (!slot?.holding || this.mode === "fixed") return wait();
     const t0 = this.clock();
     slot.holding = false;
     slot.heldMs += t0 - slot.heldSince;

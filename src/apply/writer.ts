@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
-import { AdaptiveLimiter } from "./adaptive.js";
+import { AdaptiveLimiter, type LimiterOptions } from "./adaptive.js";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
@@ -34,6 +34,8 @@ export interface ApplyDeps {
    * come back clean, halve on a 429 (see `AdaptiveLimiter`).
    */
   concurrency: number | "adaptive";
+  /** The adaptive limiter's bounds and steps (tests; `workLeft` is the writer's own). */
+  adaptive?: Omit<LimiterOptions, "workLeft">;
   runId?: string;
   logger?: Logger;
   now?: () => Date;
@@ -90,7 +92,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
   // One limit for every request this run sends: writes, and the reads that confirm them.
   // The writes not yet finished: what a probe above a limit that drew a 429 would have to repay.
   let writesLeft = plan.items.filter(writes).length;
-  const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter({ workLeft: () => writesLeft }) : AdaptiveLimiter.fixed(deps.concurrency);
+  const writeLimit = deps.concurrency === "adaptive" ? new AdaptiveLimiter({ ...deps.adaptive, workLeft: () => writesLeft }) : AdaptiveLimiter.fixed(deps.concurrency);
   const result = (items: AppliedItem[], problems: string[], accountActions?: AppliedAccountAction[]): ApplyResult => ({
     kind: "apply",
     runId,

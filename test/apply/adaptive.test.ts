@@ -292,7 +292,7 @@ describe("AdaptiveLimiter: growth before the first 429, order, retry waits, prob
   });
 
   it("a retry wait gives the slot back, and takes one again ahead of every request queued after it", async () => {
-    const limiter = AdaptiveLimiter.fixed(1);
+    const limiter = new AdaptiveLimiter({ start: 1, min: 1, max: 1 });
     const order: string[] = [];
     let endWait!: () => void;
     const a = limiter.run(async () => {
@@ -319,6 +319,18 @@ describe("AdaptiveLimiter: growth before the first 429, order, retry waits, prob
     expect(order).toEqual(["a sends", "b", "a sends again", "c"]);
     expect(limiter.stats().peakInFlight).toBe(1);
     expect(limiter.inFlight).toBe(0);
+  });
+
+  it("a fixed limit keeps the slot of a request sleeping out its retry wait", async () => {
+    const limiter = AdaptiveLimiter.fixed(1);
+    let endWait!: () => void;
+    const a = limiter.run(() => limiter.outside(() => new Promise<void>((r) => (endWait = r))));
+    const b = limiter.run(async () => 1);
+    await tick();
+    expect([limiter.inFlight, limiter.queued]).toEqual([1, 1]);
+    endWait();
+    await Promise.all([a, b]);
+    expect(limiter.stats().peakInFlight).toBe(1);
   });
 
   it("a wait outside any slot just waits, and gives back no slot it does not hold", async () => {

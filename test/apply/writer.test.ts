@@ -230,11 +230,25 @@ describe("writer", () => {
       { sid: SID1, appName: "limonade_ios", secrets: PROD },
       { sid: ANDROID, appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
     ]);
-    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
+    // An adaptive limit held at one slot: the 429 cannot cut it further.
+    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: "adaptive", adaptive: { start: 1, min: 1, max: 1 } });
     expect(result.items.filter((i) => i.action === "create").map((i) => i.status)).toEqual(["confirmed", "confirmed"]);
     // SID1's first create drew the 429; ANDROID's was sent while SID1 waited, with the one slot.
     const accepted = w.ledger.list.filter((e) => e.event === "accepted").map((e) => e.legacySid);
     expect(accepted).toEqual([ANDROID, SID1]);
+    expect(result.concurrency).toMatchObject({ mode: "adaptive", peakInFlight: 1, throttled: 1 });
+  });
+
+  it("with a fixed concurrency a create sleeping out a Retry-After keeps its slot", async () => {
+    const w = await world({ faults: { script: [{ method: "POST", kind: "429", times: 1 }], retryAfterSeconds: 0 } });
+    const ANDROID = "CR00000000000000000000000000000003";
+    const { plan, secrets, existing } = await w.planFor([
+      { sid: SID1, appName: "limonade_ios", secrets: PROD },
+      { sid: ANDROID, appName: "limonade_android", secrets: { serviceAccount: "file:limonade-android-sa.json" } },
+    ]);
+    const result = await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 1 });
+    const accepted = w.ledger.list.filter((e) => e.event === "accepted").map((e) => e.legacySid);
+    expect(accepted).toEqual([SID1, ANDROID]);
     expect(result.concurrency).toMatchObject({ mode: "fixed", peakInFlight: 1, throttled: 1 });
   });
 
