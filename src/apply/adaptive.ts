@@ -55,6 +55,10 @@ interface SlotState {
   seq: number;
   /** False while the slot is given back (a retry wait, see `outside`). */
   holding: boolean;
+  /** True once its run has settled: a wait still under way then neither gives back nor takes a slot. */
+  closed: boolean;
+  /** The slot being taken again after a wait (shared by every wait of this slot that ends meanwhile). */
+  regaining?: Promise<void>;
   /** Since when the slot is held, and for how long it was held before its last wait. */
   heldSince: number;
   heldMs: number;
@@ -88,7 +92,8 @@ interface Queued {
  *   arrival order.
  * - **Retry waits.** `outside(wait)`, called from inside a slot, gives the slot back while the
  *   request sleeps out its Retry-After: a request that is not in flight does not hold a slot. It
- *   takes one again, ahead of every request queued after it, before it is sent again. Adaptive
+ *   takes one again before it is sent again, by its own priority: ahead of every request of that
+ *   priority or lower queued after it, behind a higher one (the critical path). Adaptive
  *   only: the 429 has already cut the limit, so the slot goes to work the server can take; a fixed
  *   limit above the server's would hand it to a request that draws the next 429.
  *
@@ -162,41 +167,67 @@ export class AdaptiveLimiter {
   async run<T>(fn: () => Promise<T>, priority = 0): Promise<T> {
     const seq = this.arrivals++;
     await this.acquire(priority, seq);
-    const slot: SlotState = { level: this.limitNow, cuts: this.cuts, priority, seq, holding: true, heldSince: this.clock(), heldMs: 0 };
+    const slot: SlotState = { level: this.limitNow, cuts: this.cuts, priority, seq, holding: true, closed: false, heldSince: this.clock(), heldMs: 0 };
     try {
       return await this.sending.run(slot, fn);
     } finally {
-      this.noteHold(slot.heldMs + this.clock() - slot.heldSince);
-      this.active--;
-      this.wake();
+      // A slot is given back once: not again if a wait of this run (one it did not await) gave it
+      // back already; that wait takes none when it ends (`regain`).
+      slot.closed = true;
+      if (slot.holding) {
+        slot.holding = false;
+        this.noteHold(slot.heldMs + this.clock() - slot.heldSince);
+        this.active--;
+        this.wake();
+      } else this.noteHold(slot.heldMs);
     }
   }
 
   /**
    * Called from inside a slot around a wait that sends nothing (a Retry-After): the slot is given
-   * back for the wait and taken again after it, ahead of every request queued after this one.
-   * Outside any slot it just waits.
+   * back for the wait and taken again after it, by the run's priority (ahead of every request of
+   * that priority or lower queued after it).
+   * Outside any slot, or in one whose run has settled (a continuation it did not await), it just
+   * waits. Two waits in one slot: the first gives the slot back, and whichever ends while it is
+   * given back takes it again before it goes on (a slot runs its requests one after another).
    */
   async outside<T>(wait: () => Promise<T>): Promise<T> {
     const slot = this.sending.getStore();
     // A fixed limit is not cut by a 429: a slot given back would go straight to a request that
     // draws the next 429. Its N count a request sleeping out its Retry-After, as they always did.
-    if (!slot?.holding || this.mode === "fixed") return wait();
+    if (!slot || slot.closed || this.mode === "fixed") return wait();
     const t0 = this.clock();
-    slot.holding = false;
-    slot.heldMs += t0 - slot.heldSince;
-    this.active--;
-    this.wake();
+    if (slot.holding) {
+      slot.holding = false;
+      slot.heldMs += t0 - slot.heldSince;
+      this.active--;
+      this.wake();
+    }
     try {
       return await wait();
     } finally {
       this.lastWaitMs = this.clock() - t0;
-      await this.acquire(slot.priority, slot.seq);
+      await this.regain(slot);
+    }
+  }
+
+  /** Takes a slot given back for a wait again (once, however many of its waits end meanwhile). */
+  private regain(slot: SlotState): Promise<void> {
+    if (slot.closed || slot.holding) return Promise.resolve();
+    slot.regaining ??= this.acquire(slot.priority, slot.seq).then(() => {
+      slot.regaining = undefined;
+      if (slot.closed) {
+        // Its run settled while this wait was queued: the slot goes straight to the next one.
+        this.active--;
+        this.wake();
+        return;
+      }
       slot.holding = true;
       slot.heldSince = this.clock();
       slot.level = this.limitNow;
       slot.cuts = this.cuts;
-    }
+    });
+    return slot.regaining;
   }
 
   /**
@@ -225,9 +256,12 @@ export class AdaptiveLimiter {
     this.cuts++;
     this.cleanAnswers = 0;
     this.windowsAtCeiling = 0;
-    // A probe above a proven level failed: back to that level at once. A 429 at or below it
-    // (or before anything was proven) means the account's room shrank: halve.
-    if (this.proven !== undefined && sentAt > this.proven) {
+    // A probe above a proven level failed: back to that level at once. That is also the likeliest
+    // cause of a 429 while the limit is above the proven level, whatever level the refused request's
+    // slot was taken at: a slot taken just before the probe may send after it (a create journals its
+    // attempt first), and is then the one the server refuses. A 429 at or below the proven level
+    // with no probe out (or before anything was proven) means the account's room shrank: halve.
+    if (this.proven !== undefined && (sentAt > this.proven || this.limitNow > this.proven)) {
       this.limitNow = this.proven;
       this.ceiling = this.proven;
       return;

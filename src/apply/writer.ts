@@ -167,6 +167,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     confirmer,
     claimed,
     serialised,
+    limited: (fn) => writeLimit.run(fn, FIRST),
     reconcileWindowMs,
     settleMs: deps.settleMs ?? OUTCOME_SETTLE_MS,
     wait: deps.wait ?? false,
@@ -323,6 +324,8 @@ interface ItemContext {
   confirmer: Confirmer;
   claimed: Set<string>;
   serialised: <T>(key: string, fn: () => Promise<T>) => Promise<T>;
+  /** Runs a read that needs no (App, type) lock within the run-wide limit (a slot, top priority). */
+  limited: <T>(fn: () => Promise<T>) => Promise<T>;
   reconcileWindowMs: number;
   settleMs: number;
   wait: boolean;
@@ -721,7 +724,8 @@ async function awaitEarlierAccepted(item: PlanItem, id: string, warnings: string
   // Settled: one read that succeeds decides (a failing one proves nothing, so nothing is sent).
   let check: CommsCredential | null;
   try {
-    check = await ctx.deps.comms.fetch(id);
+    // Within the run-wide limit like every other request (it once ran beside it, one per item).
+    check = await ctx.limited(() => ctx.deps.comms.fetch(id));
   } catch (err) {
     return {
       ...item,
