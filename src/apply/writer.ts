@@ -31,7 +31,7 @@ export interface ApplyDeps {
   /**
    * Requests in flight at once, run-wide (writes and the reads that confirm them): a fixed number
    * (`--concurrency N`), or "adaptive" — start at `ADAPTIVE_START_CONCURRENCY`, grow while answers
-   * come back clean, halve on a 429 (see `AdaptiveLimiter`).
+   * come back clean, cut at once on a 429 (see `AdaptiveLimiter`).
    */
   concurrency: number | "adaptive";
   /** The adaptive limiter's bounds and steps (tests; `workLeft` is the writer's own). */
