@@ -129,7 +129,7 @@ export class Confirmer {
         arrivedAt: now,
         since,
         deadline: now + (opts.timeoutMs ?? this.timeoutMs),
-        due: Math.max(now, since + Math.min(Math.max(this.initialDelayMs, this.likelyVisibleMs ?? 0), this.maxDelayMs)),
+        due: Math.max(now, since + Math.min(Math.max(this.initialDelayMs, this.likelyVisibleMs ?? 0), opts.maxDelayMs ?? this.maxDelayMs)),
         delay: this.initialDelayMs,
         maxDelay: opts.maxDelayMs ?? this.maxDelayMs,
         accept: opts.accept ?? (() => true),

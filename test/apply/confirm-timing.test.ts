@@ -481,3 +481,16 @@ describe("Confirmer: a write's age counts from when it was accepted", () => {
     expect(future.at).toBe(600); // a time ahead of the clock counts as now
   });
 });
+
+describe("Confirmer: a waiter's own longest pause caps what was learned", () => {
+  it("a first look learned at 700 ms waits no longer than the waiter's own maxDelayMs", async () => {
+    const w = timedWorld();
+    w.add("c1", "app", 650);
+    const confirmer = new Confirmer(w.comms, w.opts({ maxDelayMs: 2_000 }));
+    await w.settle(confirmer.waitFor("app", "c1")); // 100, 300, 700: found at age 700
+    await w.advanceTo(1_000);
+    w.add("c2", "app", 0);
+    const own = await w.settle(confirmer.waitFor("app", "c2", { maxDelayMs: 250 }));
+    expect(own.at).toBe(1_250);
+  });
+});
