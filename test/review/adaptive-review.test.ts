@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AdaptiveLimiter } from "../../src/apply/adaptive.js";
+import { tick, traffic } from "../apply/limiter-traffic.js";
 import { apply } from "../../src/apply/writer.js";
 import { createCommsClient } from "../../src/comms/index.js";
 import type { CommsClient } from "../../src/comms/types.js";
@@ -19,8 +20,6 @@ import { plan as makePlan, secretsNeeded } from "../../src/plan/index.js";
 import { resolveEntrySecrets } from "../../src/secrets/index.js";
 import { ROOT } from "../e2e/harness.js";
 import { virtualClock } from "../apply/fake-comms.js";
-
-const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /** A promise and the function that settles it. */
 function deferred<T = void>() {
@@ -43,34 +42,6 @@ function meter() {
     },
     get peak() {
       return peak;
-    },
-  };
-}
-
-/** The traffic helper of test/apply/adaptive.test.ts: answers the oldest request holding a slot. */
-function traffic(limiter: AdaptiveLimiter, n: number) {
-  const running: ((status: number) => void)[] = [];
-  const all = Promise.all(
-    Array.from({ length: n }, () =>
-      limiter.run(async () => {
-        const status = await new Promise<number>((resolve) => running.push(resolve));
-        limiter.answer(status);
-      }),
-    ),
-  );
-  return {
-    async answer(status: number, times = 1) {
-      for (let i = 0; i < times; i++) {
-        await tick();
-        const next = running.shift();
-        if (!next) throw new Error("no request in flight");
-        next(status);
-        await tick();
-      }
-    },
-    async finish() {
-      while (running.length || limiter.inFlight) await this.answer(200);
-      await all;
     },
   };
 }
