@@ -357,3 +357,59 @@ describe("AdaptiveLimiter: growth before the first 429, order, retry waits, prob
     expect(slow.reached).toBe(3);
   });
 });
+
+describe("AdaptiveLimiter: the queue and the probe's arithmetic", () => {
+  it("many queued requests start in priority order, then arrival order, whatever order they came in", async () => {
+    const limiter = AdaptiveLimiter.fixed(1);
+    let release!: () => void;
+    const first = limiter.run(() => new Promise<void>((r) => (release = r)));
+    const order: number[] = [];
+    // A fixed, scrambled sequence of priorities (0..6), 60 requests.
+    const priorities = Array.from({ length: 60 }, (_, i) => (i * 37 + 11) % 7);
+    const all = priorities.map((p, i) => limiter.run(async () => void order.push(i), p));
+    await tick();
+    release();
+    await Promise.all([first, ...all]);
+    const expected = priorities.map((p, i) => ({ p, i })).sort((a, b) => b.p - a.p || a.i - b.i).map((x) => x.i);
+    expect(order).toEqual(expected);
+  });
+
+  /**
+   * One request at a time, each holding its slot exactly `hold` ms on an injected clock: a 429 at 2
+   * leaves the limit at 1, the known good level (probeWindows 1), where one slot more saves
+   * work × hold / (1 × 2). `wait` is a retry wait seen before. Whether it ever probed 2.
+   */
+  async function probes(work: number, hold: number, wait?: number): Promise<boolean> {
+    let clock = 0;
+    const limiter = new AdaptiveLimiter({ start: 2, min: 1, max: 8, startGrowth: 1, probeWindows: 1, workLeft: () => work, now: () => clock });
+    const once = (status: number) =>
+      limiter.run(async () => {
+        clock += hold;
+        limiter.answer(status);
+      });
+    if (wait !== undefined) {
+      await limiter.run(async () => {
+        await limiter.outside(async () => {
+          clock += wait;
+        });
+        clock += hold; // the wait is not counted as holding the slot
+      });
+    }
+    await once(429);
+    expect(limiter.limit).toBe(1);
+    for (let i = 0; i < 10; i++) {
+      await once(200);
+      if (limiter.limit > 1) return true;
+    }
+    expect(limiter.stats().skippedProbes).toBe(10);
+    return false;
+  }
+
+  it("probes above the known good level only when work left × hold time / (n(n+1)) exceeds the cost", async () => {
+    expect(await probes(1000, 2)).toBe(false); // 1000 ms saved: not more than the 1 s assumed
+    expect(await probes(1001, 2)).toBe(true); // 1001 ms
+    expect(await probes(500, 2, 500)).toBe(false); // 500 ms saved against the 500 ms wait seen
+    expect(await probes(501, 2, 500)).toBe(true);
+    expect(await probes(1_000_000, 0, 500)).toBe(false); // nothing held, nothing saved
+  });
+});

@@ -224,3 +224,25 @@ describe("reading what the API says", () => {
     expect(toCommsCredential(credential(1))).toEqual(credential(1));
   });
 });
+
+describe("retry waits through a wrapper", () => {
+  it("the wrapped wait still sleeps the Retry-After the server asked for", async () => {
+    const server = await startLocalServer((_req, i) => (i === 0 ? { status: 429, headers: { "retry-after": "2" } } : { status: 200, json: { credentials: [] } }));
+    const slept: number[] = [];
+    const client = createCommsClient({
+      baseUrl: server.url,
+      apiVersion: "v1",
+      username: ACCOUNT,
+      password: "token",
+      accountSid: ACCOUNT,
+      sleep: async (ms) => void slept.push(ms),
+      random: () => 0.5,
+    });
+    cleanups.push(() => server.close(), () => client.close());
+    let wrapped = 0;
+    client.aroundRetryWaits!(async (wait) => (wrapped++, wait()));
+    await client.list();
+    expect(wrapped).toBe(1);
+    expect(slept).toEqual([2_000]);
+  });
+});
