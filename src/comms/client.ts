@@ -11,7 +11,7 @@ import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from ".
 import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
-import { classifyHttp, withRetry, type RetryDecision } from "../http/retry.js";
+import { classifyHttp, defaultSleep, withRetry, type RetryDecision } from "../http/retry.js";
 import { cleanServerText, parseErrorBody } from "../http/server-text.js";
 import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
@@ -84,7 +84,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
   const answerListeners = new Set<(status: number) => void>();
-  const pause = cfg.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const pause = cfg.sleep ?? defaultSleep;
   let aroundWait: (<T>(wait: () => Promise<T>) => Promise<T>) | undefined;
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
