@@ -61,7 +61,7 @@ export class Confirmer {
   private readonly injectedSleep: boolean;
   private readonly now: () => number;
   private readonly schedule: <T>(fn: () => Promise<T>) => Promise<T>;
-  /** The least age (ms since its waiter arrived) at which a look has found a write visible. */
+  /** The least age (ms since its write was accepted) at which a look has found a write visible. */
   private fastestSeenMs: number | undefined;
 
   constructor(

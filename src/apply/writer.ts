@@ -137,10 +137,12 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     for (const a of e.abandonedAttempts ?? []) track(lost, a.attemptId, { ...a, legacySid: e.legacySid });
   }
 
+  // Reads that confirm or check, and the default App's step: within the limit, ahead of writes.
+  const first = <T>(fn: () => Promise<T>): Promise<T> => writeLimit.run(fn, FIRST);
   const confirmer = new Confirmer(deps.comms, {
     ...(deps.sleep ? { sleep: deps.sleep } : {}),
     now: () => now().getTime(),
-    schedule: (fn) => writeLimit.run(fn, FIRST),
+    schedule: first,
     ...deps.confirm,
   });
   // Every answer this run gets (writes, confirming reads, the default App's step) steers the limit.
@@ -167,7 +169,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     confirmer,
     claimed,
     serialised,
-    limited: (fn) => writeLimit.run(fn, FIRST),
+    limited: first,
     reconcileWindowMs,
     settleMs: deps.settleMs ?? OUTCOME_SETTLE_MS,
     wait: deps.wait ?? false,
@@ -193,7 +195,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
         now,
         sleep,
         signal: stop.signal,
-        schedule: (fn) => writeLimit.run(fn, FIRST),
+        schedule: first,
         ...(gate ? { gate } : {}),
         timeoutMs: deps.confirm?.timeoutMs ?? CONFIRM_TIMEOUT_MS,
         initialDelayMs: deps.confirm?.initialDelayMs ?? CONFIRM_INITIAL_DELAY_MS,
