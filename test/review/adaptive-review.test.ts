@@ -46,6 +46,19 @@ function meter() {
   };
 }
 
+/** Two requests that each hold their slot until their gate opens, counted by `m`. */
+function gatedRuns(limiter: AdaptiveLimiter, m: ReturnType<typeof meter>) {
+  const gates = [deferred(), deferred()];
+  const runs = gates.map((g) =>
+    limiter.run(async () => {
+      m.enter();
+      await g.promise;
+      m.leave();
+    }),
+  );
+  return { gates, runs };
+}
+
 describe("review: AdaptiveLimiter slots given back during a wait", () => {
   it("A1: a wait begun after its run settled (a detached continuation still in the slot's context) gives back no slot", async () => {
     const limiter = new AdaptiveLimiter({ start: 1, min: 1, max: 1 }); // adaptive: only it gives a slot back during a wait
@@ -61,14 +74,7 @@ describe("review: AdaptiveLimiter slots given back during a wait", () => {
     later.resolve();
     await tick();
     // Two pieces of work now: with limit 1 they must run one after the other.
-    const gates = [deferred(), deferred()];
-    const runs = gates.map((g) =>
-      limiter.run(async () => {
-        m.enter();
-        await g.promise;
-        m.leave();
-      }),
-    );
+    const { gates, runs } = gatedRuns(limiter, m);
     await tick();
     expect(m.peak).toBe(1);
     gates.forEach((g) => g.resolve());
@@ -87,14 +93,7 @@ describe("review: AdaptiveLimiter slots given back during a wait", () => {
       pendingWait = limiter.outside(() => waitEnds.promise);
       await tick();
     });
-    const gates = [deferred(), deferred()];
-    const runs = gates.map((g) =>
-      limiter.run(async () => {
-        m.enter();
-        await g.promise;
-        m.leave();
-      }),
-    );
+    const { gates, runs } = gatedRuns(limiter, m);
     await tick();
     expect(m.peak).toBe(1);
     gates.forEach((g) => g.resolve());
