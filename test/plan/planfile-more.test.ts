@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { SecretResult } from "../../src/domain.js";
 import { UsageError } from "../../src/errors.js";
-import { fingerprintObservation, parsePlanFile, serializePlanFile } from "../../src/plan/planfile.js";
+import { fingerprintObservation, serializePlanFile } from "../../src/plan/planfile.js";
+import { parsePlanFile } from "../../src/plan/planfile-read.js";
 import type { Plan } from "../../src/plan/types.js";
 import { comms, entry, legacy, ledgerEntry, ledgerOf, mapping, okSecret, secretsFor, sid, snapshot } from "./builders.js";
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parsePlanFile, serializePlanFile } from "../../src/plan/index.js";
+import { serializePlanFile } from "../../src/plan/index.js";
+import { parsePlanFile } from "../../src/plan/planfile-read.js";
 import type { Plan } from "../../src/plan/types.js";
 
 describe("saved plan files", () => {

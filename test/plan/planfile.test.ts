@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EXIT, UsageError } from "../../src/errors.js";
-import { fingerprintObservation, parsePlanFile, serializePlanFile } from "../../src/plan/planfile.js";
+import { fingerprintObservation, serializePlanFile } from "../../src/plan/planfile.js";
+import { parsePlanFile } from "../../src/plan/planfile-read.js";
 import { plan } from "../../src/plan/planner.js";
 import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, okSecret, secretsFor, sid, snapshot } from "./builders.js";
 

@@ -6,7 +6,7 @@ import type { AppliedItem, ApplyResult } from "../../apply/types.js";
 import { LEGACY_SID_PATTERN } from "../../domain.js";
 import { BlockedError, InterruptedError, UsageError } from "../../errors.js";
 import { escapeControl } from "../../text.js";
-import { describeStaleness, parsePlanFile } from "../../plan/index.js";
+import { describeStaleness } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, summarize, type Plan } from "../../plan/types.js";
 import { describeAccountAction } from "../../plan/account.js";
 import { applyMarkdown, applyReport, writeReport } from "../../report/index.js";
@@ -50,7 +50,7 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
   }
   const forced = replaceSids(args.replace);
   if (forced.size > 0 && args.plan) throw new UsageError("--replace cannot be combined with --plan: a saved plan is applied exactly as it was made");
-  const savedPlan = args.plan ? parsePlanFile(readPlanText(args.plan), resolve(args.plan)) : undefined;
+  const savedPlan = args.plan ? (await import("../../plan/planfile-read.js")).parsePlanFile(readPlanText(args.plan), resolve(args.plan)) : undefined;
   const rt = await openRuntime(args);
   // From here on a signal never kills the run silently: while reading, nothing has been written;
   // once writing, what is in flight is finished and journalled, then the report is written.
