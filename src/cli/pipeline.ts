@@ -1,6 +1,5 @@
 import { dirname } from "node:path";
 import type { SecretResult } from "../domain.js";
-import { loadMapping } from "../mapping/index.js";
 import { observe } from "../observe/observe.js";
 import { plan as makePlan, secretsNeeded } from "../plan/index.js";
 import type { Plan, Snapshot } from "../plan/types.js";
@@ -13,17 +12,27 @@ export interface Planned {
   secrets: Map<string, SecretResult>;
 }
 
-/** observe → resolve the secrets the plan needs → plan. Shared by `plan` and `apply`. */
+/**
+ * observe → resolve the secrets the plan needs → plan. Shared by `plan` and `apply`.
+ *
+ * The account's reads go out first and the mapping — with the YAML parser and zod, the costliest
+ * modules to load — is read while they are in flight: only the Apps read waits for it (it is made
+ * when the mapping names a defaultApp). A bad mapping is still the error reported, before anything
+ * the reads found; the reads it abandons are only reads.
+ */
 export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; interactive: boolean; env: NodeJS.ProcessEnv; replace?: ReadonlySet<string> }): Promise<Planned> {
-  const mapping = loadMapping(rt.settings.mappingPath);
-  const snapshot = await observe({
+  const loading = import("../mapping/load.js").then(({ loadMapping }) => loadMapping(rt.settings.mappingPath));
+  const observing = observe({
     accountSid: rt.credentials.accountSid,
     legacy: rt.legacy,
     comms: rt.comms,
     ledger: rt.ledger,
     now: opts.now,
-    readApps: mapping.defaultApp !== undefined,
+    readApps: loading.then((m) => m.defaultApp !== undefined),
   });
+  observing.catch(() => undefined); // when the mapping fails, its error is the one thrown
+  const mapping = await loading;
+  const snapshot = await observing;
   rt.logger.debug({ legacy: snapshot.legacy.length, comms: snapshot.comms.length }, "observed");
   const secrets = new Map<string, SecretResult>();
   // One at a time: a `prompt` reference asks on the terminal.

@@ -12,6 +12,7 @@ export interface LegacySource {
 /**
  * The only I/O before planning: legacy credentials, every Comms credential, the ledger, and — with
  * `readApps` (the mapping names a `defaultApp`) — the Comms Apps, to know the account's default App.
+ * `readApps` may be a promise (the mapping still loading): the other reads do not wait for it.
  */
 export async function observe(deps: {
   accountSid: string;
@@ -19,13 +20,13 @@ export async function observe(deps: {
   comms: CommsClient;
   ledger: Ledger;
   now: () => Date;
-  readApps?: boolean;
+  readApps?: boolean | Promise<boolean>;
 }): Promise<Snapshot> {
   const [legacy, comms, ledger, apps] = await Promise.all([
     deps.legacy.listAll(),
     deps.comms.list(),
     deps.ledger.entries(),
-    deps.readApps ? deps.comms.listApps() : Promise.resolve(undefined),
+    Promise.resolve(deps.readApps).then((read) => (read ? deps.comms.listApps() : undefined)),
   ]);
   const incomplete = comms.filter((c) => c.missing?.length);
   const warnings = [
