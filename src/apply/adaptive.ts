@@ -8,6 +8,9 @@ import {
   ADAPTIVE_START_GROWTH,
 } from "../limits.js";
 
+/** The priority of requests that finish work already sent (reads that confirm, the default App's step): ahead of every write. */
+export const FIRST = Number.MAX_SAFE_INTEGER;
+
 /** What a run's limiter did, for the apply report and the log. */
 export interface ConcurrencyStats {
   mode: "adaptive" | "fixed";
@@ -23,6 +26,14 @@ export interface ConcurrencyStats {
   decreases: number;
   /** Probes above a level that drew a 429 not sent because the work left could not repay a failed one. */
   skippedProbes?: number;
+}
+
+/** The log's line for a run's concurrency (apply and rollback). */
+export function describeConcurrency(c: ConcurrencyStats): string {
+  return c.mode === "adaptive"
+    ? `concurrency: adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}; ${c.throttled} 429 answer(s) seen` +
+        (c.skippedProbes ? `; ${c.skippedProbes} probe(s) not sent (too little work left to repay a Retry-After)` : "")
+    : `concurrency: fixed at ${c.start}; ${c.throttled} 429 answer(s) seen`;
 }
 
 export interface LimiterOptions {

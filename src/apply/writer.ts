@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import pLimit from "p-limit";
-import { AdaptiveLimiter, type LimiterOptions } from "./adaptive.js";
+import { AdaptiveLimiter, describeConcurrency, FIRST, type LimiterOptions } from "./adaptive.js";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
 import { ApiError, UnknownOutcomeError } from "../errors.js";
@@ -14,9 +14,6 @@ import { encodeContent } from "../secrets/index.js";
 import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
 import { carryOutDefaultApp, FirstCreateGate } from "./default-app.js";
 import type { AppliedAccountAction, AppliedItem, ApplyResult } from "./types.js";
-
-/** The limiter priority of reads that confirm and of the default App's step: few, and they finish work already sent. */
-const FIRST = Number.MAX_SAFE_INTEGER;
 
 export interface ApplyDeps {
   comms: CommsClient;
@@ -255,14 +252,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     unwrap?.();
   });
   const done = result(results, problems, accountActions);
-  const c = done.concurrency!;
-  log.info(
-    { concurrency: c },
-    c.mode === "adaptive"
-      ? `concurrency: adaptive, started at ${c.start}, reached ${c.peak}, ended at ${c.final}; ${c.throttled} 429 answer(s) seen` +
-        (c.skippedProbes ? `; ${c.skippedProbes} probe(s) not sent (too little work left to repay a Retry-After)` : "")
-      : `concurrency: fixed at ${c.start}; ${c.throttled} 429 answer(s) seen`,
-  );
+  log.info({ concurrency: done.concurrency }, describeConcurrency(done.concurrency!));
   return done;
 }
 

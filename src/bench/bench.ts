@@ -279,6 +279,49 @@ async function applyScenarios(startSeconds: number): Promise<{ checks: string[] 
   return { checks };
 }
 
+/**
+ * `cr2comms rollback --yes --allow-app-deletion` (the built CLI) of 100 credentials in 10 Apps that
+ * the ledger says cr2comms created, at `latencyMs` against an unlimited emulator. No target: it
+ * shows that rollback's default (adaptive) concurrency is the fast choice too.
+ */
+async function benchRollbackCli(concurrency: number | "default", latencyMs: number): Promise<Row> {
+  const types = ["APN", "APN_SANDBOX", "FCM"] as const;
+  const comms = Array.from({ length: N }, (_, k) => ({ appName: `bench_app_${Math.floor(k / (N / APPS))}`, credentialType: types[k % 3]!, id: `comms_credential_bench${String(k).padStart(8, "0")}` }));
+  let best: Row | undefined;
+  for (let r = 0; r < REPEAT; r++) {
+    const row = await withEmulator({ seed: { commsCredentials: comms }, latencyMs }, async (emu) => {
+      const dir = mkdtempSync(join(tmpdir(), "cr2comms-bench-"));
+      try {
+        const reports = join(dir, "reports");
+        mkdirSync(reports);
+        const ts = new Date().toISOString();
+        const hex = (k: number) => k.toString(16).padStart(32, "0");
+        writeFileSync(join(reports, "ledger.jsonl"), comms.map((c, k) => JSON.stringify({ v: 1, ts, accountSid: emu.accountSid, legacySid: `CR${hex(k + 1)}`, event: "confirmed", commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }) + "\n").join(""));
+        emu.requests.length = 0;
+        const run = await runNode(
+          [CLI, "rollback", "--yes", "--json", "--allow-app-deletion", "--reports-dir", reports, ...(concurrency === "default" ? [] : ["--concurrency", String(concurrency)])],
+          { TWILIO_ACCOUNT_SID: emu.accountSid, TWILIO_AUTH_TOKEN: emu.authToken, CR2COMMS_CONVERSATIONS_URL: emu.url, CR2COMMS_COMMS_URL: emu.url, LOG_LEVEL: "error" },
+        );
+        const report = JSON.parse(run.stdout) as { items: { status?: string }[]; concurrency?: { peak: number; final: number }; requests?: { retries?: number } };
+        const confirmed = report.items.filter((i) => i.status === "confirmed").length;
+        if (run.code !== 0 || confirmed !== N) throw new Error(`bench rollback exited ${run.code}, confirmed ${confirmed}/${N}`);
+        const c = report.concurrency;
+        return {
+          scenario: `rollback 100, ${latencyMs} ms, unlimited`,
+          concurrency: concurrency === "default" ? `default (${c ? `reached ${c.peak}, ended ${c.final}` : "?"})` : concurrency,
+          seconds: round(run.seconds),
+          requests: emu.requests.length,
+          retries: report.requests?.retries ?? 0,
+        };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    if (!best || row.seconds < best.seconds) best = row;
+  }
+  return best!;
+}
+
 /** `cr2comms plan` (the built CLI) over 10,000 legacy credentials with 100 mapped: wall time and peak RSS. */
 async function benchPlan10k(startSeconds: number): Promise<Row & { peakRssMiB: number }> {
   const mapped = generateLegacyCredentials(N, { types: ["apn", "apn", "fcm"] });
@@ -349,9 +392,12 @@ function printTable(): void {
 async function main(): Promise<void> {
   console.error(`cr2comms bench: built CLI, ${N} credentials in ${APPS} Apps, latency ${LATENCIES_MS.join(" and ")} ms/request, visibility delay ${VISIBILITY_MS} ms, best of ${REPEAT}`);
   const startSeconds = await nodeStartSeconds();
-  const only = process.env.BENCH_ONLY; // "apply", "plan" or "startup": one section (for a quick look)
-  const { checks } = only === "plan" || only === "startup" ? { checks: [] as string[] } : await applyScenarios(startSeconds);
-  if (only !== "apply" && only !== "startup") {
+  const only = process.env.BENCH_ONLY; // "apply", "rollback", "plan" or "startup": one section (for a quick look)
+  const { checks } = only && only !== "apply" ? { checks: [] as string[] } : await applyScenarios(startSeconds);
+  if (!only || only === "rollback") {
+    for (const c of ["default", 4, 16] as const) rows.push(await benchRollbackCli(c, LATENCIES_MS[0]!));
+  }
+  if (!only || only === "plan") {
     const plan10k = await benchPlan10k(startSeconds);
     rows.push(plan10k);
     checks.push(

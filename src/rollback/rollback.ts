@@ -1,8 +1,9 @@
-import pLimit from "p-limit";
+import { AdaptiveLimiter, describeConcurrency, FIRST, type LimiterOptions } from "../apply/adaptive.js";
 import type { AppliedItem, ApplyResult } from "../apply/types.js";
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential } from "../domain.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
+import type { Logger } from "../log.js";
 import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS } from "../limits.js";
 
 export interface RollbackCandidate {
@@ -124,7 +125,15 @@ export function describeAppDeletion(d: AppDeletion): string {
 export interface RollbackDeps {
   comms: CommsClient;
   ledger: Ledger;
-  concurrency: number;
+  /**
+   * Requests in flight: fixed (`--concurrency N`), or "adaptive" (the default), as apply does. A
+   * slot is held for a delete and its journal line, and for each read that checks it is gone;
+   * not while waiting between reads.
+   */
+  concurrency: number | "adaptive";
+  /** The adaptive limiter's bounds and steps (tests). */
+  adaptive?: Omit<LimiterOptions, "workLeft">;
+  logger?: Pick<Logger, "info">;
   runId: string;
   accountSid: string;
   now?: () => Date;
@@ -140,7 +149,9 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const startedAt = now().toISOString();
-  const limit = pLimit(Math.max(1, deps.concurrency));
+  // The deletes not yet sent: what a probe above a limit that drew a 429 would have to repay.
+  let deletesLeft = plan.deletes.length;
+  const limit = deps.concurrency === "adaptive" ? new AdaptiveLimiter({ ...deps.adaptive, workLeft: () => deletesLeft }) : AdaptiveLimiter.fixed(deps.concurrency);
   const item = (c: RollbackCandidate, action: AppliedItem["action"]): AppliedItem => ({
     legacySid: c.legacySid,
     friendlyName: null,
@@ -160,46 +171,65 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
   deps.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   const problems: string[] = [];
 
-  const deleted = await Promise.all(
-    plan.deletes.map((c) =>
-      limit(async (): Promise<AppliedItem> => {
-        const result = item(c, "delete");
-        const app = plan.appDeletions?.find((d) => d.appName === c.appName);
-        if (app) result.warnings.push(`the last credential(s) of App ${c.appName}: Comms ${describeAppDeletion(app)}`);
-        if (stop.signal.aborted) {
-          result.warnings.push(deps.signal?.aborted ? "not started: the run was interrupted" : "not started: the ledger could not be written");
-          deps.onItem?.(result);
-          return result;
-        }
-        const t0 = now();
-        let goneNow: boolean | undefined;
+  // Every answer steers the limit; a request sleeping out a Retry-After gives its slot back meanwhile.
+  const unwatch = deps.comms.watchAnswers?.((status) => limit.answer(status));
+  const unwrap = deps.comms.aroundRetryWaits?.((wait) => limit.outside(wait));
+  const deleteOne = async (c: RollbackCandidate): Promise<AppliedItem> => {
+    const result = item(c, "delete");
+    const app = plan.appDeletions?.find((d) => d.appName === c.appName);
+    if (app) result.warnings.push(`the last credential(s) of App ${c.appName}: Comms ${describeAppDeletion(app)}`);
+    let t0: Date | undefined;
+    // The delete and its journal line hold one slot: a delete that cannot be journalled stops the
+    // run before the next one takes the slot (with --concurrency 1, nothing new is sent after it).
+    const journalled = await limit
+      .run(async (): Promise<boolean | undefined> => {
+        if (stop.signal.aborted) return undefined;
+        t0 = now();
+        deletesLeft--;
+        await deps.comms.delete(c.commsCredentialId);
         try {
-          await deps.comms.delete(c.commsCredentialId);
-          goneNow = await waitGone(deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS });
+          await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
+          return true;
         } catch (err) {
+          stop.abort();
+          const message = `deleted in Comms, but the ledger could not be written: ${(err as Error).message}`;
+          if (problems.length === 0) problems.push(`stopped: ${message}; no new delete was started after it`);
           result.status = "failed";
-          result.error = (err as Error).message;
+          result.error = message;
+          return false;
         }
-        if (goneNow !== undefined) {
-          try {
-            await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
-            result.status = goneNow ? "confirmed" : "accepted-unconfirmed";
-            if (!goneNow) result.warnings.push("the delete was accepted (202) but the credential was still visible at the timeout");
-          } catch (err) {
-            stop.abort();
-            const message = `deleted in Comms, but the ledger could not be written: ${(err as Error).message}`;
-            if (problems.length === 0) problems.push(`stopped: ${message}; no new delete was started after it`);
-            result.status = "failed";
-            result.error = message;
-          }
-        }
-        const t1 = now();
-        result.timings = { startedAt: t0.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - t0.getTime() };
-        deps.onItem?.(result);
-        return result;
-      }),
-    ),
-  );
+      })
+      .catch((err: unknown) => {
+        result.status = "failed";
+        result.error = (err as Error).message;
+        return false;
+      });
+    if (journalled === undefined) {
+      result.warnings.push(deps.signal?.aborted ? "not started: the run was interrupted" : "not started: the ledger could not be written");
+      deps.onItem?.(result);
+      return result;
+    }
+    if (journalled) {
+      try {
+        const goneNow = await waitGone((fn) => limit.run(fn, FIRST), deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS });
+        result.status = goneNow ? "confirmed" : "accepted-unconfirmed";
+        if (!goneNow) result.warnings.push("the delete was accepted (202) but the credential was still visible at the timeout");
+      } catch (err) {
+        // Deleted and journalled; only the check that it is gone failed.
+        result.status = "accepted-unconfirmed";
+        result.warnings.push(`the delete was accepted (202) and journalled, but checking that it is gone failed: ${(err as Error).message}`);
+      }
+    }
+    const t1 = now();
+    const from = t0 ?? t1;
+    result.timings = { startedAt: from.toISOString(), finishedAt: t1.toISOString(), ms: t1.getTime() - from.getTime() };
+    deps.onItem?.(result);
+    return result;
+  };
+  const deleted = await Promise.all(plan.deletes.map(deleteOne)).finally(() => {
+    unwatch?.();
+    unwrap?.();
+  });
   const refused = plan.refused.flatMap((r) =>
     r.candidates.map((c) => {
       const i = item(c, "refused");
@@ -225,6 +255,8 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
       break;
     }
   }
+  const stats = limit.stats();
+  deps.logger?.info({ concurrency: stats }, describeConcurrency(stats));
   return {
     kind: "rollback",
     runId: deps.runId,
@@ -236,10 +268,12 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     warnings: [...(plan.appDeletions ?? []).map((d) => `rollback ${describeAppDeletion(d)} (--allow-app-deletion)`), ...plan.warnings],
     interrupted: deps.signal?.aborted ?? false,
     requests: { ...deps.comms.stats.byKind, retries: deps.comms.stats.retries },
+    concurrency: stats,
   };
 }
 
 async function waitGone(
+  read: <T>(fn: () => Promise<T>) => Promise<T>,
   comms: CommsClient,
   id: string,
   opts: { sleep: (ms: number) => Promise<void>; now: () => Date; timeoutMs: number },
@@ -247,7 +281,7 @@ async function waitGone(
   const deadline = opts.now().getTime() + opts.timeoutMs;
   let delay = CONFIRM_INITIAL_DELAY_MS;
   for (;;) {
-    if ((await comms.fetch(id)) === null) return true;
+    if ((await read(() => comms.fetch(id))) === null) return true;
     if (opts.now().getTime() >= deadline) return false;
     await opts.sleep(delay);
     delay = Math.min(delay * 2, CONFIRM_MAX_DELAY_MS);

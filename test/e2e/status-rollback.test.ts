@@ -94,6 +94,9 @@ describe("rollback", () => {
     expect(run.code).toBe(0);
     const report = parseJson(run.stdout);
     expect(report.items.filter((i: any) => i.action === "delete" && i.status === "confirmed")).toHaveLength(4);
+    // Without --concurrency the deletes share an adaptive limit, as apply's writes do; the report says how it went.
+    expect(report.concurrency).toMatchObject({ mode: "adaptive", start: 4, throttled: 0 });
+    expect(readFileSync(report.reportPaths.markdownPath, "utf8")).toMatch(/- Concurrency: adaptive/);
     expect(emu.state.commsCredentials().map((c) => c.appName)).toEqual(["marketing_web"]);
     const events = readFileSync(join(ws.reports, "ledger.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     expect(events.filter((e) => e.event === "deleted")).toHaveLength(4);

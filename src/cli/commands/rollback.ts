@@ -60,7 +60,8 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
     const result = await rollback(plan, {
       comms: rt.comms,
       ledger: rt.ledger,
-      concurrency: rt.settings.concurrency,
+      concurrency: rt.settings.concurrencyGiven ? rt.settings.concurrency : "adaptive",
+      logger: rt.logger,
       runId: randomUUID(),
       accountSid: rt.credentials.accountSid,
       now,

@@ -1,0 +1,118 @@
+/**
+ * Rollback's requests share one limit, as apply's do: adaptive by default, fixed with
+ * `--concurrency N`. A slot is held for a delete and its journal line, and for each read that
+ * checks it is gone — not while waiting between reads.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { createCommsClient } from "../../src/comms/index.js";
+import type { CommsClient } from "../../src/comms/types.js";
+import { ApiError } from "../../src/errors.js";
+import { startEmulator, type Emulator } from "../../src/emulator/index.js";
+import { MemoryLedger } from "../../src/ledger/ledger.js";
+import { rollback, type RollbackCandidate, type RollbackPlan } from "../../src/rollback/rollback.js";
+import { ACCOUNT, sid } from "../plan/builders.js";
+import { fakeComms, virtualClock } from "../apply/fake-comms.js";
+
+const planOf = (over: Partial<RollbackPlan>): RollbackPlan => ({ deletes: [], refused: [], gone: [], warnings: [], ...over });
+
+function world() {
+  const clock = virtualClock();
+  const comms = fakeComms(clock);
+  const ledger = new MemoryLedger(clock.now);
+  const deps = { comms: comms.client, ledger, concurrency: 1, runId: "run-rb", accountSid: ACCOUNT, now: clock.now, sleep: clock.sleep, confirmTimeoutMs: 5_000 };
+  const candidate = (n: number): RollbackCandidate => {
+    const c = comms.add({ appName: "app_ios", credentialType: "APN" });
+    return { legacySid: sid(n), commsCredentialId: c.id, appName: "app_ios", credentialType: "APN" };
+  };
+  // Comms takes a delete at once (202) but lists the credential for another 300 ms.
+  comms.hooks.delete = async (id) => {
+    comms.goneFrom(id, clock.ms() + 300);
+    return { resourceId: id, resourceLocation: `x/${id}` };
+  };
+  return { clock, comms, ledger, deps, candidate };
+}
+
+describe("rollback: what holds a slot", () => {
+  it("with --concurrency 1 the next delete goes out while the last one is still listed, and both are confirmed", async () => {
+    const w = world();
+    const [a, b] = [w.candidate(1), w.candidate(2)];
+    const result = await rollback(planOf({ deletes: [a, b] }), w.deps);
+    expect(result.items.map((i) => i.status)).toEqual(["confirmed", "confirmed"]);
+    const calls = w.comms.calls;
+    // a's checks go on after b's delete: waiting for a to go did not hold the only slot.
+    expect(calls.indexOf(`delete ${b.commsCredentialId}`)).toBeLessThan(calls.lastIndexOf(`fetch ${a.commsCredentialId}`));
+    expect(result.concurrency).toMatchObject({ mode: "fixed", start: 1, final: 1, peakInFlight: 1 });
+  });
+
+  it("journals a delete as soon as Comms accepts it, before checking that it is gone", async () => {
+    const w = world();
+    const a = w.candidate(1);
+    const journalledAtFirstCheck: number[] = [];
+    const fetch = w.comms.client.fetch.bind(w.comms.client);
+    w.comms.client.fetch = async (id) => {
+      journalledAtFirstCheck.push(w.ledger.list.length);
+      return fetch(id);
+    };
+    const result = await rollback(planOf({ deletes: [a] }), w.deps);
+    expect(journalledAtFirstCheck[0]).toBe(1);
+    expect(w.ledger.list).toEqual([expect.objectContaining({ event: "deleted", legacySid: sid(1), commsCredentialId: a.commsCredentialId, reason: "rollback" })]);
+    expect(result.items[0]!.status).toBe("confirmed");
+  });
+
+  it("a check that fails after an accepted delete leaves it journalled and says it is unconfirmed, not failed", async () => {
+    const w = world();
+    const a = w.candidate(1);
+    w.comms.client.fetch = async () => {
+      throw new ApiError("Comms", 500, undefined, "internal error");
+    };
+    const result = await rollback(planOf({ deletes: [a] }), w.deps);
+    expect(result.items[0]).toMatchObject({ status: "accepted-unconfirmed" });
+    expect(result.items[0]!.warnings.join(" ")).toMatch(/accepted \(202\) and journalled, but checking that it is gone failed: .*500/);
+    expect(w.ledger.list.map((e) => e.event)).toEqual(["deleted"]);
+  });
+});
+
+describe("rollback against a server that takes 3 requests in flight", () => {
+  let emu: Emulator | undefined;
+  let client: CommsClient | undefined;
+  afterEach(async () => {
+    await client?.close();
+    await emu?.close();
+    emu = client = undefined;
+  });
+
+  async function limitedWorld(n: number) {
+    const comms = Array.from({ length: n }, (_, k) => ({ appName: `app_${k % 4}`, credentialType: "FCM" as const }));
+    emu = await startEmulator({ port: 0, latencyMs: 5, maxInFlight: 3, visibilityDelayMs: 20, seed: { commsCredentials: comms } });
+    const e = emu;
+    // Retry-After is 1 s; the test does not wait it out for real.
+    client = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken, sleep: () => new Promise((r) => setTimeout(r, 5)) });
+    const deletes = (await client.list()).map((c, k): RollbackCandidate => ({ legacySid: sid(k + 1), commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }));
+    e.requests.length = 0;
+    return { emu: e, comms: client, deletes };
+  }
+
+  it("adaptive (the default): backs off on the 429s, deletes each credential once and confirms them all", async () => {
+    const w = await limitedWorld(24);
+    const ledger = new MemoryLedger();
+    const result = await rollback(planOf({ deletes: w.deletes }), { comms: w.comms, ledger, concurrency: "adaptive", adaptive: { start: 8 }, runId: "r", accountSid: w.emu.accountSid });
+    expect(result.items.every((i) => i.status === "confirmed")).toBe(true);
+    const accepted = w.emu.requests.filter((q) => q.method === "DELETE" && q.status !== 429);
+    expect(accepted).toHaveLength(24);
+    expect(new Set(accepted.map((q) => q.path)).size).toBe(24);
+    expect(ledger.list).toHaveLength(24);
+    const c = result.concurrency!;
+    expect(c.mode).toBe("adaptive");
+    expect(c.throttled).toBeGreaterThan(0);
+    expect(c.throttled).toBe(w.emu.requests.filter((q) => q.status === 429).length);
+    expect(c.final).toBeLessThan(8);
+  });
+
+  it("fixed: never moves, and still counts the 429s", async () => {
+    const w = await limitedWorld(12);
+    const result = await rollback(planOf({ deletes: w.deletes }), { comms: w.comms, ledger: new MemoryLedger(), concurrency: 6, runId: "r", accountSid: w.emu.accountSid });
+    expect(result.items.every((i) => i.status === "confirmed")).toBe(true);
+    expect(result.concurrency).toMatchObject({ mode: "fixed", start: 6, final: 6, peak: 6 });
+    expect(result.concurrency!.throttled).toBe(w.emu.requests.filter((q) => q.status === 429).length);
+  });
+});
