@@ -272,7 +272,9 @@ export class AdaptiveLimiter {
     // slot was taken at: a slot taken just before the probe may send after it (a create journals its
     // attempt first), and is then the one the server refuses. A 429 at or below the proven level
     // with no probe out (or before anything was proven) means the account's room shrank: halve.
-    if (this.proven !== undefined && (sentAt > this.proven || this.limitNow > this.proven)) {
+    // (A request answered outside a cut's wave was sent at a level no higher than the limit now —
+    // the limit falls only in a cut — so a probe's 429 always finds the limit above the proven level.)
+    if (this.proven !== undefined && this.limitNow > this.proven) {
       this.limitNow = this.proven;
       this.ceiling = this.proven;
       return;

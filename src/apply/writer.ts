@@ -11,6 +11,7 @@ import { reconcileLost, windowClosesAt, type LostAttempt, type WindowOptions } f
 import { silentLogger, type Logger } from "../log.js";
 import type { Plan, PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
+import { sleepUnlessAborted } from "../sleep.js";
 import { Confirmer, type ConfirmerOptions, type Ticket } from "./confirm.js";
 import { carryOutDefaultApp, FirstCreateGate } from "./default-app.js";
 import type { AppliedAccountAction, AppliedItem, ApplyResult } from "./types.js";
@@ -637,7 +638,7 @@ async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
         noticed = true;
         ctx.deps.onWaiting?.({ legacySid: sid, appName: target.appName, credentialType: target.credentialType, until: new Date(outcome.holdUntil), reason: outcome.reason });
       }
-      await sleepUnlessAborted(Math.max(1, outcome.holdUntil - ctx.now().getTime()), ctx);
+      await sleepUnlessAborted(ctx.sleep, Math.max(1, outcome.holdUntil - ctx.now().getTime()), ctx.signal);
       continue;
     }
     if ("id" in outcome) return confirmCreate(item, outcome, warnings, sends, ctx);
@@ -778,7 +779,7 @@ async function resolveLost(item: PlanItem, lost: LostWithId, warnings: string[],
       notified = true;
       ctx.deps.onWaiting?.({ legacySid: item.legacySid, appName: lost.appName, credentialType: lost.credentialType, until: new Date(until), reason: what });
     }
-    await sleepUnlessAborted(Math.min(delay, left), ctx);
+    await sleepUnlessAborted(ctx.sleep, Math.min(delay, left), ctx.signal);
     delay = Math.min(delay * 2, ctx.pollMaxMs);
   }
   if (!emptyAfterSettle) {
@@ -826,17 +827,6 @@ async function lookHeld(lost: LostWithId, ctx: ItemContext): Promise<Looked> {
     ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
     return { kind: "error", message: describe(err) };
   }
-}
-
-async function sleepUnlessAborted(ms: number, ctx: ItemContext): Promise<void> {
-  if (ctx.signal.aborted) return;
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<void>((resolve) => {
-    onAbort = () => resolve();
-    ctx.signal.addEventListener("abort", onAbort, { once: true });
-  });
-  await Promise.race([ctx.sleep(ms), aborted]);
-  if (onAbort) ctx.signal.removeEventListener("abort", onAbort);
 }
 
 async function adopt(item: PlanItem, found: CommsCredential, lost: LostWithId, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {

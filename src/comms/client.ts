@@ -336,9 +336,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return accepted(res, id, `${base.origin}${path}`);
     },
 
-    async delete(id) {
+    async delete(id, opts) {
       const path = itemPath(id);
-      const res = await send("delete", "DELETE", path);
+      const res = await send("delete", "DELETE", path, undefined, opts?.onSend);
       // An earlier attempt whose answer was lost may already have deleted it.
       if (res.status === 404 && res.uncertainEarlier) return { resourceId: id, resourceLocation: `${base.origin}${path}` };
       return accepted(res, id, `${base.origin}${path}`);

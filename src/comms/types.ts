@@ -24,8 +24,12 @@ export interface CommsListFilter {
   endDate?: string;
 }
 
+/** Options of a write (create, delete). */
 export interface CreateOptions {
-  /** Awaited before each send of the request (n = 1, 2, … as retries of 429/503 re-send it). */
+  /**
+   * Awaited before each send of the request (n = 1, 2, … as retries of 429/503 re-send it); a
+   * rejection stops the request there (nothing more is sent) and is what the write rejects with.
+   */
   onSend?: (n: number) => Promise<void>;
 }
 
@@ -59,7 +63,7 @@ export interface CommsClient {
   fetchLocation(location: string): Promise<CommsCredential | null>;
   create(body: CreateCredentialBody, opts?: CreateOptions): Promise<Accepted>;
   setDefault(id: string, isDefault: boolean): Promise<Accepted>;
-  delete(id: string): Promise<Accepted>;
+  delete(id: string, opts?: CreateOptions): Promise<Accepted>;
   /** Every App of the account, every page. An App without a name is left out (it cannot be addressed). */
   listApps(): Promise<CommsApp[]>;
   /** null on 404 (no such App: Apps exist only while they hold credentials). */

@@ -4,7 +4,9 @@ import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential } from "../domain.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import type { Logger } from "../log.js";
+import { ApiError } from "../errors.js";
 import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS } from "../limits.js";
+import { sleepUnlessAborted } from "../sleep.js";
 
 export interface RollbackCandidate {
   legacySid: string;
@@ -174,50 +176,70 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
   // Every answer steers the limit; a request sleeping out a Retry-After gives its slot back meanwhile.
   const unwatch = deps.comms.watchAnswers?.((status) => limit.answer(status));
   const unwrap = deps.comms.aroundRetryWaits?.((wait) => limit.outside(wait));
+  const notStarted = (result: AppliedItem): AppliedItem => {
+    result.warnings.push(deps.signal?.aborted ? "not started: the run was interrupted" : "not started: the ledger could not be written");
+    deps.onItem?.(result);
+    return result;
+  };
   const deleteOne = async (c: RollbackCandidate): Promise<AppliedItem> => {
     const result = item(c, "delete");
     const app = plan.appDeletions?.find((d) => d.appName === c.appName);
     if (app) result.warnings.push(`the last credential(s) of App ${c.appName}: Comms ${describeAppDeletion(app)}`);
     let t0: Date | undefined;
-    // The delete and its journal line hold one slot: a delete that cannot be journalled stops the
-    // run before the next one takes the slot (with --concurrency 1, nothing new is sent after it).
-    const journalled = await limit
-      .run(async (): Promise<boolean | undefined> => {
-        if (stop.signal.aborted) return undefined;
+    // Only the DELETE holds a slot. Once the run is stopped nothing more is sent: not a new delete,
+    // and not a delete again after a 429 (the 429 means Comms did nothing).
+    const sent = await limit
+      .run(async (): Promise<"sent" | "gone" | "not-started" | "not-resent"> => {
+        if (stop.signal.aborted) return "not-started";
         t0 = now();
         deletesLeft--;
-        await deps.comms.delete(c.commsCredentialId);
+        try {
+          await deps.comms.delete(c.commsCredentialId, {
+            onSend: async (n) => {
+              if (n > 1 && stop.signal.aborted) throw new NotResent();
+            },
+          });
+          return "sent";
+        } catch (err) {
+          if (err instanceof NotResent) return "not-resent";
+          // Already gone: what rollback wanted (an earlier run's delete, or someone else's).
+          if (err instanceof ApiError && err.status === 404) return "gone";
+          throw err;
+        }
+      })
+      .catch((err: unknown) => {
+        result.status = "failed";
+        result.error = (err as Error).message;
+        return undefined;
+      });
+    if (sent === "not-started") return notStarted(result);
+    if (sent === "not-resent") {
+      result.warnings.push(`not deleted: Comms answered 429 (too many requests) and the run stopped (${deps.signal?.aborted ? "interrupted" : "the ledger could not be written"}) before it was sent again`);
+    } else if (sent !== undefined) {
+      if (sent === "gone") result.warnings.push("Comms answered 404 to the delete: it was already gone");
+      // Journalled only once seen gone: the ledger never says deleted while the credential exists
+      // (a rerun of rollback checks again, and deletes it again if it is still there).
+      const seen: GoneCheck = sent === "gone" ? { kind: "gone" } : await waitGone((fn) => limit.run(fn, FIRST), deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS, signal: stop.signal });
+      if (seen.kind === "gone") {
         try {
           await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
-          return true;
+          result.status = "confirmed";
         } catch (err) {
           stop.abort();
           const message = `deleted in Comms, but the ledger could not be written: ${(err as Error).message}`;
           if (problems.length === 0) problems.push(`stopped: ${message}; no new delete was started after it`);
           result.status = "failed";
           result.error = message;
-          return false;
         }
-      })
-      .catch((err: unknown) => {
-        result.status = "failed";
-        result.error = (err as Error).message;
-        return false;
-      });
-    if (journalled === undefined) {
-      result.warnings.push(deps.signal?.aborted ? "not started: the run was interrupted" : "not started: the ledger could not be written");
-      deps.onItem?.(result);
-      return result;
-    }
-    if (journalled) {
-      try {
-        const goneNow = await waitGone((fn) => limit.run(fn, FIRST), deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS });
-        result.status = goneNow ? "confirmed" : "accepted-unconfirmed";
-        if (!goneNow) result.warnings.push("the delete was accepted (202) but the credential was still visible at the timeout");
-      } catch (err) {
-        // Deleted and journalled; only the check that it is gone failed.
+      } else {
         result.status = "accepted-unconfirmed";
-        result.warnings.push(`the delete was accepted (202) and journalled, but checking that it is gone failed: ${(err as Error).message}`);
+        const why =
+          seen.kind === "visible"
+            ? "the credential was still visible at the timeout"
+            : seen.kind === "stopped"
+              ? "the run was stopped before it was seen gone"
+              : `checking that it is gone failed: ${seen.message}`;
+        result.warnings.push(`the delete was accepted (202) but ${why}; the ledger still lists it, so a rerun of rollback checks it again (and deletes it if it is still there)`);
       }
     }
     const t1 = now();
@@ -272,18 +294,31 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
   };
 }
 
+type GoneCheck = { kind: "gone" } | { kind: "visible" } | { kind: "stopped" } | { kind: "error"; message: string };
+
+/** Reads the credential until it is gone, the timeout passes, the run is stopped, or a read fails. */
 async function waitGone(
   read: <T>(fn: () => Promise<T>) => Promise<T>,
   comms: CommsClient,
   id: string,
-  opts: { sleep: (ms: number) => Promise<void>; now: () => Date; timeoutMs: number },
-): Promise<boolean> {
+  opts: { sleep: (ms: number) => Promise<void>; now: () => Date; timeoutMs: number; signal: AbortSignal },
+): Promise<GoneCheck> {
   const deadline = opts.now().getTime() + opts.timeoutMs;
   let delay = CONFIRM_INITIAL_DELAY_MS;
+  // At least one look, also after a signal (a delete in flight when it came may be gone already);
+  // none after it beyond that one, and no wait.
   for (;;) {
-    if ((await read(() => comms.fetch(id))) === null) return true;
-    if (opts.now().getTime() >= deadline) return false;
-    await opts.sleep(delay);
+    try {
+      if ((await read(() => comms.fetch(id))) === null) return { kind: "gone" };
+    } catch (err) {
+      return { kind: "error", message: (err as Error).message };
+    }
+    if (opts.signal.aborted) return { kind: "stopped" };
+    if (opts.now().getTime() >= deadline) return { kind: "visible" };
+    await sleepUnlessAborted(opts.sleep, delay, opts.signal);
     delay = Math.min(delay * 2, CONFIRM_MAX_DELAY_MS);
   }
 }
+
+/** Thrown from `onSend` to keep a delete answered 429 from being sent again once the run stopped. */
+class NotResent extends Error {}

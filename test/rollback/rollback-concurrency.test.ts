@@ -44,22 +44,23 @@ describe("rollback: what holds a slot", () => {
     expect(result.concurrency).toMatchObject({ mode: "fixed", start: 1, final: 1, peakInFlight: 1 });
   });
 
-  it("journals a delete as soon as Comms accepts it, before checking that it is gone", async () => {
+  it("journals a delete only once it is seen gone: the ledger never says deleted while the credential exists", async () => {
     const w = world();
     const a = w.candidate(1);
-    const journalledAtFirstCheck: number[] = [];
+    const journalledAtCheck: number[] = [];
     const fetch = w.comms.client.fetch.bind(w.comms.client);
     w.comms.client.fetch = async (id) => {
-      journalledAtFirstCheck.push(w.ledger.list.length);
+      journalledAtCheck.push(w.ledger.list.length);
       return fetch(id);
     };
     const result = await rollback(planOf({ deletes: [a] }), w.deps);
-    expect(journalledAtFirstCheck[0]).toBe(1);
+    expect(journalledAtCheck.length).toBeGreaterThan(1); // listed at first, gone later
+    expect(journalledAtCheck.every((n) => n === 0)).toBe(true);
     expect(w.ledger.list).toEqual([expect.objectContaining({ event: "deleted", legacySid: sid(1), commsCredentialId: a.commsCredentialId, reason: "rollback" })]);
     expect(result.items[0]!.status).toBe("confirmed");
   });
 
-  it("a check that fails after an accepted delete leaves it journalled and says it is unconfirmed, not failed", async () => {
+  it("a check that fails after an accepted delete: unconfirmed (not failed), not journalled, and a rerun is named", async () => {
     const w = world();
     const a = w.candidate(1);
     w.comms.client.fetch = async () => {
@@ -67,7 +68,19 @@ describe("rollback: what holds a slot", () => {
     };
     const result = await rollback(planOf({ deletes: [a] }), w.deps);
     expect(result.items[0]).toMatchObject({ status: "accepted-unconfirmed" });
-    expect(result.items[0]!.warnings.join(" ")).toMatch(/accepted \(202\) and journalled, but checking that it is gone failed: .*500/);
+    expect(result.items[0]!.warnings.join(" ")).toMatch(/accepted \(202\) but checking that it is gone failed: .*500.*a rerun of rollback checks it again/);
+    expect(w.ledger.list).toEqual([]);
+  });
+
+  it("a delete Comms answers 404 is already gone: confirmed, journalled, and said", async () => {
+    const w = world();
+    const a = w.candidate(1);
+    w.comms.hooks.delete = async () => {
+      throw new ApiError("Comms", 404, 20404, "not found");
+    };
+    const result = await rollback(planOf({ deletes: [a] }), w.deps);
+    expect(result.items[0]).toMatchObject({ status: "confirmed" });
+    expect(result.items[0]!.warnings).toContain("Comms answered 404 to the delete: it was already gone");
     expect(w.ledger.list.map((e) => e.event)).toEqual(["deleted"]);
   });
 });

@@ -38,25 +38,33 @@ describe("rollback stops", () => {
     expect(w.memory.list.map((e) => e.event)).toEqual(["deleted"]); // what was in flight is journalled
   });
 
-  it("a ledger that fails after a delete: that item says Comms deleted it, nothing new starts, and the run says why", async () => {
+  it("a ledger that fails after a delete: nothing is sent once the failure is known, each delete sent before it says Comms deleted it, and the run says why", async () => {
+    // A delete is journalled once seen gone; with one slot the next delete may go out while the
+    // last one is checked, so the rule is: none goes out once a journal line has failed.
+    let sentAtFailure: number | undefined;
+    const deletesSent = () => w.comms.writes().filter((c) => c.startsWith("delete ")).length;
     const failing: Ledger = {
       events: async () => [],
       entries: async () => new Map(),
       append: async () => {
+        sentAtFailure ??= deletesSent();
         throw new Error("ENOSPC: no space left on device");
       },
     };
     const w = world(failing);
-    const [a, b] = [w.candidate(1), w.candidate(2)];
-    const gone = { legacySid: sid(3), commsCredentialId: "comms_credential_gone", appName: "app_ios", credentialType: "APN" as const };
-    const result = await rollback(planOf({ deletes: [a, b], gone: [gone] }), w.deps);
-    const [first, second] = result.items;
-    expect(first).toMatchObject({ status: "failed", commsCredentialId: a.commsCredentialId });
-    expect(first!.error).toMatch(/deleted in Comms, but the ledger could not be written: ENOSPC/);
-    expect(second).toMatchObject({ status: "planned" });
-    expect(second!.warnings).toEqual(["not started: the ledger could not be written"]);
-    expect(result.problems[0]).toMatch(/^stopped: deleted in Comms, but the ledger could not be written: ENOSPC.*no new delete was started/);
-    expect(w.comms.writes()).toEqual([`delete ${a.commsCredentialId}`]);
+    const candidates = [1, 2, 3, 4].map((n) => w.candidate(n));
+    const gone = { legacySid: sid(9), commsCredentialId: "comms_credential_gone", appName: "app_ios", credentialType: "APN" as const };
+    const result = await rollback(planOf({ deletes: candidates, gone: [gone] }), w.deps);
+    expect(sentAtFailure).toBeDefined();
+    expect(deletesSent()).toBe(sentAtFailure);
+    expect(sentAtFailure).toBeLessThan(candidates.length); // the last ones were not started
+    const [first] = result.items;
+    expect(first).toMatchObject({ status: "failed", commsCredentialId: candidates[0]!.commsCredentialId });
+    for (const i of result.items.slice(0, candidates.length)) {
+      if (i.status === "planned") expect(i.warnings).toEqual(["not started: the ledger could not be written"]);
+      else expect(i.error).toMatch(/deleted in Comms, but the ledger could not be written: ENOSPC/);
+    }
+    expect(result.problems[0]).toMatch(/^stopped: deleted in Comms, but the ledger could not be written: ENOSPC.*no new delete was started after it/);
   });
 
   it("a ledger that fails while recording credentials already gone is said once, not thrown", async () => {

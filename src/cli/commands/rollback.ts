@@ -77,7 +77,8 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
     }
     if (stop.received) return exitCodeFor(stop.received);
-    const failed = result.items.some((i) => i.status === "failed") || result.problems.some((p) => p.startsWith("stopped: "));
+    // A delete not seen gone is not done (as apply's unconfirmed create): the ledger still lists it.
+    const failed = result.items.some((i) => i.status === "failed" || i.status === "accepted-unconfirmed") || result.problems.some((p) => p.startsWith("stopped: "));
     return failed || plan.refused.length > 0 ? 1 : 0;
   } finally {
     stop.dispose();
@@ -95,7 +96,7 @@ export function rollbackSentence(result: ApplyResult): string {
   const failedDeletes = count("delete", "failed");
   const notStarted = count("delete", "planned");
   parts.push(`${deleted} deleted`);
-  if (pending) parts.push(`${pending} delete(s) accepted but still visible`);
+  if (pending) parts.push(`${pending} delete(s) accepted but not yet seen gone (rerun rollback to check them)`);
   if (failedDeletes) parts.push(`${failedDeletes} failed`);
   if (notStarted) parts.push(`${notStarted} not started`);
   const refusedApps = [...new Set(result.items.filter((i) => i.action === "refused").map((i) => i.target?.appName ?? ""))];
