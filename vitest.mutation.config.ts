@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**", "test/legacy/prism.test.ts", "**/node_modules/**"],
+    // The review tests that run the built CLI too (Stryker's sandbox has no dist/).
+    exclude: ["test/e2e/**", "test/legacy/prism.test.ts", "test/review/crash-loop.test.ts", "test/review/lock-race.test.ts", "test/review/signals-review.test.ts", "**/node_modules/**"],
     // A mutant that makes a loop endless fails its test quickly instead of timing Stryker out
     // (which restarts the test runner). The slowest in-process test takes about 2 s.
     testTimeout: 10_000,
