@@ -117,7 +117,8 @@ function parseRunReport(path: string, json: unknown): RunReport {
  * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint), and for a
  * confirmed `replace` also `deleted` for the credential it replaced; an
  * accepted-unconfirmed one → `accepted` (a later apply waits for it rather than create a duplicate);
- * a rollback delete, or a credential rollback found already gone → `deleted`; a default App the
+ * a rollback delete seen gone (`confirmed`), or a credential rollback found already gone →
+ * `deleted` (a delete only accepted is not: rollback journals one only once it is gone); a default App the
  * run confirmed (`accountActions`) → `app-default-set`.
  */
 export function eventsFromReport(report: RunReport): LedgerEvent[] {
@@ -127,7 +128,7 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
     if (!id) continue;
     const base = { v: LEDGER_VERSION, ts: item.finishedAt ?? report.finishedAt, legacySid: item.legacySid, runId: report.runId, accountSid: report.accountSid, rebuilt: true } as const;
     if (report.kind === "rollback") {
-      const deleted = (item.action === "delete" && CREATED.has(item.status)) || item.action === "already-gone";
+      const deleted = (item.action === "delete" && item.status === "confirmed") || item.action === "already-gone";
       if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
       continue;
     }

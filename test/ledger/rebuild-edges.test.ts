@@ -151,7 +151,7 @@ describe("readRunReports", () => {
 });
 
 describe("eventsFromReport", () => {
-  it("a rollback proves deletions: deleted credentials and ones found already gone, nothing else", () => {
+  it("a rollback proves deletions: deleted credentials (seen gone) and ones found already gone, nothing else", () => {
     const events = eventsFromReport(
       base({
         kind: "rollback",
@@ -162,6 +162,9 @@ describe("eventsFromReport", () => {
           runItem({ legacySid: SID(3), action: "already-gone", status: "skipped", commsCredentialId: "c3" }),
           runItem({ legacySid: SID(4), action: "refused", status: "confirmed", commsCredentialId: "c4" }),
           runItem({ legacySid: SID(5), action: "already-gone", status: "skipped", commsCredentialId: undefined }),
+          // Accepted but never seen gone: rollback did not journal it, and a rebuild must not either
+          // (the ledger would say deleted while Comms may still list it).
+          runItem({ legacySid: SID(6), action: "delete", status: "accepted-unconfirmed", commsCredentialId: "c6" }),
         ],
       }),
     );
