@@ -55,6 +55,7 @@ describe("R1: a signal stops the gone-checks (the delete is already journalled)"
     const checks = w.comms.calls.filter((c) => c.startsWith("fetch ")).length;
     expect(result.interrupted).toBe(true);
     expect(result.items[0]!.status).toBe("accepted-unconfirmed");
+    expect(result.items[0]!.warnings.join(" ")).toMatch(/accepted \(202\) but the run was stopped before it was seen gone; .*a rerun of rollback checks it again/);
     // Not seen gone: not journalled (see R3); the ledger still lists it, so a rerun checks it.
     expect(w.ledger.list.map((e) => e.event)).toEqual([]);
     // Expected: at most the one read already under way; nothing new after the signal, and the run
@@ -106,7 +107,9 @@ describe("R2: a ledger that cannot be written stops new deletes, also with the a
     expect(sentDeletes.filter((s) => s !== 429), `DELETE answers: ${sentDeletes.join(", ")}`).toHaveLength(1);
     // The 429'd one is still in Comms and reported as not started (a rerun deletes it, journalled).
     expect(e.state.commsCredentials()).toHaveLength(1);
-    expect(result.items.filter((i) => i.status === "planned")).toHaveLength(1);
+    const notResent = result.items.filter((i) => i.status === "planned");
+    expect(notResent).toHaveLength(1);
+    expect(notResent[0]!.warnings).toEqual(["not deleted: Comms answered 429 (too many requests) and the run stopped (the ledger could not be written) before it was sent again"]);
   });
 
   it("R2b: adaptive: a delete sleeping out a 429 when Ctrl-C comes is not sent after the signal", async () => {

@@ -65,6 +65,9 @@ describe("rollback stops", () => {
       else expect(i.error).toMatch(/deleted in Comms, but the ledger could not be written: ENOSPC/);
     }
     expect(result.problems[0]).toMatch(/^stopped: deleted in Comms, but the ledger could not be written: ENOSPC.*no new delete was started after it/);
+    // Said once, however many journal lines failed.
+    expect(result.items.filter((i) => i.status === "failed").length).toBeGreaterThan(1);
+    expect(result.problems.filter((p) => p.startsWith("stopped: "))).toHaveLength(1);
   });
 
   it("a ledger that fails while recording credentials already gone is said once, not thrown", async () => {
