@@ -4,12 +4,10 @@
  * failing test ("R…") is a finding. Tests named "held: …" are things tried that held up.
  * R4 runs the built CLI: `npx tsc -p tsconfig.json` first.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { rollbackSentence } from "../../src/cli/commands/rollback.js";
-import { createCommsClient } from "../../src/comms/index.js";
 import { ApiError } from "../../src/errors.js";
-import type { CommsClient } from "../../src/comms/types.js";
-import { startEmulator, type Emulator } from "../../src/emulator/index.js";
+import type { EmulatorOptions } from "../../src/emulator/index.js";
 import { MemoryLedger } from "../../src/ledger/ledger.js";
 import type { Ledger, LedgerEventInput } from "../../src/ledger/types.js";
 import { plan } from "../../src/plan/planner.js";
@@ -17,6 +15,7 @@ import { planRollback, rollback, type RollbackCandidate, type RollbackPlan } fro
 import { computeStatus } from "../../src/status/status.js";
 import { ACCOUNT, entry, legacy, mapping, NOW, okSecret, sid, snapshot } from "../plan/builders.js";
 import { fakeComms, virtualClock } from "../apply/fake-comms.js";
+import { emulatorDeletes } from "../rollback/emulator-deletes.js";
 
 const planOf = (over: Partial<RollbackPlan>): RollbackPlan => ({ deletes: [], refused: [], gone: [], warnings: [], ...over });
 
@@ -66,29 +65,17 @@ describe("R1: a signal stops the gone-checks (the delete is already journalled)"
 });
 
 describe("R2: a ledger that cannot be written stops new deletes, also with the adaptive default", () => {
-  let emu: Emulator | undefined;
-  let client: CommsClient | undefined;
-  afterEach(async () => {
-    await client?.close();
-    await emu?.close();
-    emu = client = undefined;
-  });
+  const start = emulatorDeletes();
+  const twoCredentials: EmulatorOptions = { seed: { commsCredentials: [{ appName: "app_a", credentialType: "FCM" }, { appName: "app_b", credentialType: "FCM" }] } };
 
   it("R2: adaptive: a delete sleeping out a 429 gives its slot away; once the ledger failed it is not sent again", async () => {
-    emu = await startEmulator({
-      port: 0,
-      seed: { commsCredentials: [{ appName: "app_a", credentialType: "FCM" }, { appName: "app_b", credentialType: "FCM" }] },
-      faults: { retryAfterSeconds: 0, script: [{ method: "DELETE", kind: "429", times: 1 }] },
-    });
-    const e = emu;
     let ledgerFailed!: () => void;
     const failedOnce = new Promise<void>((r) => (ledgerFailed = r));
     // The Retry-After wait of the first delete ends once the ledger has failed (or after 300 ms).
-    client = createCommsClient({
-      baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken,
-      sleep: () => Promise.race([failedOnce, new Promise<void>((r) => setTimeout(r, 300))]),
-    });
-    const deletes = (await client.list()).map((c, k): RollbackCandidate => ({ legacySid: sid(k + 1), commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }));
+    const { emu: e, comms: client, deletes } = await start(
+      { ...twoCredentials, faults: { retryAfterSeconds: 0, script: [{ method: "DELETE", kind: "429", times: 1 }] } },
+      () => Promise.race([failedOnce, new Promise<void>((r) => setTimeout(r, 300))]),
+    );
     const failing: Ledger = {
       events: async () => [],
       entries: async () => new Map(),
@@ -97,7 +84,6 @@ describe("R2: a ledger that cannot be written stops new deletes, also with the a
         throw new Error("ENOSPC: no space left on device");
       },
     };
-    e.requests.length = 0;
     // Adaptive at a limit of 1: with a fixed limit of 1 the same run sends nothing after the failure.
     const result = await rollback(planOf({ deletes }), { comms: client, ledger: failing, concurrency: "adaptive", adaptive: { start: 1 }, runId: "r", accountSid: e.accountSid });
     const sentDeletes = e.requests.filter((q) => q.method === "DELETE").map((q) => q.status);
@@ -113,22 +99,15 @@ describe("R2: a ledger that cannot be written stops new deletes, also with the a
   });
 
   it("R2b: adaptive: a delete sleeping out a 429 when Ctrl-C comes is not sent after the signal", async () => {
-    emu = await startEmulator({
-      port: 0,
-      seed: { commsCredentials: [{ appName: "app_a", credentialType: "FCM" }, { appName: "app_b", credentialType: "FCM" }] },
-      faults: { retryAfterSeconds: 30, script: [{ method: "DELETE", kind: "429", times: 1 }] },
-    });
-    const e = emu;
     const controller = new AbortController();
     let signalled!: () => void;
     const afterSignal = new Promise<void>((r) => (signalled = r));
     const waits: number[] = [];
     // The 30 s Retry-After: the test ends the wait once the signal came (a real run sleeps it out).
-    client = createCommsClient({
-      baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken,
-      sleep: (ms) => (waits.push(ms), Promise.race([afterSignal, new Promise<void>((r) => setTimeout(r, 300))])),
-    });
-    const deletes = (await client.list()).map((c, k): RollbackCandidate => ({ legacySid: sid(k + 1), commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }));
+    const { emu: e, comms: client, deletes } = await start(
+      { ...twoCredentials, faults: { retryAfterSeconds: 30, script: [{ method: "DELETE", kind: "429", times: 1 }] } },
+      (ms) => (waits.push(ms), Promise.race([afterSignal, new Promise<void>((r) => setTimeout(r, 300))])),
+    );
     const ledger = new MemoryLedger();
     const append = ledger.append.bind(ledger);
     ledger.append = async (ev: LedgerEventInput) => {
@@ -136,7 +115,6 @@ describe("R2: a ledger that cannot be written stops new deletes, also with the a
       controller.abort(); // Ctrl-C right after the first delete was journalled
       signalled();
     };
-    e.requests.length = 0;
     const result = await rollback(planOf({ deletes }), { comms: client, ledger, concurrency: "adaptive", adaptive: { start: 1 }, runId: "r", accountSid: e.accountSid, signal: controller.signal });
     const sentDeletes = e.requests.filter((q) => q.method === "DELETE").map((q) => q.status);
     expect(waits).toEqual([30_000]);
@@ -146,20 +124,12 @@ describe("R2: a ledger that cannot be written stops new deletes, also with the a
   });
 
   it("held (restated with the fix for R3): fixed 1, a 429'd delete and a failing ledger: nothing is sent once the failure is known, and each delete sent before it says Comms deleted it", async () => {
-    emu = await startEmulator({
-      port: 0,
-      seed: { commsCredentials: [{ appName: "app_a", credentialType: "FCM" }, { appName: "app_b", credentialType: "FCM" }] },
-      faults: { retryAfterSeconds: 0, script: [{ method: "DELETE", kind: "429", times: 1 }] },
-    });
-    const e = emu;
-    client = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken, sleep: () => new Promise((r) => setTimeout(r, 5)) });
-    const deletes = (await client.list()).map((c, k): RollbackCandidate => ({ legacySid: sid(k + 1), commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }));
+    const { emu: e, comms: client, deletes } = await start({ ...twoCredentials, faults: { retryAfterSeconds: 0, script: [{ method: "DELETE", kind: "429", times: 1 }] } });
     // A delete is journalled once seen gone, so with one slot the next delete may go out while the
     // last one is checked: the rule is that none goes out once a journal line has failed.
     const sentDeletes = () => e.requests.filter((q) => q.method === "DELETE").length;
     let sentAtFailure: number | undefined;
     const failing: Ledger = { events: async () => [], entries: async () => new Map(), append: async () => ((sentAtFailure ??= sentDeletes()), Promise.reject(new Error("EIO"))) };
-    e.requests.length = 0;
     const result = await rollback(planOf({ deletes }), { comms: client, ledger: failing, concurrency: 1, runId: "r", accountSid: e.accountSid });
     expect(sentAtFailure).toBeDefined();
     expect(sentDeletes()).toBe(sentAtFailure);
@@ -250,22 +220,14 @@ describe("R5: a DELETE answered 404 (already gone) is not a failure", () => {
 });
 
 describe("held: rollback under a 429 storm (adaptive)", () => {
-  let emu: Emulator | undefined;
-  let client: CommsClient | undefined;
-  afterEach(async () => {
-    await client?.close();
-    await emu?.close();
-    emu = client = undefined;
-  });
+  const start = emulatorDeletes();
 
   it("held: maxInFlight 2 plus random 429/503 on reads and deletes: each credential deleted once, journalled once, one item each, in plan order", async () => {
     const comms = Array.from({ length: 30 }, (_, k) => ({ appName: `app_${k % 5}`, credentialType: (["APN", "APN_SANDBOX", "FCM"] as const)[k % 3]! }));
-    emu = await startEmulator({ port: 0, latencyMs: 2, maxInFlight: 2, seed: { commsCredentials: comms }, faults: { rate: 0.15, kinds: ["429", "503"], seed: 7, retryAfterSeconds: 0 } });
-    const e = emu;
-    client = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken, sleep: () => new Promise((r) => setTimeout(r, 2)) });
-    const live = await client.list();
-    const deletes = live.map((c, k): RollbackCandidate => ({ legacySid: sid(k + 1), commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }));
-    e.requests.length = 0;
+    const { emu: e, comms: client, deletes } = await start(
+      { latencyMs: 2, maxInFlight: 2, seed: { commsCredentials: comms }, faults: { rate: 0.15, kinds: ["429", "503"], seed: 7, retryAfterSeconds: 0 } },
+      () => new Promise((r) => setTimeout(r, 2)),
+    );
     const ledger = new MemoryLedger();
     const result = await rollback(planOf({ deletes }), { comms: client, ledger, concurrency: "adaptive", adaptive: { start: 8 }, runId: "r", accountSid: e.accountSid });
     expect(result.items.map((i) => i.commsCredentialId)).toEqual(deletes.map((d) => d.commsCredentialId));

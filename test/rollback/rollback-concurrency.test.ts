@@ -3,15 +3,13 @@
  * `--concurrency N`. A slot is held for a delete and its journal line, and for each read that
  * checks it is gone — not while waiting between reads.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { createCommsClient } from "../../src/comms/index.js";
-import type { CommsClient } from "../../src/comms/types.js";
+import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/errors.js";
-import { startEmulator, type Emulator } from "../../src/emulator/index.js";
 import { MemoryLedger } from "../../src/ledger/ledger.js";
 import { rollback, type RollbackCandidate, type RollbackPlan } from "../../src/rollback/rollback.js";
 import { ACCOUNT, sid } from "../plan/builders.js";
 import { fakeComms, virtualClock } from "../apply/fake-comms.js";
+import { emulatorDeletes } from "./emulator-deletes.js";
 
 const planOf = (over: Partial<RollbackPlan>): RollbackPlan => ({ deletes: [], refused: [], gone: [], warnings: [], ...over });
 
@@ -86,24 +84,10 @@ describe("rollback: what holds a slot", () => {
 });
 
 describe("rollback against a server that takes 3 requests in flight", () => {
-  let emu: Emulator | undefined;
-  let client: CommsClient | undefined;
-  afterEach(async () => {
-    await client?.close();
-    await emu?.close();
-    emu = client = undefined;
-  });
-
-  async function limitedWorld(n: number) {
-    const comms = Array.from({ length: n }, (_, k) => ({ appName: `app_${k % 4}`, credentialType: "FCM" as const }));
-    emu = await startEmulator({ port: 0, latencyMs: 5, maxInFlight: 3, visibilityDelayMs: 20, seed: { commsCredentials: comms } });
-    const e = emu;
-    // Retry-After is 1 s; the test does not wait it out for real.
-    client = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken, sleep: () => new Promise((r) => setTimeout(r, 5)) });
-    const deletes = (await client.list()).map((c, k): RollbackCandidate => ({ legacySid: sid(k + 1), commsCredentialId: c.id, appName: c.appName, credentialType: c.credentialType }));
-    e.requests.length = 0;
-    return { emu: e, comms: client, deletes };
-  }
+  const start = emulatorDeletes();
+  /** `n` Comms credentials in 4 Apps; the emulator takes 3 requests in flight (429, Retry-After, beyond). */
+  const limitedWorld = (n: number) =>
+    start({ latencyMs: 5, maxInFlight: 3, visibilityDelayMs: 20, seed: { commsCredentials: Array.from({ length: n }, (_, k) => ({ appName: `app_${k % 4}`, credentialType: "FCM" as const })) } });
 
   it("adaptive (the default): backs off on the 429s, deletes each credential once and confirms them all", async () => {
     const w = await limitedWorld(24);
