@@ -129,8 +129,8 @@ export interface RollbackDeps {
   ledger: Ledger;
   /**
    * Requests in flight: fixed (`--concurrency N`), or "adaptive" (the default), as apply does. A
-   * slot is held for a delete and its journal line, and for each read that checks it is gone;
-   * not while waiting between reads.
+   * slot is held for each DELETE and for each read that checks it is gone; not while waiting
+   * between reads, nor for the journal line (written once the credential is seen gone).
    */
   concurrency: number | "adaptive";
   /** The adaptive limiter's bounds and steps (tests). */

@@ -1,7 +1,7 @@
 /**
  * Rollback's requests share one limit, as apply's do: adaptive by default, fixed with
- * `--concurrency N`. A slot is held for a delete and its journal line, and for each read that
- * checks it is gone — not while waiting between reads.
+ * `--concurrency N`. A slot is held for each DELETE and for each read that checks it is gone —
+ * not while waiting between reads.
  */
 import { describe, expect, it } from "vitest";
 import { ApiError } from "../../src/errors.js";
