@@ -29,9 +29,9 @@ afterEach(async () => {
 });
 
 /** `n` legacy credentials spread over `apps` Apps, all mapped, against an emulator limited to `maxInFlight`. */
-async function world(n: number, apps: number, maxInFlight: number) {
+async function world(n: number, apps: number, maxInFlight: number, latencyMs = 5) {
   const seed = generateLegacyCredentials(n, { types: ["apn", "apn", "fcm"] });
-  emu = await startEmulator({ port: 0, latencyMs: 5, maxInFlight, seed: { legacyCredentials: seed } });
+  emu = await startEmulator({ port: 0, latencyMs, maxInFlight, seed: { legacyCredentials: seed } });
   const e = emu;
   // Retry-After is 1 s; the test does not need to wait it out for real.
   const c = (client = createCommsClient({ baseUrl: e.url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken, sleep: () => new Promise((r) => setTimeout(r, 5)) }));
@@ -61,7 +61,9 @@ async function world(n: number, apps: number, maxInFlight: number) {
 
 describe("adaptive concurrency in the writer", () => {
   it("against a server that takes 5 in flight, backs off on 429 and creates every credential once", async () => {
-    const w = await world(60, 6, 5);
+    // 40 ms a request: long enough that a limit above 5 really puts more than 5 in flight at the
+    // server even on a loaded machine (at 5 ms a busy client sent them too slowly to overlap).
+    const w = await world(60, 6, 5, 40);
     expect(w.plan.items.filter((i) => i.action === "create")).toHaveLength(60);
     const result = await apply(w.plan, { comms: w.comms, ledger: w.ledger, secrets: w.secrets, existing: w.existing, concurrency: "adaptive" });
 

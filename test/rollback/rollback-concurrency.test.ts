@@ -85,9 +85,13 @@ describe("rollback: what holds a slot", () => {
 
 describe("rollback against a server that takes 3 requests in flight", () => {
   const start = emulatorDeletes();
-  /** `n` Comms credentials in 4 Apps; the emulator takes 3 requests in flight (429, Retry-After, beyond). */
-  const limitedWorld = (n: number) =>
-    start({ latencyMs: 5, maxInFlight: 3, visibilityDelayMs: 20, seed: { commsCredentials: Array.from({ length: n }, (_, k) => ({ appName: `app_${k % 4}`, credentialType: "FCM" as const })) } });
+  /**
+   * `n` Comms credentials in 4 Apps; the emulator takes 3 requests in flight (429, Retry-After,
+   * beyond). 40 ms a request by default: long enough that more than 3 sent at once are in flight
+   * together at the server even on a loaded machine.
+   */
+  const limitedWorld = (n: number, latencyMs = 40) =>
+    start({ latencyMs, maxInFlight: 3, visibilityDelayMs: 20, seed: { commsCredentials: Array.from({ length: n }, (_, k) => ({ appName: `app_${k % 4}`, credentialType: "FCM" as const })) } });
 
   it("adaptive (the default): backs off on the 429s, deletes each credential once and confirms them all", async () => {
     const w = await limitedWorld(24);
@@ -106,7 +110,8 @@ describe("rollback against a server that takes 3 requests in flight", () => {
   });
 
   it("fixed: never moves, and still counts the 429s", async () => {
-    const w = await limitedWorld(12);
+    // 5 ms a request: fixed at twice the server's limit, a slower server would run its 429 retries out.
+    const w = await limitedWorld(12, 5);
     const result = await rollback(planOf({ deletes: w.deletes }), { comms: w.comms, ledger: new MemoryLedger(), concurrency: 6, runId: "r", accountSid: w.emu.accountSid });
     expect(result.items.every((i) => i.status === "confirmed")).toBe(true);
     expect(result.concurrency).toMatchObject({ mode: "fixed", start: 6, final: 6, peak: 6 });
