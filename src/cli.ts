@@ -332,6 +332,16 @@ function renderHelp(def: CommandDef | undefined): string {
   return [`cr2comms ${def.command}`, "", def.describe, "", ...args, ...own, ...global, "Examples:", ...def.examples.map(example), "", EXIT_CODES, ""].join("\n");
 }
 
+/**
+ * An argument only the full parser answers as before: help or version in any spelling (`-h`,
+ * `--help=true`, `--no-version`…), yargs' shell completion, or a literal `$0` (the per-command
+ * parser's name for its command, which it would take as that). Generous on purpose: the full
+ * parser is the reference, only slower.
+ */
+function needsFullParser(arg: string): boolean {
+  return /help|version|completion|\$0/i.test(arg) || /^-[^-]*h/.test(arg);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
   exitCode = EXIT.ok;
@@ -346,7 +356,7 @@ export async function main(argv: string[]): Promise<number> {
     // alone, as its default command: yargs lays out a named command's whole help before running it
     // (kept for a failure that may follow), about 0.03 s of every run, and our failures never show it.
     const def = COMMANDS.find((c) => c.command.split(" ")[0] === argv[0]);
-    if (def && !argv.some((a) => a === "--help" || a === "-h" || a === "--version")) {
+    if (def && !argv.some(needsFullParser)) {
       const parsed = await yargs(argv.slice(1))
         .scriptName(`cr2comms ${argv[0]}`)
         .version(false)
