@@ -36,7 +36,8 @@ export function readP12(data: Uint8Array, passphrase: string | undefined): P12Co
   const forge = loadForge();
   let p12: forge.pkcs12.Pkcs12Pfx;
   try {
-    const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString("binary")), false);
+    // Strict: a file cut short must not parse, or its truncated bags read as a wrong passphrase.
+    const asn1 = forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(data).toString("binary")), true);
     p12 = openWith(asn1, passphrase);
   } catch (err) {
     const msg = err instanceof Error ? err.message : "";

@@ -28,6 +28,12 @@ describe("fingerprintObservation: every fact a plan depends on", () => {
     expect(variant()).not.toBe(base);
   });
 
+  it("changes when a blocked secret (a fingerprint, no usable secret) is replaced by another blocked one", () => {
+    const blocked = (content: string) =>
+      new Map<string, SecretResult>([[S1, { fingerprint: okSecret(S1, content).fingerprint!, problems: ["the key does not match"], warnings: [] }]]);
+    expect(fingerprintObservation(snap, map, blocked("x"))).not.toBe(fingerprintObservation(snap, map, blocked("y")));
+  });
+
   it("does not depend on the order of a mapping entry's secret references", () => {
     const reordered = remap({ secrets: { privateKey: "file:b.pem", certificate: "file:a.pem" } });
     expect(fingerprintObservation(snap, reordered, secrets)).toBe(base);

@@ -135,27 +135,47 @@ describe("review: group commit", () => {
     expect(onDisk(path)).toEqual([sid(2), sid(3)]);
   });
 
-  it("prepareForAppend racing an append: an append reported durable is never cut off by prepare's own failure", async () => {
+  it("prepareForAppend racing an append: the append waits for prepare; when prepare fails it is refused, not written onto the tail prepare could not fix", async () => {
     const path = scratchPath();
     // A whole event missing only its newline: prepare adds the newline (write + fsync).
-    writeFileSync(path, JSON.stringify({ v: 1, ts: "2026-03-04T05:06:07.000Z", ...confirmed(0) }));
+    const original = JSON.stringify({ v: 1, ts: "2026-03-04T05:06:07.000Z", ...confirmed(0) });
+    writeFileSync(path, original);
     const held = heldIo(path);
     const ledger = new FileLedger(path, clock, undefined, { io: held.io });
     const prepared = ledger.prepareForAppend().then(() => "ok", (e: unknown) => e);
     await tick();
     const appended = ledger.append(confirmed(1)).then(() => "ok", (e: unknown) => e);
     await tick();
-    // Whatever runs next, release the append's fsync if it was asked for, then fail prepare's.
-    for (const c of held.calls.slice(1)) c.release();
-    await tick();
+    // Only prepare's fsync was asked for: the append has written nothing yet.
+    expect(held.calls).toHaveLength(1);
+    expect(readFileSync(path, "utf8")).toBe(original + "\n");
     held.calls[0]!.fail(EIO());
-    await tick();
-    for (const c of held.calls.slice(1)) c.release();
-    await tick();
     const [p, x] = [await prepared, await appended];
     expect(p).toBeInstanceOf(LedgerWriteError);
-    // If the append says it is on disk, it is.
-    if (x === "ok") expect(onDisk(path)).toContain(sid(1));
+    expect(x).toBeInstanceOf(LedgerWriteError);
+    expect((x as Error).message).toMatch(/ends in an incomplete line.*ledger repair/);
+    expect(held.calls).toHaveLength(1);
+    // Prepare's newline was cut back and the append's line never written.
+    expect(readFileSync(path, "utf8")).toBe(original);
+  });
+
+  it("prepareForAppend racing an append: when prepare succeeds, the append lands after the newline prepare added", async () => {
+    const path = scratchPath();
+    writeFileSync(path, JSON.stringify({ v: 1, ts: "2026-03-04T05:06:07.000Z", ...confirmed(0) }));
+    const held = heldIo(path);
+    const ledger = new FileLedger(path, clock, undefined, { io: held.io });
+    const prepared = ledger.prepareForAppend();
+    await tick();
+    const appended = ledger.append(confirmed(1));
+    await tick();
+    expect(held.calls).toHaveLength(1);
+    held.calls[0]!.release();
+    expect(await prepared).toHaveLength(1);
+    await tick();
+    expect(held.calls).toHaveLength(2);
+    held.calls[1]!.release();
+    await appended;
+    expect(onDisk(path)).toEqual([sid(0), sid(1)]);
   });
 
   it("prepareForAppend setting a torn tail aside: an append meanwhile waits for it instead of being refused", async () => {
@@ -206,9 +226,11 @@ describe("review: group commit", () => {
     expect(readFileSync(torn, "utf8")).toBe('{"v":1,"ts":"2026');
   });
 
-  // Latent: the code builds one FileLedger per process (src/cli/runtime.ts). Two on one path are no
-  // longer safe since the fsync became asynchronous: one's cut-back removes the other's durable line.
-  it.fails("two FileLedgers on one path: one's failed fsync never removes the other's durable line (latent; one per process today)", async () => {
+  // A known limit, why the CLI builds one FileLedger per process (src/cli/runtime.ts): since the
+  // fsync became asynchronous, two on one path are not safe. One's cut-back after a failed fsync
+  // truncates to its own size before the write, removing a line the other already made durable.
+  // If this changes (the cut-back learns of other writers), this test fails: make it assert the fix.
+  it("two FileLedgers on one path: one's failed fsync cuts back the other's durable line (so one per process)", async () => {
     const path = scratchPath();
     const heldA = heldIo(path);
     const a = new FileLedger(path, clock, undefined, { io: heldA.io });
@@ -216,8 +238,12 @@ describe("review: group commit", () => {
     const fromA = a.append(confirmed(1)).then(() => "ok", (e: unknown) => e);
     await tick();
     await b.append(confirmed(2));
+    expect(onDisk(path)).toEqual([sid(1), sid(2)]);
     heldA.calls[0]!.fail(EIO());
-    expect(await fromA).toBeInstanceOf(LedgerWriteError);
-    expect(onDisk(path)).toContain(sid(2));
+    const failure = await fromA;
+    expect(failure).toBeInstanceOf(LedgerWriteError);
+    expect((failure as LedgerWriteError).message).toMatch(/cannot append to the ledger .*EIO/);
+    // B's append resolved (durable), yet its line is gone with A's.
+    expect(readFileSync(path, "utf8")).toBe("");
   });
 });

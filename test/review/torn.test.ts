@@ -39,7 +39,8 @@ describe("review: torn tails", () => {
       expect(sids, warnings.join("\n")).toEqual(completed ? ["1", "2", "9"] : ["1", "9"]);
       expect(readFileSync(path, "utf8").endsWith("\n")).toBe(true);
       const aside = readdirSync(dir).filter((f) => f.includes(".torn-"));
-      if (!completed) {
+      if (completed) expect(aside).toEqual([]);
+      else {
         expect(aside).toHaveLength(1);
         expect(Buffer.compare(readFileSync(join(dir, aside[0]!)), tail)).toBe(0);
       }

@@ -108,11 +108,13 @@ describe("review: lost creates and rivals", () => {
     const r2 = await apply(p2.plan, { comms: w.comms, ledger: w.ledger, secrets: p2.secrets, existing: p2.existing, concurrency: 4, wait: true, settleMs: 6_000, clockSkewMs: 0 });
     const i5 = r2.items.find((i) => i.legacySid === SID5)!;
     const sid2Cert = storedCert(w.emu, i2.commsCredentialId!);
-    const sid5Cert = i5.commsCredentialId ? storedCert(w.emu, i5.commsCredentialId) : undefined;
+    expect(i5.status).toBe("confirmed");
+    const sid5Cert = storedCert(w.emu, i5.commsCredentialId!);
     // Whatever SID5 ends up mapped to must not be a credential holding SID2's certificate.
     expect(storedCert(w.emu, x.id)).toBe(sid2Cert); // X holds SID2's certificate
     expect(i5.commsCredentialId).not.toBe(x.id);
-    if (sid5Cert !== undefined) expect(sid5Cert).not.toBe(sid2Cert);
+    expect(sid5Cert).toBeDefined();
+    expect(sid5Cert).not.toBe(sid2Cert);
   }, 20_000);
 
   it("F3: a crash while another create of the same (App, type) is in flight — queued ahead of the lost create's first look — leaves both blocked on every rerun", async () => {

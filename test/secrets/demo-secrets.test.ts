@@ -26,6 +26,7 @@ describe("demo secrets in mappings/examples/secrets", () => {
     expect(r.problems).toEqual([]);
     expect(r.warnings).toEqual([]);
     expect(r.secret?.fingerprint.environment).toBe(environment);
+    expect(r.secret?.kind).toBe(target === "FCM" ? "fcm" : "apn");
     if (r.secret?.kind === "apn") expect(r.secret.fingerprint.subject).toContain("FAKE cr2comms test fixture");
   });
 });
