@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../report/atomic.js";
 import { reportStamp } from "../report/write.js";
 import { escapeControl } from "../text.js";
 import { replay } from "./ledger.js";
-import { acquireLock } from "./lock.js";
+import { acquireLock, type HeldLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { LEDGER_VERSION, REPLACED_REASON, type LedgerEvent } from "./types.js";
 
@@ -189,10 +189,19 @@ export interface RebuildResult {
  * of one account. Refuses a ledger that already holds something unless `force` (which first moves
  * it to `<ledger>.before-rebuild-<stamp>`).
  */
-export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: string; accountSid?: string; force?: boolean; now?: () => Date }): Promise<RebuildResult> {
+export async function rebuildLedger(opts: {
+  ledgerPath: string;
+  reportsDir: string;
+  accountSid?: string;
+  force?: boolean;
+  now?: () => Date;
+  /** Takes the account's lock (see `acquireAccountLock`) once the account is known; `ledgerPath` is the real path. */
+  lockAccount?: (accountSid: string, ledgerPath: string) => Promise<HeldLock>;
+}): Promise<RebuildResult> {
   const now = opts.now ?? (() => new Date());
   const { ledgerPath, reportsDir } = opts;
   const lock = await acquireLock(ledgerPath, { command: "ledger rebuild", now });
+  let accountLock: HeldLock | undefined;
   try {
     const existing = await readFile(ledgerPath, "utf8").catch((err: unknown) => {
       if (osCode(err) === "ENOENT") return "";
@@ -214,6 +223,7 @@ export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: stri
     if (!accountSid || mine.length === 0) {
       throw new BlockedError(`no apply or rollback reports${opts.accountSid ? ` of ${opts.accountSid}` : ""} in ${reportsDir}: nothing to rebuild the ledger from`);
     }
+    accountLock = await opts.lockAccount?.(accountSid, lock.ledgerPath);
     const fromReports = mine.map((r) => ({ path: r.path, kind: r.kind, list: eventsFromReport(r) }));
     const events = fromReports.flatMap((r) => r.list);
     if (events.length === 0) {
@@ -234,9 +244,10 @@ export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: stri
       fromReports: fromReports.map((r) => ({ path: r.path, kind: r.kind, events: r.list.length })),
       skipped,
       ...(movedAside ? { movedAside } : {}),
-      warnings: lock.warnings,
+      warnings: [...lock.warnings, ...(accountLock?.warnings ?? [])],
     };
   } finally {
+    await accountLock?.release();
     await lock.release();
   }
 }
