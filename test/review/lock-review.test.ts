@@ -6,6 +6,8 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSyn
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { holdLedger } from "../../src/cli/exclusive.js";
+import type { Runtime } from "../../src/cli/runtime.js";
 import { startEmulator, type Emulator } from "../../src/emulator/index.js";
 import { LockedError, NotWritableError } from "../../src/errors.js";
 import { accountLockPath, acquireAccountLock, acquireLock, lockPathFor } from "../../src/ledger/lock.js";
@@ -125,6 +127,33 @@ describe("L1: one run per account per machine (the account lock in the state dir
   });
 });
 
+describe("L1: holdLedger takes and releases both locks, per account, many accounts at once", () => {
+  const runtime = (stateDir: string, ledgerPath: string, accountSid: string, warnings: string[]) =>
+    ({
+      settings: { ledgerPath, reportsDir: join(ledgerPath, "..", "reports"), stateDir, stateDirFrom: "CR2COMMS_STATE_DIR", commsUrl: "https://comms.twilio.com/v1" },
+      credentials: { accountSid },
+      logger: { warn: (w: string) => warnings.push(w) },
+      ledger: { prepareForAppend: async () => [] },
+    }) as unknown as Runtime;
+
+  it("accounts are independent; the same account with another ledger is refused; release frees both locks", async () => {
+    const dir = scratch();
+    const stateDir = join(dir, "state");
+    const warnings: string[] = [];
+    const accounts = Array.from({ length: 8 }, (_, i) => `AC${String(i).repeat(32)}`);
+    const releases = await Promise.all(accounts.map((a, i) => holdLedger(runtime(stateDir, join(dir, `a${i}`, "ledger.jsonl"), a, warnings), "rollback")));
+    const err = await holdLedger(runtime(stateDir, join(dir, "other", "ledger.jsonl"), accounts[3]!, warnings), "rollback").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect((err as Error).message).toContain(`is working on account ${accounts[3]} at https://comms.twilio.com with the ledger ${join(dir, "a3", "ledger.jsonl")}`);
+    // The refused run let go of the ledger lock it had taken.
+    expect(existsSync(lockPathFor(join(dir, "other", "ledger.jsonl")))).toBe(false);
+    await Promise.all(releases.map((r) => r()));
+    expect(readdirSync(join(stateDir, "locks"))).toEqual([]);
+    expect(accounts.map((_, i) => existsSync(lockPathFor(join(dir, `a${i}`, "ledger.jsonl"))))).toEqual(accounts.map(() => false));
+    expect(warnings).toEqual([]);
+  });
+});
+
 describe("L1 through the CLI: apply with another ledger of an account being applied is refused", () => {
   async function setup() {
     emu = await startEmulator({ port: 0 });
@@ -134,7 +163,7 @@ describe("L1 through the CLI: apply with another ledger of an account being appl
     return { e: emu, ws, stateDir, env };
   }
 
-  it("a symlinked, a hard-linked and a second reports dir's ledger: exit 1 naming the ledger in use and its holder; nothing sent", async () => {
+  it("a symlinked, a hard-linked and a second reports dir's ledger: exit 1 naming the ledger in use and its holder; nothing sent; ledger repair and rebuild alike", async () => {
     const { e, ws, stateDir, env } = await setup();
     const first = await runCli(["apply", "--yes", "--json", "--mapping", ws.mapping, "--reports-dir", ws.reports], { env });
     expect(first.code).toBe(0);
@@ -156,6 +185,13 @@ describe("L1 through the CLI: apply with another ledger of an account being appl
         expect(run.stderr).toContain(`is working on account ${e.accountSid} at ${e.url} with the ledger ${ledger}`);
       }
       expect(e.writeCount()).toBe(writes);
+      // ledger repair (given the account) and rebuild write a ledger too: refused alike.
+      for (const action of [["repair"], ["rebuild", "--force"]]) {
+        const run = await runCli(["ledger", ...action, "--ledger", join(ws.dir, "hardlinked.jsonl"), "--reports-dir", ws.reports], { env });
+        expect(run.code, action[0]).toBe(1);
+        expect(run.stderr).toContain(`is working on account ${e.accountSid} at ${e.url} with the ledger ${ledger}`);
+      }
+      expect(readFileSync(join(ws.dir, "hardlinked.jsonl"), "utf8")).toBe(readFileSync(ledger, "utf8"));
     } finally {
       await holder.release();
     }
