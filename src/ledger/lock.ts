@@ -81,8 +81,12 @@ export async function realLedgerPath(ledgerPath: string): Promise<string> {
   try {
     return await realpath(ledgerPath);
   } catch {
-    // Not there yet (or not readable: opening it reports why).
-    return join(await realpath(dir).catch(() => dir), basename(ledgerPath));
+    // Not there yet (or not readable: opening it reports why): the folder's real path and the name.
+  }
+  try {
+    return join(await realpath(dir), basename(ledgerPath));
+  } catch {
+    return ledgerPath;
   }
 }
 
@@ -270,7 +274,8 @@ async function createOwnLock(path: string, text: string, texts: LockTexts): Prom
 }
 
 function forget(path: string): void {
-  const n = (inProcess.get(path) ?? 0) - 1;
+  // Always counted: only called after `createOwnLock` counted it (and once per count).
+  const n = (inProcess.get(path) as number) - 1;
   if (n > 0) inProcess.set(path, n);
   else inProcess.delete(path);
 }

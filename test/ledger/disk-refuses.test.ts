@@ -10,7 +10,7 @@ import { NotWritableError } from "../../src/errors.js";
 import { checkWritable } from "../../src/ledger/writable.js";
 import { accountLockPath, acquireAccountLock, acquireLock, lockPathFor } from "../../src/ledger/lock.js";
 
-const inject = vi.hoisted(() => ({ failing: undefined as ((path: string) => boolean) | undefined, code: "EIO" as "EIO" | "EACCES" }));
+const inject = vi.hoisted(() => ({ failing: undefined as ((path: string) => boolean) | undefined, code: "EIO" as "EIO" | "EACCES", realpathFails: false }));
 
 vi.mock("node:fs/promises", async (importOriginal) => {
   const fs = await importOriginal<typeof import("node:fs/promises")>();
@@ -21,11 +21,16 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     }
     return (fs.open as (...a: unknown[]) => ReturnType<typeof fs.open>)(path, ...rest);
   }) as typeof fs.open;
-  return { ...fs, default: { ...fs, open }, open };
+  const realpath = ((path: string, ...rest: unknown[]) =>
+    inject.realpathFails
+      ? Promise.reject(Object.assign(new Error(`EACCES: realpath '${path}'`), { code: "EACCES", errno: -constants.errno.EACCES, syscall: "realpath" }))
+      : (fs.realpath as (...a: unknown[]) => ReturnType<typeof fs.realpath>)(path, ...rest)) as typeof fs.realpath;
+  return { ...fs, default: { ...fs, open, realpath }, open, realpath };
 });
 
 afterEach(() => {
   inject.failing = undefined;
+  inject.realpathFails = false;
   inject.code = "EIO";
 });
 
@@ -46,6 +51,16 @@ describe("the disk refuses", () => {
     const held = await acquireLock(path, { command: "apply" });
     expect(held.warnings).toEqual([]);
     await held.release();
+  });
+
+  it("a ledger folder whose real path cannot be read: the lock goes beside the ledger path as given", async () => {
+    const path = join(scratch(), "ledger.jsonl");
+    inject.realpathFails = true;
+    const held = await acquireLock(path, { command: "apply" });
+    expect(held.ledgerPath).toBe(path);
+    expect(existsSync(`${path}.lock`)).toBe(true);
+    await held.release();
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
   it("the claim on a stale lock cannot be created: NotWritableError, and the stale lock stays", async () => {

@@ -115,6 +115,16 @@ describe("L1: one run per account per machine (the account lock in the state dir
     );
   });
 
+  it("an account lock of a live run that does not name its ledger (written by something else) is held all the same", async () => {
+    const stateDir = scratch();
+    const path = accountLockPath(stateDir, AC, "https://comms.twilio.com");
+    mkdirSync(join(stateDir, "locks"));
+    writeFileSync(path, staleText(process.ppid));
+    const err = await acquireAccountLock(opts(stateDir, "/new/ledger.jsonl")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect((err as Error).message).toContain(`(pid ${process.ppid} on host ${hostname()}, started 2026-01-01T00:00:00.000Z) is working on account ${AC} at https://comms.twilio.com with the ledger (not named);`);
+  });
+
   it("a stale account lock of a process that is gone is taken over with a warning", async () => {
     const stateDir = scratch();
     const path = accountLockPath(stateDir, AC, "https://comms.twilio.com");
