@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 import { ACCOUNT_SID_PATTERN } from "../domain.js";
 import { UsageError } from "../errors.js";
 import { DEFAULT_CONCURRENCY, MAX_CONCURRENCY, OUTCOME_SETTLE_MS, RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
@@ -60,6 +61,9 @@ export interface Settings {
   logLevel: string;
   logFormat: LogFormat;
   emulator: boolean;
+  /** The per-user state folder (the per-account locks) and what named it. */
+  stateDir: string;
+  stateDirFrom: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -143,7 +147,20 @@ export function resolveSettings(args: GlobalArgs, env: Env, cwd = process.cwd(),
     logLevel,
     logFormat,
     emulator,
+    ...stateDirOf(env, cwd),
   };
+}
+
+/**
+ * `CR2COMMS_STATE_DIR`, else `$XDG_STATE_HOME/cr2comms` (an absolute one, as the XDG spec asks),
+ * else `~/.local/state/cr2comms`.
+ */
+export function stateDirOf(env: Env, cwd: string, home: () => string = homedir): { stateDir: string; stateDirFrom: string } {
+  const given = nonEmpty(env.CR2COMMS_STATE_DIR);
+  if (given !== undefined) return { stateDir: resolve(cwd, given), stateDirFrom: "CR2COMMS_STATE_DIR" };
+  const xdg = nonEmpty(env.XDG_STATE_HOME);
+  if (xdg !== undefined && isAbsolute(xdg)) return { stateDir: join(xdg, "cr2comms"), stateDirFrom: "XDG_STATE_HOME" };
+  return { stateDir: join(home(), ".local", "state", "cr2comms"), stateDirFrom: "the home folder" };
 }
 
 /** `TWILIO_REGION` / `TWILIO_EDGE`, checked to be plain host labels; undefined when neither is set. */

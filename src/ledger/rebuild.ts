@@ -1,4 +1,4 @@
-import { readdir, readFile, rename, stat } from "node:fs/promises";
+import { lstat, readdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { CREDENTIAL_TYPES, type CredentialType, type SecretFingerprint } from "../domain.js";
 import { BlockedError, LedgerWriteError, UsageError } from "../errors.js";
@@ -6,7 +6,7 @@ import { writeFileAtomic } from "../report/atomic.js";
 import { reportStamp } from "../report/write.js";
 import { escapeControl } from "../text.js";
 import { replay } from "./ledger.js";
-import { acquireLock } from "./lock.js";
+import { acquireLock, type HeldLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { LEDGER_VERSION, REPLACED_REASON, type LedgerEvent } from "./types.js";
 
@@ -33,6 +33,10 @@ export interface RunReportItem {
   secret?: SecretFingerprint;
   /** A `replace` item: the credential it replaced (deleted once the replacement was confirmed). */
   replacedId?: string;
+  /** A `replace` item: the replaced credential was its App's default (the new one is made the default). */
+  replacedWasDefault?: boolean;
+  /** When the item began (`timings.startedAt`). */
+  startedAt?: string;
 }
 
 /** `apply-<stamp>[-n].json` and `rollback-<stamp>[-n].json`, as `writeReport` names them. */
@@ -83,18 +87,19 @@ function parseRunReport(path: string, json: unknown): RunReport {
       t && typeof t.appName === "string" && CREDENTIAL_TYPES.includes(t.credentialType as CredentialType)
         ? { appName: t.appName, credentialType: t.credentialType as CredentialType, isDefault: t.isDefault === true }
         : null;
-    const timings = raw.timings as { finishedAt?: unknown } | undefined;
+    const timings = raw.timings as { startedAt?: unknown; finishedAt?: unknown } | undefined;
     const secret = raw.secret as SecretFingerprint | undefined;
-    const replaces = raw.replaces as { commsCredentialId?: unknown } | undefined;
+    const replaces = raw.replaces as { commsCredentialId?: unknown; wasDefault?: unknown } | undefined;
     items.push({
       legacySid: raw.legacySid,
       action: raw.action,
       status: raw.status,
       ...(typeof raw.commsCredentialId === "string" ? { commsCredentialId: raw.commsCredentialId } : {}),
       target,
+      ...(typeof timings?.startedAt === "string" ? { startedAt: timings.startedAt } : {}),
       ...(typeof timings?.finishedAt === "string" ? { finishedAt: timings.finishedAt } : {}),
       ...(secret && typeof secret.contentSha256 === "string" && (secret.kind === "apn" || secret.kind === "fcm") ? { secret } : {}),
-      ...(typeof replaces?.commsCredentialId === "string" ? { replacedId: replaces.commsCredentialId } : {}),
+      ...(typeof replaces?.commsCredentialId === "string" ? { replacedId: replaces.commsCredentialId, replacedWasDefault: replaces.wasDefault === true } : {}),
     });
   }
   const defaultApps = (Array.isArray(r.accountActions) ? (r.accountActions as Record<string, unknown>[]) : [])
@@ -117,6 +122,8 @@ function parseRunReport(path: string, json: unknown): RunReport {
  * a confirmed apply item → `confirmed` (with where it is and the secret's fingerprint), and for a
  * confirmed `replace` also `deleted` for the credential it replaced; an
  * accepted-unconfirmed one → `accepted` (a later apply waits for it rather than create a duplicate);
+ * an unfinished `replace` that made its new credential → its `attempt` (naming the credential it
+ * replaces) and `accepted`, so a later apply finishes it and deletes the old one;
  * a rollback delete seen gone (`confirmed`), or a credential rollback found already gone →
  * `deleted` (a delete only accepted is not: rollback journals one only once it is gone); a default App the
  * run confirmed (`accountActions`) → `app-default-set`.
@@ -132,9 +139,10 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
       if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
       continue;
     }
-    // A replacement stopped after its new credential was confirmed (interrupted, or the default or
-    // the delete failed) still made it: recorded as accepted, so a later apply confirms it, never re-creates.
-    const replacedPart = item.action === "replace" && item.replacedId !== undefined && item.replacedId !== id && (item.status === "planned" || item.status === "failed");
+    // A replacement stopped after its new credential was made (interrupted, or the default or the
+    // delete failed, or not yet visible) still made it; its old credential is not deleted yet.
+    const replacing = item.action === "replace" && item.replacedId !== undefined && item.replacedId !== id;
+    const replacedPart = replacing && (item.status === "planned" || item.status === "failed");
     if ((!CREATED.has(item.status) && !replacedPart) || !item.target) continue;
     const where = {
       appName: item.target.appName,
@@ -145,9 +153,24 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
     if (item.status === "confirmed") {
       events.push({ ...base, event: "confirmed", commsCredentialId: id, ...where });
       // A confirmed replace finished: its old credential was deleted after the new one was in place.
-      if (item.action === "replace" && item.replacedId && item.replacedId !== id) {
-        events.push({ ...base, event: "deleted", commsCredentialId: item.replacedId, reason: `${REPLACED_REASON}${id}` });
-      }
+      if (replacing) events.push({ ...base, event: "deleted", commsCredentialId: item.replacedId!, reason: `${REPLACED_REASON}${id}` });
+    } else if (replacing) {
+      // The replace attempt, then its new credential as accepted: a later apply confirms the new one,
+      // moves the default and deletes the old one, as after an interrupted run, and never re-creates.
+      const attemptId = `rebuilt-${report.runId}-${item.legacySid}`;
+      events.push({
+        ...base,
+        event: "attempt",
+        attemptId,
+        appName: item.target.appName,
+        credentialType: item.target.credentialType,
+        isDefault: false,
+        startedAt: item.startedAt ?? report.startedAt,
+        ...(item.secret ? { secret: item.secret } : {}),
+        replaces: item.replacedId!,
+        replacesDefault: item.replacedWasDefault === true,
+      });
+      events.push({ ...base, event: "accepted", attemptId, commsCredentialId: id, ...where });
     } else events.push({ ...base, event: "accepted", attemptId: `rebuilt-${report.runId}`, commsCredentialId: id, ...where });
   }
   // The default App the run set (an account-level event: no legacy sid).
@@ -189,10 +212,19 @@ export interface RebuildResult {
  * of one account. Refuses a ledger that already holds something unless `force` (which first moves
  * it to `<ledger>.before-rebuild-<stamp>`).
  */
-export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: string; accountSid?: string; force?: boolean; now?: () => Date }): Promise<RebuildResult> {
+export async function rebuildLedger(opts: {
+  ledgerPath: string;
+  reportsDir: string;
+  accountSid?: string;
+  force?: boolean;
+  now?: () => Date;
+  /** Takes the account's lock (see `acquireAccountLock`) once the account is known; `ledgerPath` is the real path. */
+  lockAccount?: (accountSid: string, ledgerPath: string) => Promise<HeldLock>;
+}): Promise<RebuildResult> {
   const now = opts.now ?? (() => new Date());
   const { ledgerPath, reportsDir } = opts;
   const lock = await acquireLock(ledgerPath, { command: "ledger rebuild", now });
+  let accountLock: HeldLock | undefined;
   try {
     const existing = await readFile(ledgerPath, "utf8").catch((err: unknown) => {
       if (osCode(err) === "ENOENT") return "";
@@ -214,6 +246,7 @@ export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: stri
     if (!accountSid || mine.length === 0) {
       throw new BlockedError(`no apply or rollback reports${opts.accountSid ? ` of ${opts.accountSid}` : ""} in ${reportsDir}: nothing to rebuild the ledger from`);
     }
+    accountLock = await opts.lockAccount?.(accountSid, lock.ledgerPath);
     const fromReports = mine.map((r) => ({ path: r.path, kind: r.kind, list: eventsFromReport(r) }));
     const events = fromReports.flatMap((r) => r.list);
     if (events.length === 0) {
@@ -234,9 +267,10 @@ export async function rebuildLedger(opts: { ledgerPath: string; reportsDir: stri
       fromReports: fromReports.map((r) => ({ path: r.path, kind: r.kind, events: r.list.length })),
       skipped,
       ...(movedAside ? { movedAside } : {}),
-      warnings: lock.warnings,
+      warnings: [...lock.warnings, ...(accountLock?.warnings ?? [])],
     };
   } finally {
+    await accountLock?.release();
     await lock.release();
   }
 }
@@ -246,8 +280,9 @@ async function moveAside(path: string, base: string): Promise<string> {
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? base : `${base}-${n}`;
     try {
-      // A name that cannot even be looked at (too long, …) is an error, not a name taken: the next one fails alike.
-      const taken = await stat(candidate).then(
+      // Any entry is a name taken, a symlink too (dangling or looping: rename would replace it).
+      // A name that cannot even be looked at (too long, …) is an error: the next one fails alike.
+      const taken = await lstat(candidate).then(
         () => true,
         (err: unknown) => {
           if (osCode(err) === "ENOENT") return false;

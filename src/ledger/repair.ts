@@ -4,7 +4,7 @@ import { writeFileAtomic } from "../report/atomic.js";
 import { reportStamp } from "../report/write.js";
 import { TOOL_VERSION } from "../version.js";
 import { replay } from "./ledger.js";
-import { acquireLock } from "./lock.js";
+import { acquireLock, type HeldLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { scanLedger, type LineProblemKind } from "./scan.js";
 import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
@@ -86,15 +86,21 @@ export interface RepairResult {
  * `<ledger>.unreadable-<stamp>` and rewrites the ledger atomically with every readable event, in
  * order and byte for byte. Refuses a ledger holding events of a newer cr2comms (it cannot judge them).
  */
-export async function repairLedger(path: string, opts: { now?: () => Date } = {}): Promise<RepairResult> {
+export async function repairLedger(
+  path: string,
+  opts: { now?: () => Date; /** Takes the account's lock (see `acquireAccountLock`); `ledgerPath` is the real path. */ lockAccount?: (ledgerPath: string) => Promise<HeldLock> } = {},
+): Promise<RepairResult> {
   const now = opts.now ?? (() => new Date());
   const lock = await acquireLock(path, { command: "ledger repair", now });
+  let accountLock: HeldLock | undefined;
   try {
+    accountLock = await opts.lockAccount?.(lock.ledgerPath);
+    const warnings = [...lock.warnings, ...(accountLock?.warnings ?? [])];
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch (err) {
-      if (osCode(err) === "ENOENT") return { moved: [], kept: 0, warnings: lock.warnings };
+      if (osCode(err) === "ENOENT") return { moved: [], kept: 0, warnings };
       throw new LedgerReadError(`cannot read the ledger ${path}: ${describeOsError(err)}`, { cause: err });
     }
     const scan = scanLedger(text);
@@ -106,7 +112,7 @@ export async function repairLedger(path: string, opts: { now?: () => Date } = {}
     }
     const bad = scan.lines.filter((l) => l.problem);
     const good = scan.lines.filter((l) => l.event);
-    if (bad.length === 0 && !scan.unterminated) return { moved: [], kept: good.length, warnings: lock.warnings };
+    if (bad.length === 0 && !scan.unterminated) return { moved: [], kept: good.length, warnings };
 
     let sidePath: string | undefined;
     if (bad.length) {
@@ -122,9 +128,10 @@ export async function repairLedger(path: string, opts: { now?: () => Date } = {}
       moved: bad.map((l) => ({ line: l.line, kind: l.problem!.kind as LineProblemKind, reason: l.problem!.reason })),
       ...(sidePath ? { sidePath } : {}),
       kept: good.length,
-      warnings: lock.warnings,
+      warnings,
     };
   } finally {
+    await accountLock?.release();
     await lock.release();
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { regionalConversationsUrl, resolveSettings } from "../../src/cli/config.js";
+import { regionalConversationsUrl, resolveSettings, stateDirOf } from "../../src/cli/config.js";
 import { UsageError } from "../../src/errors.js";
 import { DEFAULT_CONCURRENCY, OUTCOME_SETTLE_MS } from "../../src/limits.js";
 
@@ -96,5 +96,17 @@ describe("TWILIO_REGION / TWILIO_EDGE", () => {
   });
   it("--emulator ignores both", () => {
     expect(() => resolveSettings({ emulator: true }, { TWILIO_REGION: "au1", TWILIO_EDGE: "sydney" }, "/w")).not.toThrow();
+  });
+});
+
+describe("the state dir (per-account locks)", () => {
+  const home = () => "/home/u";
+  it("CR2COMMS_STATE_DIR (relative to the working directory), else an absolute XDG_STATE_HOME/cr2comms, else ~/.local/state/cr2comms", () => {
+    expect(stateDirOf({ CR2COMMS_STATE_DIR: "st", XDG_STATE_HOME: "/x" }, "/w", home)).toEqual({ stateDir: "/w/st", stateDirFrom: "CR2COMMS_STATE_DIR" });
+    expect(stateDirOf({ CR2COMMS_STATE_DIR: "", XDG_STATE_HOME: "/x" }, "/w", home)).toEqual({ stateDir: "/x/cr2comms", stateDirFrom: "XDG_STATE_HOME" });
+    // The XDG spec ignores a relative XDG_STATE_HOME.
+    expect(stateDirOf({ XDG_STATE_HOME: "rel" }, "/w", home)).toEqual({ stateDir: "/home/u/.local/state/cr2comms", stateDirFrom: "the home folder" });
+    expect(stateDirOf({}, "/w", home)).toEqual({ stateDir: "/home/u/.local/state/cr2comms", stateDirFrom: "the home folder" });
+    expect(resolveSettings({}, { CR2COMMS_STATE_DIR: "/s" }, "/w")).toMatchObject({ stateDir: "/s", stateDirFrom: "CR2COMMS_STATE_DIR" });
   });
 });

@@ -16,12 +16,22 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI as a user would, with a clean environment (no real Twilio credentials). */
+let stateDir: string | undefined;
+/** A state folder (per-account locks) of this test file's own: tests never write to the real home. */
+export function testStateDir(): string {
+  stateDir ??= mkdtempSync(join(tmpdir(), "cr2comms-state-"));
+  return stateDir;
+}
+
+/**
+ * Runs the built CLI as a user would, with a clean environment (no real Twilio credentials) and a
+ * temporary `CR2COMMS_STATE_DIR` unless the test sets one.
+ */
 export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; onSpawn?: (kill: (s: NodeJS.Signals) => void, stderr: { on: (e: "data", f: (b: Buffer) => void) => void }) => void } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...opts.env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", CR2COMMS_STATE_DIR: testStateDir(), ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

@@ -109,7 +109,7 @@ describe("readRunReports", () => {
     expect(r!.items).toEqual([
       { legacySid: SID(2), action: "create", status: "confirmed", commsCredentialId: "comms_credential_2", target: { appName: "app_fcm", credentialType: "FCM", isDefault: true }, finishedAt: "2026-01-01T00:00:09.000Z", secret: { kind: "fcm", contentSha256: "sha-2" } },
       { legacySid: SID(3), action: "create", status: "confirmed", target: null },
-      { legacySid: SID(4), action: "create", status: "confirmed", commsCredentialId: "comms_credential_4", target: null, replacedId: "old_4" },
+      { legacySid: SID(4), action: "create", status: "confirmed", commsCredentialId: "comms_credential_4", target: null, replacedId: "old_4", replacedWasDefault: false },
       { legacySid: SID(5), action: "create", status: "confirmed", commsCredentialId: "comms_credential_5", target: null, secret },
       { legacySid: SID(6), action: "create", status: "confirmed", commsCredentialId: "comms_credential_6", target: { appName: "app", credentialType: "APN", isDefault: false }, secret },
     ]);
@@ -174,14 +174,19 @@ describe("eventsFromReport", () => {
     ]);
   });
 
-  it("a replace: confirmed proves the deletion of the old credential ('replaced by' the new one); an unfinished one proves an accepted credential", () => {
+  it("a replace: confirmed proves the deletion of the old credential ('replaced by' the new one); an unfinished one proves the replace attempt and its accepted new credential", () => {
     const replace = runItem({ action: "replace", replacedId: "old_id", secret: { kind: "apn", contentSha256: "s" } });
     expect(eventsFromReport(base({ items: [replace] })).map((e) => [e.event, "reason" in e ? e.reason : undefined])).toEqual([
       ["confirmed", undefined],
       ["deleted", "replaced by new_id"],
     ]);
-    const [accepted] = eventsFromReport(base({ runId: "run-7", items: [{ ...replace, status: "planned" }] }));
-    expect(accepted).toMatchObject({ event: "accepted", attemptId: "rebuilt-run-7", commsCredentialId: "new_id", appName: "app", secret: { kind: "apn", contentSha256: "s" } });
+    const [attempt, accepted, ...rest] = eventsFromReport(base({ runId: "run-7", items: [{ ...replace, status: "planned", replacedWasDefault: true, startedAt: "2026-01-01T00:00:30.000Z" }] }));
+    const attemptId = `rebuilt-run-7-${SID(1)}`;
+    expect(attempt).toMatchObject({ event: "attempt", attemptId, appName: "app", isDefault: false, startedAt: "2026-01-01T00:00:30.000Z", replaces: "old_id", replacesDefault: true, secret: { kind: "apn", contentSha256: "s" } });
+    expect(accepted).toMatchObject({ event: "accepted", attemptId, commsCredentialId: "new_id", appName: "app", secret: { kind: "apn", contentSha256: "s" } });
+    expect(rest).toEqual([]);
+    // Without the item's own start time, the run's.
+    expect(eventsFromReport(base({ items: [{ ...replace, status: "failed" }] }))[0]).toMatchObject({ event: "attempt", startedAt: base({}).startedAt, replacesDefault: false });
   });
 
   it("proves nothing of an unfinished create, a replace without its old id, or an item without a target", () => {

@@ -73,9 +73,12 @@ describe("ledger rebuild from a report with a replace", () => {
     const e = replay(events).get(SID)!;
     expect(e).toMatchObject({ state: "confirmed", commsCredentialId: "new_id", secret: NEW });
     expect(recordedSecret(e, "new_id")).toEqual(NEW);
-    // Unfinished: the new credential is recorded (accepted: a later apply confirms it, never re-creates it); nothing says the old one was deleted.
+    // Unfinished: the replace attempt and its new credential (accepted: a later apply confirms it, never
+    // re-creates it, and deletes the old one); nothing says the old one was deleted.
     for (const status of ["accepted-unconfirmed", "planned", "failed"]) {
-      expect(eventsFromReport({ ...report, items: [{ ...report.items[0]!, status }] }).map((x) => x.event)).toEqual(["accepted"]);
+      const unfinished = eventsFromReport({ ...report, items: [{ ...report.items[0]!, status }] });
+      expect(unfinished.map((x) => x.event)).toEqual(["attempt", "accepted"]);
+      expect(replay(unfinished).get(SID)).toMatchObject({ state: "accepted", commsCredentialId: "new_id", replacing: { oldId: "old_id", newId: "new_id" } });
     }
     // A failed replace that never made a new credential names only the old one: nothing is proved.
     expect(eventsFromReport({ ...report, items: [{ ...report.items[0]!, status: "failed", commsCredentialId: "old_id" }] })).toEqual([]);

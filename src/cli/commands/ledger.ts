@@ -1,6 +1,6 @@
 import { ACCOUNT_SID_PATTERN } from "../../domain.js";
 import { UsageError } from "../../errors.js";
-import { checkLedger, REPAIR_HINT, readRunReports, rebuildLedger, repairLedger, type LedgerCheck } from "../../ledger/index.js";
+import { acquireAccountLock, checkLedger, REPAIR_HINT, readRunReports, rebuildLedger, repairLedger, type LedgerCheck } from "../../ledger/index.js";
 import { escapeControl } from "../../text.js";
 import { resolveSettings, type GlobalArgs } from "../config.js";
 import { print, printJson } from "../output.js";
@@ -22,6 +22,9 @@ export async function ledgerCommand(args: LedgerArgs, env: NodeJS.ProcessEnv = p
   const settings = resolveSettings(args, env);
   const accountSid = accountOf(args, env);
   const { ledgerPath, reportsDir, json } = settings;
+  // Repair and rebuild write the ledger: they also hold the account's lock (when the account is known).
+  const lockAccount = (command: string, sid: string, realLedger: string) =>
+    acquireAccountLock({ command, stateDir: settings.stateDir, stateDirFrom: settings.stateDirFrom, accountSid: sid, origin: new URL(settings.commsUrl).origin, ledgerPath: realLedger });
   switch (args.action) {
     case "check": {
       const check = await checkLedger(ledgerPath, accountSid ? { accountSid } : {});
@@ -37,7 +40,7 @@ export async function ledgerCommand(args: LedgerArgs, env: NodeJS.ProcessEnv = p
       return check.ok ? 0 : 1;
     }
     case "repair": {
-      const result = await repairLedger(ledgerPath, { now });
+      const result = await repairLedger(ledgerPath, { now, ...(accountSid ? { lockAccount: (real: string) => lockAccount("ledger repair", accountSid, real) } : {}) });
       if (json) printJson({ ledger: ledgerPath, ...result });
       else {
         for (const w of result.warnings) print(`warning: ${w}`);
@@ -50,7 +53,7 @@ export async function ledgerCommand(args: LedgerArgs, env: NodeJS.ProcessEnv = p
       return 0;
     }
     case "rebuild": {
-      const result = await rebuildLedger({ ledgerPath, reportsDir, ...(accountSid ? { accountSid } : {}), force: args.force ?? false, now });
+      const result = await rebuildLedger({ ledgerPath, reportsDir, ...(accountSid ? { accountSid } : {}), force: args.force ?? false, now, lockAccount: (sid, real) => lockAccount("ledger rebuild", sid, real) });
       if (json) printJson(result);
       else {
         for (const w of result.warnings) print(`warning: ${w}`);
