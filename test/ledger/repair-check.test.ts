@@ -50,6 +50,17 @@ describe("checkLedger", () => {
     );
   });
 
+  it("problems of lines come in line order, those of the whole file after them", async () => {
+    const { path } = scratch();
+    writeFileSync(path, `${ev(1, { accountSid: A2 })}\n${ev(2, { ts: "2099-01-01T00:00:00.000Z" })}\n{"v":1}\n`);
+    const check = await checkLedger(path, { accountSid: A1, now: clock() });
+    expect(check.problems.map((p) => [p.kind, p.line])).toEqual([
+      ["future", 2],
+      ["malformed", 3],
+      ["other-account", undefined],
+    ]);
+  });
+
   it("a ledger that cannot be read is one problem, not an empty ledger", async () => {
     const { path } = scratch();
     mkdirSync(path);

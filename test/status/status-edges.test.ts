@@ -80,3 +80,23 @@ describe("status: a rollback delete Comms accepted (pending)", () => {
     ]);
   });
 });
+
+describe("status: ids the ledger knows for a sid besides its own", () => {
+  it("one no longer listed says nothing; one being replaced says so; any other live one is orphaned", () => {
+    const current = comms();
+    const old = comms();
+    const dup = comms();
+    const e = ledgerEntry({
+      legacySid: sid(1),
+      commsCredentialId: current.id,
+      createdIds: ["comms_credential_long_gone", old.id, dup.id, current.id],
+      replacing: { oldId: old.id, attemptId: "a2", oldWasDefault: false, oldState: "confirmed", newId: current.id },
+    });
+    const st = computeStatus(new Map([[sid(1), e]]), [current, old, dup], { now: NOW });
+    expect(st.rows.map((r) => [r.kind, r.commsCredentialId])).toEqual([
+      ["in-sync", current.id],
+      ["replacing", old.id],
+      ["orphaned", dup.id],
+    ]);
+  });
+});
