@@ -322,7 +322,11 @@ function decide(
 
   if (ledger.state === "confirmed" && id) {
     item.recreate = true;
-    item.warnings.push(`was migrated as ${id} but no longer exists in Comms; it will be recreated`);
+    item.warnings.push(
+      ledger.pendingDeletes?.includes(id)
+        ? `was migrated as ${id}, which a rollback deleted (its delete was accepted and it is no longer listed); it will be created again`
+        : `was migrated as ${id} but no longer exists in Comms; it will be recreated`,
+    );
   } else if ((ledger.state === "accepted" || ledger.state === "unconfirmed") && id) {
     item.commsCredentialId = id;
     if (attempt) item.reconcileFrom = reconcileFromAttempt(attempt);

@@ -93,8 +93,7 @@ export function planRollback(
     if (remaining <= 0 && !opts.allowAppDeletion) {
       const deletesPending = comms.filter((c) => c.appName === appName && !going.has(c.id) && pending.has(c.id)).map((c) => c.id);
       refused.push({ appName, candidates: list, ...(deletesPending.length ? { deletesPending } : {}) });
-    }
-    else {
+    } else {
       deletes.push(...list);
       if (remaining <= 0) appDeletions.push({ appName });
     }

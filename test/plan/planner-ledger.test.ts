@@ -263,3 +263,13 @@ describe("planner: every live credential the ledger knows for a sid", () => {
     expect([item.action, item.reconcileFrom?.attemptId]).toEqual(["create", "att-1"]);
   });
 });
+
+describe("planner: a credential whose rollback delete took effect", () => {
+  it("is created again, and the warning says a rollback deleted it", () => {
+    const x = "comms_credential_rolled_back";
+    const ledger = ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: x, pendingDeletes: [x] }));
+    const item = only(run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [], ledger }), mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect([item.action, item.recreate]).toEqual(["create", true]);
+    expect(item.warnings).toContain(`was migrated as ${x}, which a rollback deleted (its delete was accepted and it is no longer listed); it will be created again`);
+  });
+});
