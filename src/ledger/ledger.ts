@@ -7,11 +7,31 @@ import { escapeControl } from "../text.js";
 import { TOOL_VERSION } from "../version.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { scanLedger, scanLine, type ScannedLine } from "./scan.js";
-import { isAccountEvent, LEDGER_VERSION, REPLACED_REASON, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
+import { isAccountEvent, LEDGER_VERSION, REPLACED_REASON, type AccountEvent, type Ledger, type LedgerEntry, type LedgerEvent, type LedgerEventInput } from "./types.js";
+
+/** An event that replay leaves out: applying it would undo what an event written after it recorded. */
+export interface StaleEvent {
+  /** Its index in the events replayed (file order). */
+  index: number;
+  reason: string;
+}
 
 /** Replays events, oldest first, into one entry per legacy sid. */
 export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry> {
+  return replayLedger(events).entries;
+}
+
+/**
+ * `replay`, also saying which events it left out as stale. Events are ordered by their place in the
+ * file, never by their time stamps (a clock may have been wrong). A run holds the lock while it
+ * appends, so each run's events are written together: an event of a run that ended before another
+ * run's events began is a copy of an old line. Within a sid, an attempt's outcome counts only while
+ * it is the sid's latest attempt and only once. A stale event changes nothing, except that a Comms id
+ * it names stays known to the sid (`createdIds`): rollback and status still see it.
+ */
+export function replayLedger(events: readonly LedgerEvent[]): { entries: Map<string, LedgerEntry>; stale: StaleEvent[] } {
   const entries = new Map<string, LedgerEntry>();
+  const stale: StaleEvent[] = [];
   const entryFor = (sid: string): LedgerEntry => {
     let entry = entries.get(sid);
     if (!entry) {
@@ -22,7 +42,26 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
   };
   // What each attempt sent, so that the id it created is known by its fingerprint.
   const attemptSecrets = new Map<string, SecretFingerprint>();
-  for (const e of events) {
+  const runs = { current: undefined as string | undefined, ended: new Set<string>() };
+  // Per sid: the attempts seen, and those already answered by an `accepted`.
+  const attempts = new Map<string, Set<string>>();
+  const answered = new Map<string, Set<string>>();
+  const seen = (map: Map<string, Set<string>>, sid: string): Set<string> => {
+    let set = map.get(sid);
+    if (!set) map.set(sid, (set = new Set()));
+    return set;
+  };
+  for (const [index, e] of events.entries()) {
+    const why = staleRun(e, runs) ?? (isAccountEvent(e) ? undefined : staleForSid(e, entries.get(e.legacySid), seen(attempts, e.legacySid), seen(answered, e.legacySid)));
+    if (why !== undefined) {
+      stale.push({ index, reason: why });
+      if (!isAccountEvent(e) && (e.event === "accepted" || e.event === "confirmed" || e.event === "unconfirmed" || e.event === "surfaced")) {
+        const entry = entryFor(e.legacySid);
+        if (!entry.createdIds.includes(e.commsCredentialId)) entry.createdIds.push(e.commsCredentialId);
+      }
+      continue;
+    }
+    if (!isAccountEvent(e) && (e.event === "attempt" || e.event === "accepted")) seen(e.event === "attempt" ? attempts : answered, e.legacySid).add(e.attemptId);
     // Account-level events (the default App) belong to no legacy sid.
     if (isAccountEvent(e)) continue;
     const entry = entryFor(e.legacySid);
@@ -109,7 +148,14 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
       case "default-set":
         entry.isDefault = e.isDefault;
         break;
+      case "delete-accepted":
+        if (!entry.pendingDeletes?.includes(e.commsCredentialId)) entry.pendingDeletes = [...(entry.pendingDeletes ?? []), e.commsCredentialId];
+        break;
       case "deleted":
+        if (entry.pendingDeletes?.includes(e.commsCredentialId)) {
+          entry.pendingDeletes = entry.pendingDeletes.filter((id) => id !== e.commsCredentialId);
+          if (entry.pendingDeletes.length === 0) delete entry.pendingDeletes;
+        }
         if (entry.replacing?.oldId === e.commsCredentialId) {
           if (e.reason?.startsWith(REPLACED_REASON)) entry.replacedIds = [...(entry.replacedIds ?? []), e.commsCredentialId];
           delete entry.replacing;
@@ -122,7 +168,34 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
         break;
     }
   }
-  return entries;
+  return { entries, stale };
+}
+
+/** A run's events are written together (it holds the lock): one of a run that already ended is a copy. */
+function staleRun(e: LedgerEvent, runs: { current: string | undefined; ended: Set<string> }): string | undefined {
+  if (!e.runId || e.runId === runs.current) return undefined;
+  if (runs.ended.has(e.runId)) return `written by run ${e.runId} after run ${runs.current} began (a run's events are written together): a copy of an earlier line`;
+  if (runs.current) runs.ended.add(runs.current);
+  runs.current = e.runId;
+  return undefined;
+}
+
+/** An attempt repeated, or an outcome for an attempt that a later one superseded or that was already accepted. */
+function staleForSid(e: Exclude<LedgerEvent, AccountEvent>, entry: LedgerEntry | undefined, attempts: ReadonlySet<string>, answered: ReadonlySet<string>): string | undefined {
+  const latest = entry?.lastAttempt?.attemptId;
+  switch (e.event) {
+    case "attempt":
+      return attempts.has(e.attemptId) ? `repeats attempt ${e.attemptId} of ${e.legacySid}, recorded earlier` : undefined;
+    case "accepted":
+      if (attempts.has(e.attemptId) && e.attemptId !== latest) return `accepts attempt ${e.attemptId} of ${e.legacySid}, which the later attempt ${latest} superseded`;
+      return answered.has(e.attemptId) ? `accepts attempt ${e.attemptId} of ${e.legacySid} again (already accepted earlier)` : undefined;
+    case "failed":
+    case "abandoned":
+      if (e.attemptId !== undefined && attempts.has(e.attemptId) && e.attemptId !== latest) return `ends attempt ${e.attemptId} of ${e.legacySid}, which the later attempt ${latest} superseded`;
+      return undefined;
+    default:
+      return undefined;
+  }
 }
 
 /** The fingerprint the ledger recorded for one of the Comms credentials cr2comms created for a sid. */

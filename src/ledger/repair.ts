@@ -2,16 +2,22 @@ import { readFile } from "node:fs/promises";
 import { LedgerReadError, LedgerWriteError } from "../errors.js";
 import { writeFileAtomic } from "../report/atomic.js";
 import { reportStamp } from "../report/write.js";
+import { escapeControl } from "../text.js";
 import { TOOL_VERSION } from "../version.js";
-import { replay } from "./ledger.js";
+import { RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
+import { replayLedger } from "./ledger.js";
 import { acquireLock, type HeldLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { scanLedger, type LineProblemKind } from "./scan.js";
 import { LEDGER_VERSION, type LedgerEvent } from "./types.js";
 
 export interface LedgerProblem {
-  /** `lost`: the ledger is missing or empty but apply reports say credentials were created. */
-  kind: LineProblemKind | "other-account" | "several-accounts" | "unreadable-file" | "lost";
+  /**
+   * `lost`: the ledger is missing or empty but apply reports say credentials were created.
+   * `stale`: an event replay leaves out, because it would undo what a later line recorded (a copy of an old line).
+   * `future`: an event stamped later than now by more than the clock-skew allowance (written while a clock was ahead).
+   */
+  kind: LineProblemKind | "other-account" | "several-accounts" | "unreadable-file" | "lost" | "stale" | "future";
   /** 1-based line, for line problems. */
   line?: number;
   message: string;
@@ -37,8 +43,11 @@ const PROBLEM_TEXT: Record<LineProblemKind, string> = {
   "newer-version": "written by a newer cr2comms",
 };
 
-/** Reads every line of the ledger and says what is wrong; never modifies it and takes no lock. */
-export async function checkLedger(path: string, opts: { accountSid?: string } = {}): Promise<LedgerCheck> {
+/**
+ * Reads every line of the ledger and says what is wrong; never modifies it and takes no lock.
+ * `now` (default: the clock) and `skewMs` (default `RECONCILE_CLOCK_SKEW_MS`) judge events from the future.
+ */
+export async function checkLedger(path: string, opts: { accountSid?: string; now?: Date; skewMs?: number } = {}): Promise<LedgerCheck> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -49,10 +58,14 @@ export async function checkLedger(path: string, opts: { accountSid?: string } = 
   }
   const scan = scanLedger(text);
   const events: LedgerEvent[] = [];
+  /** The file line of each event. */
+  const lineOf: number[] = [];
   const problems: LedgerProblem[] = [];
   for (const l of scan.lines) {
-    if (l.event) events.push(l.event);
-    else if (l.problem) {
+    if (l.event) {
+      events.push(l.event);
+      lineOf.push(l.line);
+    } else if (l.problem) {
       const why = l.problem.kind === "newer-version" ? `${PROBLEM_TEXT[l.problem.kind]} (${l.problem.reason}; this is cr2comms ${TOOL_VERSION}, which reads version ${LEDGER_VERSION})` : `${PROBLEM_TEXT[l.problem.kind]}: ${l.problem.reason}`;
       problems.push({ kind: l.problem.kind, line: l.line, message: `line ${l.line}: ${why}` });
     }
@@ -66,8 +79,36 @@ export async function checkLedger(path: string, opts: { accountSid?: string } = 
   } else if (!opts.accountSid && accounts.length > 1) {
     problems.push({ kind: "several-accounts", message: `events of several accounts: ${accounts.map((a) => `${a} (${byAccount.get(a)})`).join(", ")}` });
   }
-  const credentials = [...replay(events).values()].filter((e) => e.commsCredentialId !== undefined).length;
+  const { entries, stale } = replayLedger(events);
+  for (const st of stale) {
+    const line = lineOf[st.index]!;
+    problems.push({ kind: "stale", line, message: `line ${line}: ${escapeControl(st.reason)}; replay leaves it out (it would undo what later lines recorded)` });
+  }
+  const now = (opts.now ?? new Date()).getTime();
+  const skewMs = opts.skewMs ?? RECONCILE_CLOCK_SKEW_MS;
+  for (const [i, e] of events.entries()) {
+    const at = Date.parse(e.ts);
+    if (!(at > now + skewMs)) continue;
+    const line = lineOf[i]!;
+    problems.push({
+      kind: "future",
+      line,
+      message: `line ${line}: stamped ${escapeControl(e.ts)}, ${describeAhead(at - now)} ahead of this machine's clock (${new Date(now).toISOString()}; clocks may differ by ${skewMs / 1000} s): written while a clock was ahead — check the clock of the machine that ran it`,
+    });
+  }
+  problems.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+  const credentials = [...entries.values()].filter((e) => e.commsCredentialId !== undefined).length;
   return { path, exists: true, ok: problems.length === 0, events: events.length, credentials, accounts, problems };
+}
+
+/** "3 h 20 min", "45 s": how far ahead. */
+function describeAhead(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `${min} min`;
+  const h = Math.floor(min / 60);
+  return h < 48 ? `${h} h${min % 60 ? ` ${min % 60} min` : ""}` : `${Math.round(h / 24)} days`;
 }
 
 export interface RepairResult {

@@ -51,6 +51,12 @@ export type LedgerEvent =
    */
   | (LedgerBase & { event: "surfaced"; attemptId: string; commsCredentialId: string })
   | (LedgerBase & { event: "default-set"; commsCredentialId: string; isDefault: boolean })
+  /**
+   * Comms accepted (202) rollback's DELETE of the credential, and it was not yet seen gone: written
+   * when the 202 arrives. Until a `deleted` follows, the credential counts as gone for rollback's
+   * last-credential guard, and a later rollback confirms it (or sends the DELETE again).
+   */
+  | (LedgerBase & { event: "delete-accepted"; commsCredentialId: string; reason?: string })
   | (LedgerBase & { event: "deleted"; commsCredentialId: string; reason?: string })
   | AccountEvent;
 
@@ -161,6 +167,11 @@ export interface LedgerEntry {
     /** The ledger state of the old credential when the replacement began (restored if the create fails). */
     oldState: LedgerEntry["state"];
   };
+  /**
+   * Comms ids (current or superseded) whose rollback DELETE Comms accepted (`delete-accepted`) and
+   * that were not yet seen gone (no `deleted` since).
+   */
+  pendingDeletes?: string[];
   /** Comms ids this tool deleted because a replacement took their place. */
   replacedIds?: string[];
   isDefault?: boolean;

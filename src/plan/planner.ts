@@ -34,9 +34,21 @@ interface Draft {
  */
 const HOLDS_CREDENTIAL: ReadonlySet<LedgerEntry["state"]> = new Set(["confirmed", "accepted", "unconfirmed", "failed", "pending"]);
 
+/**
+ * The sid's credential that Comms lists: the ledger's current one, or else the latest other one the
+ * ledger knows cr2comms made for the sid — a superseded id that is still listed is not gone, and
+ * creating beside it would make a duplicate. Not while an attempt has no recorded outcome: that is
+ * reconciled first, so that what it made is never left unclaimed.
+ */
 function liveCredential(entry: LedgerEntry | undefined, commsById: ReadonlyMap<string, CommsCredential>): CommsCredential | undefined {
-  if (!entry?.commsCredentialId || !HOLDS_CREDENTIAL.has(entry.state)) return undefined;
-  return commsById.get(entry.commsCredentialId);
+  if (!entry) return undefined;
+  const current = entry.commsCredentialId && HOLDS_CREDENTIAL.has(entry.state) ? commsById.get(entry.commsCredentialId) : undefined;
+  if (current || entry.state === "pending") return current;
+  for (const id of [...entry.createdIds].reverse()) {
+    const known = commsById.get(id);
+    if (known) return known;
+  }
+  return undefined;
 }
 
 function secretFingerprint(result: SecretResult | undefined): SecretFingerprint | undefined {
@@ -292,6 +304,14 @@ function decide(
   const live = liveCredential(ledger, commsById);
   if (ledger && live) {
     migratedTo(item, live, target, ledger, secret, entry);
+    if (live.id !== ledger.commsCredentialId) {
+      item.warnings.push(
+        `${ledger.commsCredentialId ?? "the ledger's latest credential for it"} is not in Comms, but ${live.id}, which cr2comms also created for it, is: ${live.id} is kept as its credential (nothing is created beside it)`,
+      );
+    }
+    if (ledger.pendingDeletes?.includes(live.id)) {
+      item.warnings.push(`a rollback's delete of ${live.id} was accepted (202) but Comms still lists it; rerun rollback to confirm it (nothing is created beside it meanwhile)`);
+    }
     return { item, entry, creates: checkRenewal(item, live, ledger, secret, forced) };
   }
 
@@ -302,7 +322,11 @@ function decide(
 
   if (ledger.state === "confirmed" && id) {
     item.recreate = true;
-    item.warnings.push(`was migrated as ${id} but no longer exists in Comms; it will be recreated`);
+    item.warnings.push(
+      ledger.pendingDeletes?.includes(id)
+        ? `was migrated as ${id}, which a rollback deleted (its delete was accepted and it is no longer listed); it will be created again`
+        : `was migrated as ${id} but no longer exists in Comms; it will be recreated`,
+    );
   } else if ((ledger.state === "accepted" || ledger.state === "unconfirmed") && id) {
     item.commsCredentialId = id;
     if (attempt) item.reconcileFrom = reconcileFromAttempt(attempt);

@@ -13,6 +13,8 @@ export interface RollbackCandidate {
   commsCredentialId: string;
   appName: string;
   credentialType: CommsCredential["credentialType"];
+  /** An earlier rollback's DELETE of it was accepted (202) and it was not yet seen gone. */
+  deletePending?: true;
 }
 
 /** An App a rollback would delete (with its last credential), and its device registrations. */
@@ -27,8 +29,11 @@ export interface AppDeletion {
 export interface RollbackPlan {
   deletes: RollbackCandidate[];
   /** Per App: deleting these would remove its last credential (and the App and its device registrations). */
-  refused: ({ appName: string; candidates: RollbackCandidate[] } & Omit<AppDeletion, "appName">)[];
-  /** The ledger's credential is already gone from Comms. */
+  refused: ({ appName: string; candidates: RollbackCandidate[]; deletesPending?: string[] } & Omit<AppDeletion, "appName">)[];
+  /**
+   * The ledger's credential is already gone from Comms; with `deletePending`, it is what an earlier
+   * rollback's accepted delete did (journalled `deleted` now).
+   */
   gone: RollbackCandidate[];
   /**
    * Apps whose last credential these deletes remove (with `allowAppDeletion`): Comms deletes the
@@ -49,6 +54,8 @@ export function planRollback(
   opts: { onlyIds?: ReadonlySet<string>; allowAppDeletion: boolean },
 ): RollbackPlan {
   const live = new Map(comms.map((c) => [c.id, c]));
+  // Deletes Comms accepted (202) but not yet seen gone, from earlier rollbacks: on their way out.
+  const pending = new Set([...entries.values()].flatMap((e) => e.pendingDeletes ?? []));
   const candidates: RollbackCandidate[] = [];
   const gone: RollbackCandidate[] = [];
   const warnings: string[] = [];
@@ -61,11 +68,13 @@ export function planRollback(
     for (const id of entry.createdIds) {
       if (opts.onlyIds && !opts.onlyIds.has(id)) continue;
       const current = live.get(id);
+      const deletePending = pending.has(id) ? { deletePending: true as const } : {};
       if (current) {
-        candidates.push({ legacySid: entry.legacySid, commsCredentialId: id, appName: current.appName, credentialType: current.credentialType });
-      } else if (id === entry.commsCredentialId && entry.state === "confirmed") {
-        // Seen in Comms once, gone now: deleted outside cr2comms.
-        gone.push({ legacySid: entry.legacySid, commsCredentialId: id, appName: entry.appName ?? "", credentialType: entry.credentialType ?? "APN" });
+        // A pending delete still listed is sent again (a 404 then says it is gone).
+        candidates.push({ legacySid: entry.legacySid, commsCredentialId: id, appName: current.appName, credentialType: current.credentialType, ...deletePending });
+      } else if (pending.has(id) || (id === entry.commsCredentialId && entry.state === "confirmed")) {
+        // Gone: an earlier rollback's accepted delete took effect, or it was deleted outside cr2comms.
+        gone.push({ legacySid: entry.legacySid, commsCredentialId: id, appName: entry.appName ?? "", credentialType: entry.credentialType ?? "APN", ...deletePending });
       } else if (id === entry.commsCredentialId && (entry.state === "accepted" || entry.state === "unconfirmed")) {
         // Accepted but never seen: it may still appear. Not deleted, not forgotten.
         warnings.push(`${entry.legacySid}: ${id} was accepted but is not visible in Comms yet; not deleted — run rollback again once it is (status shows it)`);
@@ -78,9 +87,13 @@ export function planRollback(
   const refused: RollbackPlan["refused"] = [];
   const appDeletions: AppDeletion[] = [];
   for (const [appName, list] of byApp) {
-    const remaining = comms.filter((c) => c.appName === appName).length - list.length;
-    if (remaining <= 0 && !opts.allowAppDeletion) refused.push({ appName, candidates: list });
-    else {
+    // What stays once these go: a credential whose delete Comms already accepted does not stay.
+    const going = new Set(list.map((c) => c.commsCredentialId));
+    const remaining = comms.filter((c) => c.appName === appName && !going.has(c.id) && !pending.has(c.id)).length;
+    if (remaining <= 0 && !opts.allowAppDeletion) {
+      const deletesPending = comms.filter((c) => c.appName === appName && !going.has(c.id) && pending.has(c.id)).map((c) => c.id);
+      refused.push({ appName, candidates: list, ...(deletesPending.length ? { deletesPending } : {}) });
+    } else {
       deletes.push(...list);
       if (remaining <= 0) appDeletions.push({ appName });
     }
@@ -104,7 +117,7 @@ export async function countAppRegistrations(plan: RollbackPlan, comms: Pick<Comm
   // Refused Apps are counted too: the refusal can then say what the deletion would take.
   const [appDeletions, refused] = await Promise.all([
     Promise.all((plan.appDeletions ?? []).map(async (d): Promise<AppDeletion> => ({ appName: d.appName, ...(await count(d.appName)) }))),
-    Promise.all(plan.refused.map(async (r) => ({ appName: r.appName, candidates: r.candidates, ...(await count(r.appName)) }))),
+    Promise.all(plan.refused.map(async (r) => ({ ...r, ...(await count(r.appName)) }))),
   ]);
   return { ...plan, refused, ...(appDeletions.length ? { appDeletions } : {}) };
 }
@@ -217,11 +230,25 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
       result.warnings.push(`not deleted: Comms answered 429 (too many requests) and the run stopped (${deps.signal?.aborted ? "interrupted" : "the ledger could not be written"}) before it was sent again`);
     } else if (sent !== undefined) {
       if (sent === "gone") result.warnings.push("Comms answered 404 to the delete: it was already gone");
+      // Accepted (202): journalled at once as pending, so that this credential counts as gone for the
+      // last-credential guard of any later rollback even if it is not seen gone in this one.
+      let unjournalled: string | undefined;
+      if (sent === "sent") {
+        try {
+          await deps.ledger.append({ event: "delete-accepted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
+        } catch (err) {
+          stop.abort();
+          unjournalled = (err as Error).message;
+          if (problems.length === 0) problems.push(`stopped: the delete of ${c.commsCredentialId} was accepted by Comms, but the ledger could not be written: ${unjournalled}; no new delete was started after it`);
+        }
+      }
       // Journalled only once seen gone: the ledger never says deleted while the credential exists
       // (a rerun of rollback checks again, and deletes it again if it is still there).
       const seen: GoneCheck = sent === "gone" ? { kind: "gone" } : await waitGone((fn) => limit.run(fn, FIRST), deps.comms, c.commsCredentialId, { sleep, now, timeoutMs: deps.confirmTimeoutMs ?? CONFIRM_TIMEOUT_MS, signal: stop.signal });
       if (seen.kind === "gone") {
         try {
+          // The ledger already failed for this delete: not tried again, the failure is said.
+          if (unjournalled !== undefined) throw new Error(unjournalled);
           await deps.ledger.append({ event: "deleted", legacySid: c.legacySid, commsCredentialId: c.commsCredentialId, reason: "rollback", runId: deps.runId });
           result.status = "confirmed";
         } catch (err) {
@@ -231,6 +258,9 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
           result.status = "failed";
           result.error = message;
         }
+      } else if (unjournalled !== undefined) {
+        result.status = "failed";
+        result.error = `the delete was accepted (202), but the ledger could not be written: ${unjournalled}; it is not yet seen gone — rerun rollback (it checks it, and deletes it again if it is still there)`;
       } else {
         result.status = "accepted-unconfirmed";
         const why =
@@ -239,7 +269,7 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
             : seen.kind === "stopped"
               ? "the run was stopped before it was seen gone"
               : `checking that it is gone failed: ${seen.message}`;
-        result.warnings.push(`the delete was accepted (202) but ${why}; the ledger still lists it, so a rerun of rollback checks it again (and deletes it if it is still there)`);
+        result.warnings.push(`the delete was accepted (202) but ${why}; the ledger records it as pending, so a rerun of rollback checks it again (and deletes it if it is still there)`);
       }
     }
     const t1 = now();
@@ -257,24 +287,32 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
       const i = item(c, "refused");
       i.status = "skipped";
       const counted = r.registrations === undefined ? "" : ` (${r.registrations.toLocaleString("en-US")})`;
+      const pendingNote = r.deletesPending?.length ? `; Comms already accepted the delete of ${r.deletesPending.join(", ")}, which counts as gone` : "";
       i.problems.push(
-        `not deleted: it would remove the last credential of App ${r.appName}, which deletes the App and its device registrations${counted} (pass --allow-app-deletion to allow)`,
+        `not deleted: it would remove the last credential of App ${r.appName}, which deletes the App and its device registrations${counted} (pass --allow-app-deletion to allow)${pendingNote}`,
       );
       return i;
     }),
   );
-  const gone = plan.gone.map((c) => {
-    const i = item(c, "already-gone");
+  const gone: AppliedItem[] = [];
+  for (const g of plan.gone) {
+    const i = g.deletePending ? item(g, "delete") : item(g, "already-gone");
     i.status = "skipped";
-    i.warnings.push("already gone from Comms");
-    return i;
-  });
-  for (const g of problems.length === 0 ? plan.gone : []) {
-    try {
-      await deps.ledger.append({ event: "deleted", legacySid: g.legacySid, commsCredentialId: g.commsCredentialId, reason: "already gone from Comms at rollback", runId: deps.runId });
-    } catch (err) {
-      problems.push(`the ledger could not be written: ${(err as Error).message}`);
-      break;
+    i.warnings.push(g.deletePending ? "gone from Comms: the delete an earlier rollback sent (accepted, then pending) has taken effect" : "already gone from Comms");
+    gone.push(i);
+    let unjournalled = problems.length > 0 ? "the ledger could not be written" : undefined;
+    if (unjournalled === undefined) {
+      try {
+        const reason = g.deletePending ? "rollback (its accepted delete was seen gone)" : "already gone from Comms at rollback";
+        await deps.ledger.append({ event: "deleted", legacySid: g.legacySid, commsCredentialId: g.commsCredentialId, reason, runId: deps.runId });
+      } catch (err) {
+        unjournalled = `the ledger could not be written: ${(err as Error).message}`;
+        problems.push(unjournalled);
+      }
+    }
+    if (g.deletePending) {
+      i.status = unjournalled === undefined ? "confirmed" : "failed";
+      if (unjournalled !== undefined) i.error = `gone from Comms, but not recorded (${unjournalled}); a rerun of rollback records it`;
     }
   }
   const stats = limit.stats();

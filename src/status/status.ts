@@ -1,6 +1,6 @@
 import type { CommsCredential } from "../domain.js";
 import type { CommsApp } from "../comms/types.js";
-import { recordedSecret } from "../ledger/ledger.js";
+import { recordedSecret, replayLedger } from "../ledger/ledger.js";
 import type { LedgerEntry, LedgerEvent } from "../ledger/types.js";
 import { CERT_EXPIRY_WARNING_DAYS } from "../limits.js";
 
@@ -14,10 +14,11 @@ export type StatusKind =
   | "rolled-back"
   | "orphaned"
   | "replacing"
+  | "delete-pending"
   | "legacy-gone";
 
 /** Kinds that mean the ledger and Comms disagree (exit 2). */
-export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending", "orphaned", "replacing"];
+export const DRIFT_KINDS: readonly StatusKind[] = ["missing", "default-changed", "unconfirmed", "pending", "orphaned", "replacing", "delete-pending"];
 
 const DAY_MS = 86_400_000;
 
@@ -69,33 +70,51 @@ export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: 
     const current = id ? live.get(id) : undefined;
     const replacing = entry.replacing;
     const expiry = (forId: string | undefined) => expiryOf(entry, forId, live, opts.now);
-    switch (entry.state) {
-      case "confirmed":
-        if (!current) rows.push({ ...base, kind: "missing", detail: `${id} was deleted in Comms outside cr2comms; apply recreates it` });
-        else if (entry.isDefault && !current.isDefault && !replacing) rows.push({ ...base, ...expiry(id), kind: "default-changed", detail: "cr2comms made it the default; it no longer is" });
-        else rows.push({ ...base, ...expiry(id), kind: "in-sync", detail: "confirmed and present" });
-        break;
-      case "accepted":
-      case "unconfirmed":
-        if (current) rows.push({ ...base, ...expiry(id), kind: "unconfirmed", detail: "present in Comms but not yet confirmed in the ledger; apply records it" });
-        else rows.push({ ...base, kind: "unconfirmed", detail: "accepted (202) but not visible in Comms; apply waits for it or recreates it" });
-        break;
-      case "pending":
-        if (replacing && live.has(replacing.oldId)) {
-          rows.push({ ...base, ...expiry(replacing.oldId), commsCredentialId: replacing.oldId, kind: "replacing", detail: "a replacement was begun and its create has no recorded outcome (interrupted run); apply carries it on" });
-        } else {
-          rows.push({ ...base, kind: "pending", detail: "an attempt has no recorded outcome (interrupted run); apply reconciles it" });
-        }
-        break;
-      case "failed":
-        rows.push({ ...base, kind: "failed", detail: "the last attempt failed (see the apply report)" });
-        break;
-      case "deleted":
-        rows.push({ ...base, kind: "rolled-back", detail: "deleted by cr2comms rollback" });
-        break;
+    // A rollback's DELETE that Comms accepted (202) and that was not seen gone yet: neither in sync nor orphaned.
+    const deletePending = (forId: string): StatusRow => ({
+      ...base,
+      ...expiry(forId),
+      commsCredentialId: forId,
+      kind: "delete-pending",
+      detail: live.has(forId)
+        ? "rollback's delete was accepted (202) but Comms still lists it; rerun rollback to confirm it (it checks again, and deletes it again if it is still there)"
+        : "rollback's delete was accepted (202) and Comms no longer lists it; rerun rollback to confirm it (it records it as deleted)",
+    });
+    if (id && entry.pendingDeletes?.includes(id)) rows.push(deletePending(id));
+    else {
+      switch (entry.state) {
+        case "confirmed":
+          if (!current) rows.push({ ...base, kind: "missing", detail: `${id} was deleted in Comms outside cr2comms; apply recreates it` });
+          else if (entry.isDefault && !current.isDefault && !replacing) rows.push({ ...base, ...expiry(id), kind: "default-changed", detail: "cr2comms made it the default; it no longer is" });
+          else rows.push({ ...base, ...expiry(id), kind: "in-sync", detail: "confirmed and present" });
+          break;
+        case "accepted":
+        case "unconfirmed":
+          if (current) rows.push({ ...base, ...expiry(id), kind: "unconfirmed", detail: "present in Comms but not yet confirmed in the ledger; apply records it" });
+          else rows.push({ ...base, kind: "unconfirmed", detail: "accepted (202) but not visible in Comms; apply waits for it or recreates it" });
+          break;
+        case "pending":
+          if (replacing && live.has(replacing.oldId)) {
+            rows.push({ ...base, ...expiry(replacing.oldId), commsCredentialId: replacing.oldId, kind: "replacing", detail: "a replacement was begun and its create has no recorded outcome (interrupted run); apply carries it on" });
+          } else {
+            rows.push({ ...base, kind: "pending", detail: "an attempt has no recorded outcome (interrupted run); apply reconciles it" });
+          }
+          break;
+        case "failed":
+          rows.push({ ...base, kind: "failed", detail: "the last attempt failed (see the apply report)" });
+          break;
+        case "deleted":
+          rows.push({ ...base, kind: "rolled-back", detail: "deleted by cr2comms rollback" });
+          break;
+      }
     }
     for (const old of entry.createdIds) {
-      if (old === id || !live.has(old)) continue;
+      if (old === id) continue;
+      if (entry.pendingDeletes?.includes(old)) {
+        rows.push(deletePending(old));
+        continue;
+      }
+      if (!live.has(old)) continue;
       if (replacing?.oldId === old && replacing.newId === id) {
         // Mid-replacement: the new credential is in place, the old one is not deleted yet.
         rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "replacing", detail: `being replaced by ${id}; apply finishes the replacement (deletes it)` });
@@ -159,7 +178,9 @@ export interface DefaultAppStatus {
 /** Pure: the live default App against the last one cr2comms set (the ledger's account events). */
 export function computeDefaultApp(events: readonly LedgerEvent[], apps: readonly CommsApp[] | { error: string }): DefaultAppStatus {
   let setByCr2comms: string | undefined;
-  for (const e of events) if (e.event === "app-default-set") setByCr2comms = e.appName;
+  // A copy of an old line (stale) does not undo a later one.
+  const stale = new Set(replayLedger(events).stale.map((s) => s.index));
+  for (const [i, e] of events.entries()) if (e.event === "app-default-set" && !stale.has(i)) setByCr2comms = e.appName;
   const set = setByCr2comms !== undefined ? { setByCr2comms } : {};
   if (!Array.isArray(apps)) {
     const error = (apps as { error: string }).error;

@@ -26,6 +26,21 @@ async function applied() {
 const lines = (path: string) => readFileSync(path, "utf8").split("\n").filter(Boolean);
 
 describe("cr2comms ledger", () => {
+  it("check flags a copied old line and an event from the future, naming each line and why (exit 1)", async () => {
+    const { cli, ledger } = await applied();
+    const good = lines(ledger);
+    const attempt = good.find((l) => JSON.parse(l).event === "attempt")!;
+    const confirmed = JSON.parse(good.find((l) => JSON.parse(l).event === "confirmed")!);
+    const ahead = JSON.stringify({ ...confirmed, ts: new Date(Date.now() + 2 * 86_400_000).toISOString(), runId: "run-of-a-clock-ahead" });
+    writeFileSync(ledger, [...good, attempt, ahead].join("\n") + "\n");
+    const check = await cli(["ledger", "check"]);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`line ${good.length + 1}: repeats attempt`);
+    expect(check.stdout).toMatch(new RegExp(`line ${good.length + 2}: stamped \\S+, 2 days ahead of this machine's clock`));
+    const json = parseJson(await cli(["ledger", "check", "--json"]).then((r) => r.stdout));
+    expect(json).toMatchObject({ ok: false, problems: [{ kind: "stale", line: good.length + 1 }, { kind: "future", line: good.length + 2 }] });
+  });
+
   it("check finds a damaged line, plan refuses it naming file:line, repair sets it aside keeping every readable event", async () => {
     const { cli, ledger, ws } = await applied();
     const check = await cli(["ledger", "check"]);

@@ -30,6 +30,37 @@ describe("checkLedger", () => {
     expect(await checkLedger(path, { accountSid: A1 })).toEqual({ path, exists: false, ok: true, events: 0, credentials: 0, accounts: [], problems: [] });
   });
 
+  it("an event stamped ahead of now by more than the allowance is flagged with how far; one within it, or unstamped, is not", async () => {
+    const { path } = scratch();
+    const now = new Date("2026-03-04T05:00:00.000Z");
+    const at = (ms: number) => new Date(now.getTime() + ms).toISOString();
+    const aheadBy = [10_000, 45_000, 20 * 60_000, 3 * 3_600_000, 3 * 3_600_000 + 20 * 60_000, 5 * 86_400_000];
+    writeFileSync(path, [...aheadBy.map((ms, n) => ev(n + 1, { ts: at(ms) })), ev(9, { ts: "t9" })].join("\n") + "\n");
+    const check = await checkLedger(path, { now, skewMs: 30_000 });
+    expect(check.ok).toBe(false);
+    expect(check.problems.map((p) => [p.kind, p.line, p.message.match(/Z, (.*?) ahead/)?.[1]])).toEqual([
+      ["future", 2, "45 s"],
+      ["future", 3, "20 min"],
+      ["future", 4, "3 h"],
+      ["future", 5, "3 h 20 min"],
+      ["future", 6, "5 days"],
+    ]);
+    expect(check.problems[0]!.message).toBe(
+      `line 2: stamped ${at(45_000)}, 45 s ahead of this machine's clock (2026-03-04T05:00:00.000Z; clocks may differ by 30 s): written while a clock was ahead — check the clock of the machine that ran it`,
+    );
+  });
+
+  it("problems of lines come in line order, those of the whole file after them", async () => {
+    const { path } = scratch();
+    writeFileSync(path, `${ev(1, { accountSid: A2 })}\n${ev(2, { ts: "2099-01-01T00:00:00.000Z" })}\n{"v":1}\n`);
+    const check = await checkLedger(path, { accountSid: A1, now: clock() });
+    expect(check.problems.map((p) => [p.kind, p.line])).toEqual([
+      ["future", 2],
+      ["malformed", 3],
+      ["other-account", undefined],
+    ]);
+  });
+
   it("a ledger that cannot be read is one problem, not an empty ledger", async () => {
     const { path } = scratch();
     mkdirSync(path);

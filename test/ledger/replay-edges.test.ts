@@ -1,7 +1,7 @@
 /** Replay of the less common event sequences: retried replacements, abandoned attempts, surfaced ids, rebuilt events. */
 import { describe, expect, it } from "vitest";
 import type { SecretFingerprint } from "../../src/domain.js";
-import { recordedSecret, replay } from "../../src/ledger/ledger.js";
+import { recordedSecret, replay, replayLedger } from "../../src/ledger/ledger.js";
 import type { LedgerEntry, LedgerEvent } from "../../src/ledger/types.js";
 
 const SID = "CR00000000000000000000000000000001";
@@ -29,12 +29,12 @@ describe("replay of a replacement, less common paths", () => {
     expect(e.replacing).toBeUndefined();
   });
 
-  it("a failure without an attempt id ends the replacement too; one of another attempt marks the sid failed", () => {
+  it("a failure without an attempt id ends the replacement too; one of a superseded attempt is stale and changes nothing", () => {
     const begun = [...createdAccepted, replaceAttempt("a1")];
     expect(one([...begun, ev({ event: "failed", error: "interrupted" })])).toMatchObject({ state: "accepted" });
-    const other = one([...begun, ev({ event: "failed", attemptId: "a0", error: "late" })]);
-    expect(other.state).toBe("failed");
-    expect(other.replacing).toMatchObject({ attemptId: "a1" });
+    const late = [...begun, ev({ event: "failed", attemptId: "a0", error: "late" })];
+    expect(one(late)).toEqual(one(begun));
+    expect(replayLedger(late).stale).toEqual([{ index: 3, reason: `ends attempt a0 of ${SID}, which the later attempt a1 superseded` }]);
   });
 
   it("only the deletion of the replaced credential ends the replacement, and only a 'replaced by' reason remembers it", () => {

@@ -238,3 +238,38 @@ describe("adoptionCandidates: the window's edges belong to it", () => {
     expect(found.map((c) => c.id)).toEqual(edges.map((c) => c.id));
   });
 });
+
+describe("planner: every live credential the ledger knows for a sid", () => {
+  it("a live credential whose rollback delete is pending is kept (nothing is created beside it), with a warning naming the rerun", () => {
+    const x = comms();
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [x], ledger: ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: x.id, pendingDeletes: [x.id] })) });
+    const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect([item.action, item.commsCredentialId]).toEqual(["already-migrated", x.id]);
+    expect(item.warnings).toContain(`a rollback's delete of ${x.id} was accepted (202) but Comms still lists it; rerun rollback to confirm it (nothing is created beside it meanwhile)`);
+  });
+
+  it("after a rollback of the sid's credential, a live one it made earlier is kept rather than a new one created", () => {
+    const earlier = comms();
+    const snap = snapshot({ legacy: [legacy({ sid: S1 })], comms: [earlier], ledger: ledgerOf(ledgerEntry({ legacySid: S1, state: "deleted", createdIds: [earlier.id, "comms_credential_rolled_back"] })) });
+    const item = only(run(snap, mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect([item.action, item.commsCredentialId]).toEqual(["already-migrated", earlier.id]);
+    expect(item.warnings).toContain(`the ledger's latest credential for it is not in Comms, but ${earlier.id}, which cr2comms also created for it, is: ${earlier.id} is kept as its credential (nothing is created beside it)`);
+  });
+
+  it("an attempt with no recorded outcome is reconciled first, even when an earlier credential of the sid is live", () => {
+    const earlier = comms();
+    const ledger = ledgerOf(ledgerEntry({ legacySid: S1, state: "pending", createdIds: [earlier.id], lastAttempt: attempt() }));
+    const item = only(run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [earlier], ledger }), mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect([item.action, item.reconcileFrom?.attemptId]).toEqual(["create", "att-1"]);
+  });
+});
+
+describe("planner: a credential whose rollback delete took effect", () => {
+  it("is created again, and the warning says a rollback deleted it", () => {
+    const x = "comms_credential_rolled_back";
+    const ledger = ledgerOf(ledgerEntry({ legacySid: S1, commsCredentialId: x, pendingDeletes: [x] }));
+    const item = only(run(snapshot({ legacy: [legacy({ sid: S1 })], comms: [], ledger }), mapping(entry({ sid: S1 })), secretsFor(S1)));
+    expect([item.action, item.recreate]).toEqual(["create", true]);
+    expect(item.warnings).toContain(`was migrated as ${x}, which a rollback deleted (its delete was accepted and it is no longer listed); it will be created again`);
+  });
+});

@@ -42,23 +42,26 @@ describe("rollback: what holds a slot", () => {
     expect(result.concurrency).toMatchObject({ mode: "fixed", start: 1, final: 1, peakInFlight: 1 });
   });
 
-  it("journals a delete only once it is seen gone: the ledger never says deleted while the credential exists", async () => {
+  it("journals a delete as accepted when the 202 arrives and as deleted only once it is seen gone: the ledger never says deleted while the credential exists", async () => {
     const w = world();
     const a = w.candidate(1);
-    const journalledAtCheck: number[] = [];
+    const journalledAtCheck: string[][] = [];
     const fetch = w.comms.client.fetch.bind(w.comms.client);
     w.comms.client.fetch = async (id) => {
-      journalledAtCheck.push(w.ledger.list.length);
+      journalledAtCheck.push(w.ledger.list.map((e) => e.event));
       return fetch(id);
     };
     const result = await rollback(planOf({ deletes: [a] }), w.deps);
     expect(journalledAtCheck.length).toBeGreaterThan(1); // listed at first, gone later
-    expect(journalledAtCheck.every((n) => n === 0)).toBe(true);
-    expect(w.ledger.list).toEqual([expect.objectContaining({ event: "deleted", legacySid: sid(1), commsCredentialId: a.commsCredentialId, reason: "rollback" })]);
+    expect(journalledAtCheck.every((events) => events.join() === "delete-accepted")).toBe(true);
+    expect(w.ledger.list).toEqual([
+      expect.objectContaining({ event: "delete-accepted", legacySid: sid(1), commsCredentialId: a.commsCredentialId, reason: "rollback" }),
+      expect.objectContaining({ event: "deleted", legacySid: sid(1), commsCredentialId: a.commsCredentialId, reason: "rollback" }),
+    ]);
     expect(result.items[0]!.status).toBe("confirmed");
   });
 
-  it("a check that fails after an accepted delete: unconfirmed (not failed), not journalled, and a rerun is named", async () => {
+  it("a check that fails after an accepted delete: unconfirmed (not failed), journalled only as accepted, and a rerun is named", async () => {
     const w = world();
     const a = w.candidate(1);
     w.comms.client.fetch = async () => {
@@ -67,7 +70,7 @@ describe("rollback: what holds a slot", () => {
     const result = await rollback(planOf({ deletes: [a] }), w.deps);
     expect(result.items[0]).toMatchObject({ status: "accepted-unconfirmed" });
     expect(result.items[0]!.warnings.join(" ")).toMatch(/accepted \(202\) but checking that it is gone failed: .*500.*a rerun of rollback checks it again/);
-    expect(w.ledger.list).toEqual([]);
+    expect(w.ledger.list.map((e) => e.event)).toEqual(["delete-accepted"]);
   });
 
   it("a delete Comms answers 404 is already gone: confirmed, journalled, and said", async () => {
@@ -101,7 +104,8 @@ describe("rollback against a server that takes 3 requests in flight", () => {
     const accepted = w.emu.requests.filter((q) => q.method === "DELETE" && q.status !== 429);
     expect(accepted).toHaveLength(24);
     expect(new Set(accepted.map((q) => q.path)).size).toBe(24);
-    expect(ledger.list).toHaveLength(24);
+    expect(ledger.list.filter((e) => e.event === "deleted")).toHaveLength(24);
+    expect(ledger.list.filter((e) => e.event === "delete-accepted")).toHaveLength(24);
     const c = result.concurrency!;
     expect(c.mode).toBe("adaptive");
     expect(c.throttled).toBeGreaterThan(0);

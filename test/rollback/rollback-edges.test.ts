@@ -82,3 +82,60 @@ describe("rollback: edges of what is deleted and what is said", () => {
     expect(registrationsNote({ countError: "HTTP 500" })).toBe("");
   });
 });
+
+describe("rollback: deletes accepted earlier (pending)", () => {
+  const failingLedger = (message: string): Ledger => ({
+    events: async () => [],
+    entries: async () => new Map(),
+    append: async () => {
+      throw new Error(message);
+    },
+  });
+
+  it("a refusal names the credentials whose accepted delete counts as gone", async () => {
+    const w = world();
+    const x = w.candidate(1);
+    const y = w.candidate(2);
+    const entries = new Map([
+      [sid(1), ledgerEntry({ legacySid: sid(1), commsCredentialId: x.commsCredentialId, pendingDeletes: [x.commsCredentialId] })],
+      [sid(2), ledgerEntry({ legacySid: sid(2), commsCredentialId: y.commsCredentialId })],
+    ]);
+    const p = planRollback(entries, w.comms.all(), { onlyIds: new Set([y.commsCredentialId]), allowAppDeletion: false });
+    expect(p.refused).toEqual([{ appName: "app_ios", candidates: [y], deletesPending: [x.commsCredentialId] }]);
+    const result = await rollback(p, w.deps);
+    expect(result.items[0]!.problems[0]).toMatch(new RegExp(`--allow-app-deletion to allow\\); Comms already accepted the delete of ${x.commsCredentialId}, which counts as gone$`));
+    // With the pending one in the same rollback, both go only with --allow-app-deletion.
+    const both = planRollback(entries, w.comms.all(), { allowAppDeletion: true });
+    expect(both.deletes.map((d) => [d.commsCredentialId, d.deletePending ?? false])).toEqual([
+      [x.commsCredentialId, true],
+      [y.commsCredentialId, false],
+    ]);
+    expect(both.appDeletions).toEqual([{ appName: "app_ios" }]);
+  });
+
+  it("a pending delete seen gone whose `deleted` cannot be written is failed, says so, and names the rerun", async () => {
+    const w = world(failingLedger("EIO: i/o error"));
+    const gone: RollbackCandidate = { legacySid: sid(1), commsCredentialId: "comms_credential_gone", appName: "app_ios", credentialType: "APN", deletePending: true };
+    const later: RollbackCandidate = { ...gone, legacySid: sid(2), commsCredentialId: "comms_credential_gone_2" };
+    const result = await rollback(planOf({ gone: [gone, later] }), w.deps);
+    expect(result.items.map((i) => [i.action, i.status, i.error])).toEqual([
+      ["delete", "failed", "gone from Comms, but not recorded (the ledger could not be written: EIO: i/o error); a rerun of rollback records it"],
+      ["delete", "failed", "gone from Comms, but not recorded (the ledger could not be written); a rerun of rollback records it"],
+    ]);
+    expect(result.problems).toEqual(["the ledger could not be written: EIO: i/o error"]);
+  });
+
+  it("a delete accepted whose pending line cannot be written and that is not seen gone is failed, and names the rerun", async () => {
+    const w = world(failingLedger("ENOSPC: no space left on device"));
+    const a = w.candidate(1);
+    w.comms.hooks.delete = async (id) => ({ resourceId: id, resourceLocation: `x/${id}` }); // 202, still listed
+    const result = await rollback(planOf({ deletes: [a] }), w.deps);
+    expect(result.items[0]).toMatchObject({
+      status: "failed",
+      error: "the delete was accepted (202), but the ledger could not be written: ENOSPC: no space left on device; it is not yet seen gone — rerun rollback (it checks it, and deletes it again if it is still there)",
+    });
+    expect(result.problems).toEqual([
+      `stopped: the delete of ${a.commsCredentialId} was accepted by Comms, but the ledger could not be written: ENOSPC: no space left on device; no new delete was started after it`,
+    ]);
+  });
+});

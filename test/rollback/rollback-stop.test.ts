@@ -35,7 +35,7 @@ describe("rollback stops", () => {
     expect(result.items.map((i) => i.status)).toEqual(["confirmed", "planned"]);
     expect(result.items[1]!.warnings).toEqual(["not started: the run was interrupted"]);
     expect(w.comms.writes()).toEqual([`delete ${a.commsCredentialId}`]);
-    expect(w.memory.list.map((e) => e.event)).toEqual(["deleted"]); // what was in flight is journalled
+    expect(w.memory.list.map((e) => e.event)).toEqual(["delete-accepted", "deleted"]); // what was in flight is journalled
   });
 
   it("a ledger that fails after a delete: nothing is sent once the failure is known, each delete sent before it says Comms deleted it, and the run says why", async () => {
@@ -66,7 +66,7 @@ describe("rollback stops", () => {
     }
     // Both kinds are there: the deletes the journal failed for, and the ones never started.
     expect(result.items.slice(0, candidates.length).filter((i) => i.status === "planned").length).toBe(candidates.length - sentAtFailure!);
-    expect(result.problems[0]).toMatch(/^stopped: deleted in Comms, but the ledger could not be written: ENOSPC.*no new delete was started after it/);
+    expect(result.problems[0]).toMatch(/^stopped: the delete of \S+ was accepted by Comms, but the ledger could not be written: ENOSPC.*no new delete was started after it/);
     // Said once, however many journal lines failed.
     expect(result.items.filter((i) => i.status === "failed").length).toBeGreaterThan(1);
     expect(result.problems.filter((p) => p.startsWith("stopped: "))).toHaveLength(1);

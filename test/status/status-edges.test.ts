@@ -61,3 +61,42 @@ describe("status: the default App cr2comms set", () => {
     expect(computeDefaultApp(events, [app("web", true), app("ios")])).toEqual({ live: "web", setByCr2comms: "web", drift: false, detail: "web (made the default by cr2comms)" });
   });
 });
+
+describe("status: a rollback delete Comms accepted (pending)", () => {
+  it("the sid's credential, still listed or gone, is delete-pending (drift), naming the rerun; a superseded one too, not orphaned", () => {
+    const x = comms();
+    const older = comms();
+    const listed = ledgerEntry({ legacySid: sid(1), commsCredentialId: x.id, createdIds: [older.id, x.id], pendingDeletes: [older.id, x.id] });
+    const st = computeStatus(new Map([[sid(1), listed]]), [x, older], { now: NOW });
+    expect(st.rows.map((r) => [r.kind, r.commsCredentialId, r.detail])).toEqual([
+      ["delete-pending", x.id, "rollback's delete was accepted (202) but Comms still lists it; rerun rollback to confirm it (it checks again, and deletes it again if it is still there)"],
+      ["delete-pending", older.id, "rollback's delete was accepted (202) but Comms still lists it; rerun rollback to confirm it (it checks again, and deletes it again if it is still there)"],
+    ]);
+    expect(st.drift).toBe(true);
+    const gone = computeStatus(new Map([[sid(1), listed]]), [], { now: NOW });
+    expect(gone.rows.map((r) => [r.kind, r.detail])).toEqual([
+      ["delete-pending", "rollback's delete was accepted (202) and Comms no longer lists it; rerun rollback to confirm it (it records it as deleted)"],
+      ["delete-pending", "rollback's delete was accepted (202) and Comms no longer lists it; rerun rollback to confirm it (it records it as deleted)"],
+    ]);
+  });
+});
+
+describe("status: ids the ledger knows for a sid besides its own", () => {
+  it("one no longer listed says nothing; one being replaced says so; any other live one is orphaned", () => {
+    const current = comms();
+    const old = comms();
+    const dup = comms();
+    const e = ledgerEntry({
+      legacySid: sid(1),
+      commsCredentialId: current.id,
+      createdIds: ["comms_credential_long_gone", old.id, dup.id, current.id],
+      replacing: { oldId: old.id, attemptId: "a2", oldWasDefault: false, oldState: "confirmed", newId: current.id },
+    });
+    const st = computeStatus(new Map([[sid(1), e]]), [current, old, dup], { now: NOW });
+    expect(st.rows.map((r) => [r.kind, r.commsCredentialId])).toEqual([
+      ["in-sync", current.id],
+      ["replacing", old.id],
+      ["orphaned", dup.id],
+    ]);
+  });
+});

@@ -107,6 +107,6 @@ describe("computeStatus: every kind", () => {
   });
 
   it("drift kinds are exactly those the ledger and Comms disagree on", () => {
-    expect([...DRIFT_KINDS].sort()).toEqual(["default-changed", "missing", "orphaned", "pending", "replacing", "unconfirmed"]);
+    expect([...DRIFT_KINDS].sort()).toEqual(["default-changed", "delete-pending", "missing", "orphaned", "pending", "replacing", "unconfirmed"]);
   });
 });

@@ -27,7 +27,7 @@ export async function ledgerCommand(args: LedgerArgs, env: NodeJS.ProcessEnv = p
     acquireAccountLock({ command, stateDir: settings.stateDir, stateDirFrom: settings.stateDirFrom, accountSid: sid, origin: new URL(settings.commsUrl).origin, ledgerPath: realLedger });
   switch (args.action) {
     case "check": {
-      const check = await checkLedger(ledgerPath, accountSid ? { accountSid } : {});
+      const check = await checkLedger(ledgerPath, { ...(accountSid ? { accountSid } : {}), now: now() });
       if (check.events === 0 && check.problems.length === 0) await addLost(check, reportsDir, accountSid);
       if (json) printJson(check);
       else if (check.ok) print(`ledger ${ledgerPath} OK: ${check.events} events, ${check.credentials} credentials${check.exists ? "" : " (no ledger file yet)"}`);
