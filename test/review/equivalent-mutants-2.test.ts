@@ -1,0 +1,66 @@
+/**
+ * More mutants the mutation notes (test/mutation/*.md) called equivalent that change what the code
+ * does. Each test fails with its mutant applied by hand (named above the test) and passes without it.
+ */
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import forge from "node-forge";
+import { describe, expect, it } from "vitest";
+import { readP12 } from "../../src/secrets/index.js";
+import { fixture } from "../secrets/helpers.js";
+
+const { create, Class: C, Type: T } = forge.asn1;
+const seq = (v: forge.asn1.Asn1[]) => create(C.UNIVERSAL, T.SEQUENCE, true, v);
+const oid = (o: string) => create(C.UNIVERSAL, T.OID, false, forge.asn1.oidToDer(o).getBytes());
+const octets = (b: string) => create(C.UNIVERSAL, T.OCTETSTRING, false, b);
+const int = (n: number) => create(C.UNIVERSAL, T.INTEGER, false, forge.asn1.integerToDer(n).getBytes());
+const explicit = (n: number, v: forge.asn1.Asn1) => create(C.CONTEXT_SPECIFIC, n, true, [v]);
+const der = (a: forge.asn1.Asn1) => forge.asn1.toDer(a).getBytes();
+
+/**
+ * A PKCS#12 whose certificate and key sit in plain bags, with an empty SafeContents between them
+ * (a ContentInfo of zero bytes, which some exporters write). `mac`: no MAC, or a MAC keyed with the
+ * given passphrase (`undefined` keys it the way node-forge does for "no passphrase", `""` the way
+ * OpenSSL does).
+ */
+function p12WithEmptySafe(mac: { passphrase: string | undefined } | "none"): Buffer {
+  const certDer = new X509Certificate(fixture("apn-dev.cert.pem")).raw;
+  const keyDer = createPrivateKey(fixture("apn-dev.key.pem")).export({ type: "pkcs8", format: "der" });
+  const data = (content: string) => seq([oid(forge.pki.oids.data!), explicit(0, octets(content))]);
+  const certBag = seq([oid(forge.pki.oids.certBag!), explicit(0, seq([oid(forge.pki.oids.x509Certificate!), explicit(0, octets(certDer.toString("binary")))]))]);
+  const keyBag = seq([oid(forge.pki.oids.keyBag!), explicit(0, forge.asn1.fromDer(keyDer.toString("binary")))]);
+  const authSafe = der(seq([data(der(seq([certBag]))), data(""), data(der(seq([keyBag])))]));
+  const parts = [int(3), data(authSafe)];
+  if (mac !== "none") {
+    const salt = "0123456789abcdef";
+    const key = forge.pkcs12.generateKey(mac.passphrase as string, new forge.util.ByteBuffer(salt), 3, 1, 20);
+    const hmac = forge.hmac.create();
+    hmac.start("sha1", key);
+    hmac.update(authSafe);
+    const digestInfo = seq([seq([oid(forge.pki.oids.sha1!), create(C.UNIVERSAL, T.NULL, false, "")]), octets(hmac.digest().getBytes())]);
+    parts.push(seq([digestInfo, octets(salt), int(1)]));
+  }
+  return Buffer.from(der(seq(parts)), "binary");
+}
+
+describe("mutants that were not equivalent (2)", () => {
+  // p12.ts openWith: `pkcs12FromAsn1(asn1, false, …)`, three times. Said "equivalent for well-formed
+  // bundles"; the inner SafeContents are read leniently, and only leniently does an empty one read as
+  // no bags rather than a file that does not parse. Killed by `false` → `true` in any of the three
+  // calls (the passphrase given; none, MAC keyed OpenSSL's way; none, MAC keyed node-forge's way).
+  it("a .p12 with an empty SafeContents opens, with a passphrase and with either kind of no passphrase", () => {
+    const cases: [string, Buffer, string | undefined][] = [
+      ["no MAC, a passphrase given", p12WithEmptySafe("none"), "fake-passphrase"],
+      ["MAC with the passphrase", p12WithEmptySafe({ passphrase: "fake-passphrase" }), "fake-passphrase"],
+      ["MAC with the empty passphrase", p12WithEmptySafe({ passphrase: "" }), undefined],
+      ["MAC with no passphrase", p12WithEmptySafe({ passphrase: undefined }), undefined],
+    ];
+    for (const [what, bundle, passphrase] of cases) {
+      const opened = readP12(bundle, passphrase);
+      expect(opened, what).not.toHaveProperty("problem");
+      expect(opened, what).toEqual({
+        certificatePem: new X509Certificate(fixture("apn-dev.cert.pem")).toString().replace(/\n?$/, "\n").replace(/\n/g, "\r\n"),
+        privateKeyPem: expect.stringContaining("PRIVATE KEY"),
+      });
+    }
+  });
+});
