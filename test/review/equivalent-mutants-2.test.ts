@@ -5,8 +5,8 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
-import { readP12 } from "../../src/secrets/index.js";
-import { fixture } from "../secrets/helpers.js";
+import { readP12, validateApn } from "../../src/secrets/index.js";
+import { certTimes, fixture } from "../secrets/helpers.js";
 
 const { create, Class: C, Type: T } = forge.asn1;
 const seq = (v: forge.asn1.Asn1[]) => create(C.UNIVERSAL, T.SEQUENCE, true, v);
@@ -62,5 +62,19 @@ describe("mutants that were not equivalent (2)", () => {
         privateKeyPem: expect.stringContaining("PRIVATE KEY"),
       });
     }
+  });
+
+  // pem.ts extractPemBlocks, a legacy encrypted key's lines: `l !== "" || …` → `false || …`. Said
+  // "equivalent in practice" (text touching a marker); a key whose line breaks were lost (pasted, or
+  // kept in a variable) is one such line, and without it the Proc-Type header is dropped, so the key
+  // no longer reads as encrypted and the passphrase it needs is never asked for.
+  it("a legacy encrypted key whose line breaks were lost still reads as encrypted", () => {
+    const legacy = createPrivateKey(fixture("apn-dev.key.pem")).export({ type: "pkcs1", format: "pem", cipher: "aes-128-cbc", passphrase: "fake-legacy-pass" }).toString();
+    const oneLine = legacy.trimEnd().replace(/\n/g, " ");
+    const r = validateApn(fixture("apn-dev.cert.pem"), oneLine, "APN_SANDBOX", certTimes("apn-dev.cert.pem").midlife);
+    expect(r.secret).toBeUndefined();
+    expect(r.problems).toEqual([expect.stringMatching(/^the private key is encrypted: add a passphrase reference/)]);
+    const withPassphrase = validateApn(fixture("apn-dev.cert.pem"), oneLine, "APN_SANDBOX", certTimes("apn-dev.cert.pem").midlife, { passphrase: "fake-legacy-pass" });
+    expect(withPassphrase.warnings).not.toContainEqual(expect.stringMatching(/passphrase is not used/));
   });
 });
