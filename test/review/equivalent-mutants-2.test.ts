@@ -3,9 +3,12 @@
  * does. Each test fails with its mutant applied by hand (named above the test) and passes without it.
  */
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
-import { readP12, validateApn } from "../../src/secrets/index.js";
+import { readP12, resolveEntrySecrets, validateApn } from "../../src/secrets/index.js";
 import { certTimes, fixture } from "../secrets/helpers.js";
 
 const { create, Class: C, Type: T } = forge.asn1;
@@ -76,5 +79,25 @@ describe("mutants that were not equivalent (2)", () => {
     expect(r.problems).toEqual([expect.stringMatching(/^the private key is encrypted: add a passphrase reference/)]);
     const withPassphrase = validateApn(fixture("apn-dev.cert.pem"), oneLine, "APN_SANDBOX", certTimes("apn-dev.cert.pem").midlife, { passphrase: "fake-legacy-pass" });
     expect(withPassphrase.warnings).not.toContainEqual(expect.stringMatching(/passphrase is not used/));
+  });
+
+  // resolve.ts the passphrase's final line break: `/\r?\n$/` → `/\r?\n/`. Said "equivalent for
+  // passphrases (one line)"; a passphrase is whatever the user chose, and one with a line break in it
+  // lost that break (the first) instead of the file's final one.
+  it("only the final line break of a passphrase is dropped, not one inside it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cr2comms-pass-"));
+    const passphrase = "fake-first-line\nfake-second-line";
+    writeFileSync(join(dir, "cert.pem"), fixture("apn-dev.cert.pem"));
+    writeFileSync(join(dir, "key.pem"), createPrivateKey(fixture("apn-dev.key.pem")).export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }));
+    writeFileSync(join(dir, "pass.txt"), passphrase + "\n");
+    for (const ref of ["file:pass.txt", "env:PASS"]) {
+      const r = await resolveEntrySecrets(
+        { sid: "CR0123456789abcdef0123456789abcdef", appName: "app", index: 0, secrets: { certificate: "file:cert.pem", privateKey: "file:key.pem", passphrase: ref } },
+        "APN_SANDBOX",
+        { mappingDir: dir, env: { PASS: passphrase }, now: certTimes("apn-dev.cert.pem").midlife, interactive: false, prompt: () => Promise.reject(new Error("no prompt")) },
+      );
+      expect(r.problems, ref).toEqual([]);
+      expect(r.secret?.kind, ref).toBe("apn");
+    }
   });
 });
