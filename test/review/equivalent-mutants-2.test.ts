@@ -8,7 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
+import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
+import { plan } from "../../src/plan/planner.js";
 import { readP12, resolveEntrySecrets, validateApn } from "../../src/secrets/index.js";
+import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, sid, snapshot } from "../plan/builders.js";
 import { certTimes, fixture } from "../secrets/helpers.js";
 
 const { create, Class: C, Type: T } = forge.asn1;
@@ -98,6 +101,27 @@ describe("mutants that were not equivalent (2)", () => {
       );
       expect(r.problems, ref).toEqual([]);
       expect(r.secret?.kind, ref).toBe("apn");
+    }
+  });
+
+  // planner.ts checkRenewal: `if (now) item.secret = now;` → `if (true) …`. Said equivalent ("applySecret
+  // sets item.secret from the same result"); when the new secret cannot be read, applySecret sets
+  // nothing, and the item kept the migrated credential's recorded secret as the replacement's new
+  // one — `old → old` in the reports. A replacement without a readable secret now shows none.
+  it("a forced replacement whose new secret cannot be read does not show the old secret as the new one", () => {
+    const old: SecretFingerprint = { kind: "apn", contentSha256: "old-content", certSha256: "old-cert" };
+    const live = comms({ isDefault: true });
+    const snap = snapshot({
+      legacy: [legacy({ sid: sid(1) })],
+      comms: [live],
+      ledger: ledgerOf(ledgerEntry({ legacySid: sid(1), commsCredentialId: live.id, secret: old, secretById: { [live.id]: old } })),
+    });
+    const unreadable: SecretResult = { warnings: [], problems: ["secrets.certificate: file not found"] };
+    for (const secrets of [new Map([[sid(1), unreadable]]), new Map<string, SecretResult>()]) {
+      const item = plan(snap, mapping(entry({ sid: sid(1) })), secrets, { now: NOW, replace: new Set([sid(1)]) }).items[0]!;
+      expect(item.action).toBe("blocked");
+      expect(item.replace?.oldSecret).toEqual(old);
+      expect(item.secret).toBeUndefined();
     }
   });
 });
