@@ -124,4 +124,23 @@ describe("mutants that were not equivalent (2)", () => {
       expect(item.secret).toBeUndefined();
     }
   });
+
+  // planner.ts applySecret: `if (fp) item.secret = fp;` → `if (true) …`. Said equivalent ("a result
+  // without any fingerprint is blocked, and its item had no secret to keep"); an unfinished
+  // replacement has one — the new secret its ledger entry recorded — and it stays on the item when
+  // the secret cannot be read this time.
+  it("an unfinished replacement keeps its recorded new secret when the secret cannot be read now", () => {
+    const fresh: SecretFingerprint = { kind: "apn", contentSha256: "new-content", certSha256: "new-cert" };
+    const old = comms({ isDefault: true });
+    const snap = snapshot({
+      legacy: [legacy({ sid: sid(1) })],
+      comms: [old],
+      ledger: ledgerOf(ledgerEntry({ legacySid: sid(1), state: "confirmed", commsCredentialId: old.id, createdIds: [old.id], replacing: { oldId: old.id, attemptId: "a1", oldWasDefault: true, oldState: "confirmed", secret: fresh } })),
+    });
+    const unreadable: SecretResult = { warnings: [], problems: ["secrets.certificate: file not found"] };
+    const item = plan(snap, mapping(entry({ sid: sid(1) })), new Map([[sid(1), unreadable]]), { now: NOW }).items[0]!;
+    expect(item.action).toBe("blocked");
+    expect(item.problems).toEqual(["secrets.certificate: file not found"]);
+    expect(item.secret).toEqual(fresh);
+  });
 });
