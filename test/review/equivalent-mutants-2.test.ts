@@ -143,4 +143,23 @@ describe("mutants that were not equivalent (2)", () => {
     expect(item.problems).toEqual(["secrets.certificate: file not found"]);
     expect(item.secret).toEqual(fresh);
   });
+
+  // planner.ts warnSharedCertificates: `if (!cert || !d.item.target) continue;` → `&&`. Said
+  // equivalent ("an item without a target never has a secret fingerprint"); the other half decides:
+  // items with no certificate digest (every FCM credential) were grouped together as one
+  // "certificate" and warned about as shared between their Apps.
+  it("credentials without a certificate are never said to share one", () => {
+    const fcm = (n: number): SecretResult => {
+      const fingerprint: SecretFingerprint = { kind: "fcm", contentSha256: `content-${n}`, projectId: `project-${n}`, clientEmail: `a@project-${n}.iam.gserviceaccount.com`, keyId: `key-${n}` };
+      return { secret: { kind: "fcm", serviceAccountJson: "{}", fingerprint }, fingerprint, warnings: [], problems: [] };
+    };
+    const snap = snapshot({ legacy: [legacy({ sid: sid(1), type: "fcm", sandbox: null }), legacy({ sid: sid(2), type: "fcm", sandbox: null })] });
+    const m = mapping(
+      entry({ sid: sid(1), appName: "app_a", secrets: { serviceAccount: "file:a.json" } }),
+      entry({ sid: sid(2), appName: "app_b", secrets: { serviceAccount: "file:b.json" } }),
+    );
+    const p = plan(snap, m, new Map([[sid(1), fcm(1)], [sid(2), fcm(2)]]), { now: NOW });
+    expect(p.items.map((i) => i.action)).toEqual(["create", "create"]);
+    expect(p.items.map((i) => i.warnings)).toEqual([[], []]);
+  });
 });
