@@ -9,6 +9,7 @@ import { join } from "node:path";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
 import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
+import { MAX_CREDENTIALS_PER_APP } from "../../src/limits.js";
 import { plan } from "../../src/plan/planner.js";
 import { readP12, resolveEntrySecrets, validateApn } from "../../src/secrets/index.js";
 import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, sid, snapshot } from "../plan/builders.js";
@@ -161,5 +162,24 @@ describe("mutants that were not equivalent (2)", () => {
     const p = plan(snap, m, new Map([[sid(1), fcm(1)], [sid(2), fcm(2)]]), { now: NOW });
     expect(p.items.map((i) => i.action)).toEqual(["create", "create"]);
     expect(p.items.map((i) => i.warnings)).toEqual([[], []]);
+  });
+
+  // planner.ts enforceLimits: `d.item.replace?.oldId ?? "the old one"` → `&&`. Said equivalent ("a
+  // replace item always has replace.oldId"); that is why `&&` differs: the problem said "the old
+  // one" instead of naming the credential the replacement would delete.
+  it("a replacement blocked by the App's limit names the credential it would delete", () => {
+    const live = comms({ isDefault: true });
+    const others = Array.from({ length: MAX_CREDENTIALS_PER_APP - 1 }, () => comms({ credentialType: "FCM" }));
+    const recorded: SecretFingerprint = { kind: "apn", contentSha256: "old-content", certSha256: "old-cert" };
+    const renewed: SecretFingerprint = { kind: "apn", contentSha256: "new-content", certSha256: "new-cert" };
+    const snap = snapshot({
+      legacy: [legacy({ sid: sid(1) })],
+      comms: [live, ...others],
+      ledger: ledgerOf(ledgerEntry({ legacySid: sid(1), commsCredentialId: live.id, secretById: { [live.id]: recorded } })),
+    });
+    const secret: SecretResult = { secret: { kind: "apn", certificatePem: "x", privateKeyPem: "y", fingerprint: renewed }, fingerprint: renewed, warnings: [], problems: [] };
+    const item = plan(snap, mapping(entry({ sid: sid(1) })), new Map([[sid(1), secret]]), { now: NOW }).items[0]!;
+    expect(item.action).toBe("blocked");
+    expect(item.problems).toEqual([expect.stringContaining(`a replacement creates the new credential before it deletes ${live.id}, so it needs one free slot`)]);
   });
 });
