@@ -9,9 +9,12 @@ import { join } from "node:path";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
 import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
+import { replay } from "../../src/ledger/ledger.js";
+import type { LedgerEvent } from "../../src/ledger/types.js";
 import { MAX_CREDENTIALS_PER_APP } from "../../src/limits.js";
 import { plan } from "../../src/plan/planner.js";
 import { readP12, resolveEntrySecrets, validateApn } from "../../src/secrets/index.js";
+import { computeStatus } from "../../src/status/status.js";
 import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, sid, snapshot } from "../plan/builders.js";
 import { certTimes, fixture } from "../secrets/helpers.js";
 
@@ -181,5 +184,32 @@ describe("mutants that were not equivalent (2)", () => {
     const item = plan(snap, mapping(entry({ sid: sid(1) })), new Map([[sid(1), secret]]), { now: NOW }).items[0]!;
     expect(item.action).toBe("blocked");
     expect(item.problems).toEqual([expect.stringContaining(`a replacement creates the new credential before it deletes ${live.id}, so it needs one free slot`)]);
+  });
+
+  // status.ts the earlier ids of a sid: `else if (replacing?.oldId !== old)` → `else`. Said
+  // equivalent ("replacing.oldId live with newId not the current id does not occur"); it occurs
+  // when a rollback narrowed to an apply report deletes the replacement's new credential and not the
+  // old one: the old credential, live and cr2comms's, was shown on no row at all.
+  it("the old credential of an unfinished replacement stays visible after its new one was rolled back", () => {
+    const sidOne = sid(1);
+    let second = 0;
+    const ev = (e: Record<string, unknown>): LedgerEvent => ({ v: 1, ts: new Date(Date.UTC(2025, 5, 1, 12, 0, second++)).toISOString(), legacySid: sidOne, ...e }) as unknown as LedgerEvent;
+    const start = { appName: "app_ios", credentialType: "APN", isDefault: false, startedAt: "2025-06-01T11:00:00.000Z" };
+    const old = comms({ id: "comms_credential_old" });
+    const entries = replay([
+      ev({ event: "attempt", attemptId: "a1", ...start }),
+      ev({ event: "accepted", attemptId: "a1", commsCredentialId: old.id }),
+      ev({ event: "confirmed", commsCredentialId: old.id }),
+      ev({ event: "attempt", attemptId: "a2", ...start, replaces: old.id }),
+      ev({ event: "accepted", attemptId: "a2", commsCredentialId: "comms_credential_new" }),
+      ev({ event: "confirmed", commsCredentialId: "comms_credential_new" }),
+      ev({ event: "deleted", commsCredentialId: "comms_credential_new", reason: "rollback" }),
+    ]);
+    const s = computeStatus(entries, [old], { now: NOW });
+    expect(s.rows.map((r) => [r.commsCredentialId, r.kind])).toEqual([
+      [undefined, "rolled-back"],
+      [old.id, "orphaned"],
+    ]);
+    expect(s.drift).toBe(true);
   });
 });
