@@ -9,6 +9,7 @@ import { join } from "node:path";
 import forge from "node-forge";
 import { describe, expect, it } from "vitest";
 import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
+import { parseErrorBody } from "../../src/http/server-text.js";
 import { replay } from "../../src/ledger/ledger.js";
 import type { LedgerEvent } from "../../src/ledger/types.js";
 import { MAX_CREDENTIALS_PER_APP } from "../../src/limits.js";
@@ -211,5 +212,14 @@ describe("mutants that were not equivalent (2)", () => {
       [old.id, "orphaned"],
     ]);
     expect(s.drift).toBe(true);
+  });
+
+  // server-text.ts asCode: `typeof value === "string" && /^\d+$/.test(value)` → `true && …`. Said
+  // equivalent ("/^\d+$/ fails for a non-string"); the regex converts what it is given to a string,
+  // and an array of one number reads as that number, so `"code": [20404]` became error code 20404.
+  it("an error code given as an array is no code", () => {
+    expect(parseErrorBody(400, JSON.stringify({ code: [20404], message: "not found" }))).toEqual({ code: undefined, message: "not found" });
+    expect(parseErrorBody(400, JSON.stringify({ errors: [{ code: ["20404"], message: "not found" }] }))).toEqual({ code: undefined, message: "not found" });
+    expect(parseErrorBody(400, JSON.stringify({ code: "20404", message: "not found" })).code).toBe(20404);
   });
 });
