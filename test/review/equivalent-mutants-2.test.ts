@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import forge from "node-forge";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { createCommsClient, toCommsApp, toCommsCredential } from "../../src/comms/index.js";
 import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
 import { parseErrorBody } from "../../src/http/server-text.js";
 import { replay } from "../../src/ledger/ledger.js";
@@ -17,6 +18,7 @@ import { plan } from "../../src/plan/planner.js";
 import { readP12, resolveEntrySecrets, validateApn } from "../../src/secrets/index.js";
 import { computeStatus } from "../../src/status/status.js";
 import { NOW, comms, entry, legacy, ledgerEntry, ledgerOf, mapping, sid, snapshot } from "../plan/builders.js";
+import { startLocalServer } from "../comms/local-server.js";
 import { certTimes, fixture } from "../secrets/helpers.js";
 
 const { create, Class: C, Type: T } = forge.asn1;
@@ -52,6 +54,11 @@ function p12WithEmptySafe(mac: { passphrase: string | undefined } | "none"): Buf
   }
   return Buffer.from(der(seq(parts)), "binary");
 }
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
 
 describe("mutants that were not equivalent (2)", () => {
   // p12.ts openWith: `pkcs12FromAsn1(asn1, false, …)`, three times. Said "equivalent for well-formed
@@ -221,5 +228,25 @@ describe("mutants that were not equivalent (2)", () => {
     expect(parseErrorBody(400, JSON.stringify({ code: [20404], message: "not found" }))).toEqual({ code: undefined, message: "not found" });
     expect(parseErrorBody(400, JSON.stringify({ errors: [{ code: ["20404"], message: "not found" }] }))).toEqual({ code: undefined, message: "not found" });
     expect(parseErrorBody(400, JSON.stringify({ code: "20404", message: "not found" })).code).toBe(20404);
+  });
+
+  // client.ts asObject: `value && typeof value === "object"` → `value || …`. Listed as probably
+  // equivalent; `null` then passed as an object, and reading a field of it threw.
+  it("a null where the API should give an object is read as an empty one", () => {
+    expect(toCommsApp(null)).toBeUndefined();
+    expect(toCommsCredential(null)).toMatchObject({ id: "", appName: "", credentialType: "" });
+  });
+
+  // client.ts nonEmpty: `typeof value === "string" && value !== ""` → `true && …`. Listed as probably
+  // equivalent; a `resourceId` that is not text (a number) was then taken as the new credential's id.
+  it("an acceptance whose resourceId is not text names its resource by the Location header", async () => {
+    const location = "http://comms.example/v1/PushNotifications/Credentials/comms_credential_00000000000000000000000005";
+    const server = await startLocalServer(() => ({ status: 202, json: { resourceId: 12345 }, headers: { location } }));
+    const client = createCommsClient({ baseUrl: server.url, apiVersion: "v1", username: "AC00000000000000000000000000000000", password: "token", accountSid: "AC00000000000000000000000000000000", sleep: async () => {}, random: () => 0.5 });
+    cleanups.push(() => server.close(), () => client.close());
+    expect(await client.create({ credentialType: "APN", appName: "a", content: { certificate: "Yw==", privateKey: "aw==" } })).toEqual({
+      resourceId: "comms_credential_00000000000000000000000005",
+      resourceLocation: location,
+    });
   });
 });
