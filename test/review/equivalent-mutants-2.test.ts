@@ -45,7 +45,7 @@ function p12WithEmptySafe(mac: { passphrase: string | undefined } | "none"): Buf
   const parts = [int(3), data(authSafe)];
   if (mac !== "none") {
     const salt = "0123456789abcdef";
-    const key = forge.pkcs12.generateKey(mac.passphrase as string, new forge.util.ByteBuffer(salt), 3, 1, 20);
+    const key = forge.pkcs12.generateKey(mac.passphrase, forge.util.createBuffer(salt), 3, 1, 20);
     const hmac = forge.hmac.create();
     hmac.start("sha1", key);
     hmac.update(authSafe);
