@@ -197,7 +197,8 @@ describe("mutants that were not equivalent (2)", () => {
   // status.ts the earlier ids of a sid: `else if (replacing?.oldId !== old)` → `else`. Said
   // equivalent ("replacing.oldId live with newId not the current id does not occur"); it occurs
   // when a rollback narrowed to an apply report deletes the replacement's new credential and not the
-  // old one: the old credential, live and cr2comms's, was shown on no row at all.
+  // old one: the old credential, live and cr2comms's, was shown on no row at all. Also kills
+  // `replacing.newId === id` → `true` the line before (it showed it as being replaced by nothing).
   it("the old credential of an unfinished replacement stays visible after its new one was rolled back", () => {
     const sidOne = sid(1);
     let second = 0;
