@@ -468,7 +468,9 @@ function checkRenewal(item: PlanItem, live: CommsCredential, ledger: LedgerEntry
   item.replace = { oldId: live.id, ...(recorded ? { oldSecret: recorded } : {}), oldWasDefault: live.isDefault, ...(forced ? { forced: true } : {}) };
   delete item.commsCredentialId;
   delete item.liveDefault;
+  // `secret` is the new secret of a replace; the recorded one is `replace.oldSecret`.
   if (now) item.secret = now;
+  else delete item.secret;
   item.warnings.push(
     forced
       ? `replacement forced (--replace): a new credential is created${live.isDefault || item.target?.isDefault ? " and made the default" : ""}, then ${live.id} is deleted`

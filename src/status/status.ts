@@ -118,9 +118,10 @@ export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: 
       if (replacing?.oldId === old && replacing.newId === id) {
         // Mid-replacement: the new credential is in place, the old one is not deleted yet.
         rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "replacing", detail: `being replaced by ${id}; apply finishes the replacement (deletes it)` });
-      } else if (replacing?.oldId !== old) {
+      } else {
         // A credential cr2comms created for this sid earlier that is live but no longer the sid's own
-        // (it surfaced after being given up on): a duplicate to clean up with rollback.
+        // (it surfaced after being given up on, or the replacement that superseded it was rolled
+        // back): a duplicate to clean up with rollback.
         rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "orphaned", detail: `created by cr2comms for this sid but superseded by ${id ?? "nothing"}; rollback deletes it` });
       }
     }
