@@ -159,6 +159,14 @@ export const COMMANDS: CommandDef[] = [
     run: async (a) => (await import("./cli/commands/ledger.js")).ledgerCommand(a),
   },
   {
+    command: "demo",
+    describe: "rehearse plan, apply and a rerun against the embedded emulator with the shipped fake secrets (no Twilio account)",
+    options: { dir: str("where its reports and ledger go: an empty or new folder (default: a new temporary folder)") },
+    global: false,
+    examples: [["$0 demo", "a whole rehearsal; its reports go to a new temporary folder"]],
+    run: async (a) => (await import("./cli/commands/demo.js")).demoCommand(a),
+  },
+  {
     command: "emulator",
     describe: "serve the embedded Twilio emulator on loopback until Ctrl-C",
     options: {
