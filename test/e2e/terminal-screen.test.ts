@@ -1,0 +1,36 @@
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { renderScreen } from "../support/screen.js";
+import { runOnPty } from "../support/pty.js";
+import { ROOT } from "./harness.js";
+
+const dist = (path: string) => pathToFileURL(join(ROOT, "dist", path)).href;
+
+// A log line longer than the terminal, written while the progress bar is drawn, as apply does.
+const PROGRESS_WITH_LOG = `
+const { startProgress } = await import(${JSON.stringify(dist("cli/progress.js"))});
+const { createLogger } = await import(${JSON.stringify(dist("log.js"))});
+const logger = createLogger("info", { format: "pretty" });
+const progress = startProgress(3, { enabled: true, label: "applying" });
+progress.increment();
+logger.warn({ path: "/v1/PushNotifications/Credentials", attempt: 2, reason: "503 Service Unavailable" }, "retrying a request to the Comms API after the server said it was busy");
+progress.increment();
+progress.increment();
+progress.stop();
+process.stderr.write("done\\n");
+`;
+
+describe("on an 80-column terminal", () => {
+  it("a log line written beside the progress bar stays whole (wrapped, not cut)", () => {
+    const run = runOnPty([process.execPath, "--input-type=module", "-e", PROGRESS_WITH_LOG], { columns: 80, env: { NO_COLOR: "1" } });
+    expect(run.code).toBe(0);
+    const screen = renderScreen(run.output, 80);
+    const at = screen.findIndex((l) => l.includes("WARN"));
+    expect(at, screen.join("\n")).toBeGreaterThanOrEqual(0);
+    const text = screen.slice(at, at + 3).join("");
+    expect(text).toContain("retrying a request to the Comms API after the server said it was busy path=/v1/PushNotifications/Credentials attempt=2 reason=503 Service Unavailable");
+    expect(screen.some((l) => /^applying \[.*\] 3\/3$/.test(l))).toBe(true);
+    expect(screen.at(-1) === "done" || screen.at(-2) === "done").toBe(true);
+  });
+});
