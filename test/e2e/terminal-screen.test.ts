@@ -1,9 +1,10 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { renderScreen } from "../support/screen.js";
 import { runOnPty } from "../support/pty.js";
-import { ROOT } from "./harness.js";
+import { CLI, DEMO_ENV, ROOT, workspace } from "./harness.js";
 
 const dist = (path: string) => pathToFileURL(join(ROOT, "dist", path)).href;
 
@@ -32,5 +33,33 @@ describe("on an 80-column terminal", () => {
     expect(text).toContain("retrying a request to the Comms API after the server said it was busy path=/v1/PushNotifications/Credentials attempt=2 reason=503 Service Unavailable");
     expect(screen.some((l) => /^applying \[.*\] 3\/3$/.test(l))).toBe(true);
     expect(screen.at(-1) === "done" || screen.at(-2) === "done").toBe(true);
+  });
+});
+
+describe("the confirmation prompt on a terminal", () => {
+  it("Ctrl-C at the prompt stops with exit 130, one plain sentence, and nothing written", () => {
+    const ws = workspace();
+    const run = runOnPty([process.execPath, CLI, "apply", "--emulator", "--mapping", ws.mapping, "--reports-dir", ws.reports], {
+      env: { ...DEMO_ENV, NO_COLOR: "1", LOG_LEVEL: "warn" },
+      send: [["Apply these changes", "\x03"]],
+    });
+    const screen = renderScreen(run.output, 80).join("\n");
+    expect(run.code, screen).toBe(130);
+    expect(screen).toContain("Apply these changes to Comms in AC");
+    expect(screen).toContain("cr2comms: interrupted at the confirmation prompt; nothing was written");
+    expect(screen).not.toContain("force closed");
+    expect(existsSync(join(ws.reports, "ledger.jsonl")) ? readFileSync(join(ws.reports, "ledger.jsonl"), "utf8") : "").toBe("");
+  });
+
+  it("answered yes, it applies with the progress bar drawn within 80 columns", () => {
+    const ws = workspace();
+    const run = runOnPty([process.execPath, CLI, "apply", "--emulator", "--mapping", ws.mapping, "--reports-dir", ws.reports], {
+      env: { ...DEMO_ENV, NO_COLOR: "1", LOG_LEVEL: "warn" },
+      send: [["Apply these changes", "y\r"]],
+    });
+    const screen = renderScreen(run.output, 80);
+    expect(run.code, screen.join("\n")).toBe(0);
+    expect(screen.some((l) => /^applying \[.*\] 4\/4$/.test(l)), screen.join("\n")).toBe(true);
+    expect(screen.join("\n")).toMatch(/^Applied: 4 confirmed$/m);
   });
 });
