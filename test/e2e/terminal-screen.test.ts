@@ -33,6 +33,13 @@ describe("on an 80-column terminal", () => {
     expect(text).toContain("retrying a request to the Comms API after the server said it was busy path=/v1/PushNotifications/Credentials attempt=2 reason=503 Service Unavailable");
     expect(screen.some((l) => /^applying \[.*\] 3\/3$/.test(l))).toBe(true);
     expect(screen.at(-1) === "done" || screen.at(-2) === "done").toBe(true);
+    expect(run.output).not.toContain("\x1b[33m");
+  });
+
+  it("a WARN line stands out in yellow on a terminal, and is plain under NO_COLOR", () => {
+    const coloured = runOnPty([process.execPath, "--input-type=module", "-e", PROGRESS_WITH_LOG], { columns: 80 });
+    expect(coloured.code).toBe(0);
+    expect(coloured.output).toContain("\x1b[33m\x1b[1mWARN \x1b[22m\x1b[39m \x1b[33mretrying a request");
   });
 });
 
