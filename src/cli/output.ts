@@ -26,3 +26,35 @@ export function ignoreClosedStdout(stream: NodeJS.WritableStream): void {
     throw err;
   });
 }
+
+/** The terminal's width when stdout is one; undefined into a pipe or a file. */
+export function terminalColumns(stream: { isTTY?: boolean; columns?: number } = process.stdout): number | undefined {
+  return stream.isTTY && stream.columns ? stream.columns : undefined;
+}
+
+/** Help's width: the terminal's (at most 120, for reading), or 80 into a pipe. */
+export function helpWidth(stream: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  return Math.min(120, terminalColumns(stream) ?? 80);
+}
+
+/**
+ * `text` broken at spaces into lines of at most `width` columns, every line after the first
+ * indented by `indent` spaces (a hanging indent, as help lays out a description). A word longer
+ * than the room is left whole rather than cut.
+ */
+export function wrapText(text: string, width: number, indent = 0, first = ""): string {
+  const room = Math.max(20, width - indent);
+  const lines: string[] = [];
+  let line = first;
+  let start = first.length;
+  for (const word of text.split(" ")) {
+    if (line.length > start && line.length + 1 + word.length > (lines.length === 0 ? width : indent + room)) {
+      lines.push(line.trimEnd());
+      line = " ".repeat(indent);
+      start = indent;
+    }
+    line += (line.length > start ? " " : "") + word;
+  }
+  lines.push(line.trimEnd());
+  return lines.join("\n");
+}
