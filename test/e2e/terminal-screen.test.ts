@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { renderScreen } from "../support/screen.js";
-import { runOnPty } from "../support/pty.js";
-import { CLI, DEMO_ENV, ROOT, workspace } from "./harness.js";
+import { runOnPty, stripAnsi } from "../support/pty.js";
+import { CLI, DEMO_ENV, ROOT, runCli, workspace } from "./harness.js";
 
 const dist = (path: string) => pathToFileURL(join(ROOT, "dist", path)).href;
 
@@ -68,5 +68,26 @@ describe("the confirmation prompt on a terminal", () => {
     expect(run.code, screen.join("\n")).toBe(0);
     expect(screen.some((l) => /^applying \[.*\] 4\/4$/.test(l)), screen.join("\n")).toBe(true);
     expect(screen.join("\n")).toMatch(/^Applied: 4 confirmed$/m);
+  });
+});
+
+describe("tables on an 80-column terminal", () => {
+  it("status and inventory --comms fit the terminal, sids shortened in the middle; --json keeps them whole", async () => {
+    const ws = workspace();
+    const env = { ...DEMO_ENV, NO_COLOR: "1", LOG_LEVEL: "warn" };
+    expect((await runCli(["apply", "--emulator", "--yes", "--mapping", ws.mapping], { env, cwd: ws.dir })).code).toBe(0);
+    for (const args of [["status", "--emulator"], ["inventory", "--comms", "--emulator"]]) {
+      const run = runOnPty([process.execPath, CLI, ...args], { columns: 80, cwd: ws.dir, env });
+      const screen = renderScreen(run.output, 80);
+      expect(run.code, screen.join("\n")).toBe(0);
+      // Every line as written fits: none is wrapped by the terminal.
+      for (const line of stripAnsi(run.output).split(/\r?\n/)) expect(line.length, `${args.join(" ")}: ${line}`).toBeLessThanOrEqual(80);
+      expect(screen.join("\n")).toMatch(/^CR0+…0+1 /m);
+    }
+    const inventory = renderScreen(runOnPty([process.execPath, CLI, "inventory", "--comms", "--emulator"], { columns: 80, cwd: ws.dir, env }).output, 80).join("\n");
+    expect(inventory).toContain("default for type");
+    expect(inventory.replace(/\s+/g, " ")).toContain("an App has one per type, so it may show several");
+    const json = await runCli(["status", "--emulator", "--json"], { env, cwd: ws.dir });
+    expect(JSON.parse(json.stdout).items[0].legacySid).toBe("CR00000000000000000000000000000001");
   });
 });

@@ -20,6 +20,8 @@ cfg = json.loads(os.environ["PTY_CFG"])
 pid, fd = pty.fork()
 if pid == 0:
     fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", cfg["rows"], cfg["columns"], 0, 0))
+    if cfg["cwd"]:
+        os.chdir(cfg["cwd"])
     os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
 out = b""
 sends = list(cfg["send"])
@@ -52,7 +54,7 @@ print(json.dumps({
 
 export function runOnPty(
   argv: string[],
-  opts: { columns?: number; rows?: number; env?: Record<string, string>; send?: [after: string, keys: string][]; timeoutSeconds?: number } = {},
+  opts: { columns?: number; rows?: number; cwd?: string; env?: Record<string, string>; send?: [after: string, keys: string][]; timeoutSeconds?: number } = {},
 ): PtyRun {
   const out = join(mkdtempSync(join(tmpdir(), "cr2comms-pty-")), "screen.bin");
   const cfg = {
@@ -60,6 +62,7 @@ export function runOnPty(
     columns: opts.columns ?? 80,
     rows: opts.rows ?? 30,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", TERM: "xterm-256color", ...opts.env },
+    cwd: opts.cwd ?? null,
     send: opts.send ?? [],
     timeoutSeconds: opts.timeoutSeconds ?? 60,
     out,
