@@ -9,7 +9,7 @@ import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
 import { helpWidth, ignoreClosedStdout, wrapText } from "./cli/output.js";
-import { editDistance } from "./text.js";
+import { editDistance, escapeControl } from "./text.js";
 
 type Args = Record<string, unknown>;
 
@@ -385,6 +385,11 @@ export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
   exitCode = EXIT.ok;
   try {
+    // `help <command>` with a command that exists is answered by quickHelp.
+    if (argv[0] === "help") {
+      const names = COMMANDS.map((c) => c.command.split(" ")[0]).join(", ");
+      throw new UsageError(`help takes one command name (${names}), not ${JSON.stringify(escapeControl(argv.slice(1).join(" ")))}`);
+    }
     const { default: yargs } = await import("yargs");
     const fail = (msg: string | null, err: Error | undefined): never => {
       // yargs's own validation errors (YError) are usage errors; anything else is a real failure.

@@ -88,6 +88,12 @@ describe("help", () => {
     expect(lines[at + 1]![column]).not.toBe(" ");
   });
 
+  it("help with an unknown command name lists the command names", async () => {
+    const run = await runCli(["help", "invntory"]);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toBe('cr2comms: help takes one command name (inventory, init, plan, apply, status, rollback, ledger, demo, emulator), not "invntory"\n');
+  });
+
   it("bare cr2comms shows the command list (exit 64)", async () => {
     const run = await runCli([]);
     expect(run.code).toBe(64);

@@ -72,19 +72,22 @@ describe("the confirmation prompt on a terminal", () => {
 });
 
 describe("tables on an 80-column terminal", () => {
-  it("status and inventory --comms fit the terminal, sids shortened in the middle; --json keeps them whole", async () => {
+  // Four runs of the CLI: more than the default timeout on a loaded machine.
+  it("status and inventory --comms fit the terminal, sids shortened in the middle; --json keeps them whole", { timeout: 180_000 }, async () => {
     const ws = workspace();
     const env = { ...DEMO_ENV, NO_COLOR: "1", LOG_LEVEL: "warn" };
     expect((await runCli(["apply", "--emulator", "--yes", "--mapping", ws.mapping], { env, cwd: ws.dir })).code).toBe(0);
+    const screens: string[] = [];
     for (const args of [["status", "--emulator"], ["inventory", "--comms", "--emulator"]]) {
       const run = runOnPty([process.execPath, CLI, ...args], { columns: 80, cwd: ws.dir, env });
       const screen = renderScreen(run.output, 80);
+      screens.push(screen.join("\n"));
       expect(run.code, screen.join("\n")).toBe(0);
       // Every line as written fits: none is wrapped by the terminal.
       for (const line of stripAnsi(run.output).split(/\r?\n/)) expect(line.length, `${args.join(" ")}: ${line}`).toBeLessThanOrEqual(80);
       expect(screen.join("\n")).toMatch(/^CR0+…0+1 /m);
     }
-    const inventory = renderScreen(runOnPty([process.execPath, CLI, "inventory", "--comms", "--emulator"], { columns: 80, cwd: ws.dir, env }).output, 80).join("\n");
+    const inventory = screens[1]!;
     expect(inventory).toContain("default for type");
     expect(inventory.replace(/\s+/g, " ")).toContain("an App has one per type, so it may show several");
     const json = await runCli(["status", "--emulator", "--json"], { env, cwd: ws.dir });
