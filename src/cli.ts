@@ -8,6 +8,7 @@ import "./heap.js";
 import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
+import { colorEnabled, paint } from "./cli/color.js";
 import { helpWidth, ignoreClosedStdout, wrapText } from "./cli/output.js";
 import { editDistance, escapeControl } from "./text.js";
 
@@ -424,12 +425,14 @@ export async function main(argv: string[]): Promise<number> {
     return exitCode;
   } catch (err) {
     debug ||= process.env.LOG_LEVEL === "debug";
+    // The run's own last word on a failure stands out on a terminal, as an ERROR log line does.
+    const red = colorEnabled(process.env, process.stderr.isTTY) ? paint.red : (s: string) => s;
     if (err instanceof Cr2commsError) {
-      if (err.message) process.stderr.write(`cr2comms: ${err.message}\n`);
+      if (err.message) process.stderr.write(`${red(`cr2comms: ${err.message}`)}\n`);
       if (debug && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`cr2comms: unexpected error: ${(err as Error).message ?? String(err)}\n`);
+    process.stderr.write(`${red(`cr2comms: unexpected error: ${(err as Error).message ?? String(err)}`)}\n`);
     if (debug) process.stderr.write(`${(err as Error).stack}\n`);
     return EXIT.failure;
   }

@@ -55,6 +55,7 @@ describe("the confirmation prompt on a terminal", () => {
     expect(screen).toContain("Apply these changes to Comms in AC");
     expect(screen).toContain("cr2comms: interrupted at the confirmation prompt; nothing was written");
     expect(screen).not.toContain("force closed");
+    expect(run.output).not.toContain("\x1b[31m");
     expect(existsSync(join(ws.reports, "ledger.jsonl")) ? readFileSync(join(ws.reports, "ledger.jsonl"), "utf8") : "").toBe("");
   });
 
@@ -68,6 +69,17 @@ describe("the confirmation prompt on a terminal", () => {
     expect(run.code, screen.join("\n")).toBe(0);
     expect(screen.some((l) => /^applying \[.*\] 4\/4$/.test(l)), screen.join("\n")).toBe(true);
     expect(screen.join("\n")).toMatch(/^Applied: 4 confirmed$/m);
+  });
+});
+
+describe("an error on a terminal", () => {
+  it("the closing error line is red, and plain under NO_COLOR", () => {
+    const args = [process.execPath, CLI, "inventory", "--emulator", "--log-level", "loud"];
+    expect(runOnPty(args).output).toContain('\x1b[31mcr2comms: --log-level must be one of');
+    const plain = runOnPty(args, { env: { NO_COLOR: "1" } });
+    expect(plain.code).toBe(64);
+    expect(plain.output).toContain("cr2comms: --log-level must be one of");
+    expect(plain.output).not.toContain("\x1b[31m");
   });
 });
 
