@@ -8,8 +8,9 @@ import "./heap.js";
 import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
-import { ignoreClosedStdout } from "./cli/output.js";
-import { editDistance } from "./text.js";
+import { colorEnabled, paint } from "./cli/color.js";
+import { helpWidth, ignoreClosedStdout, wrapText } from "./cli/output.js";
+import { editDistance, escapeControl } from "./text.js";
 
 type Args = Record<string, unknown>;
 
@@ -159,6 +160,14 @@ export const COMMANDS: CommandDef[] = [
     run: async (a) => (await import("./cli/commands/ledger.js")).ledgerCommand(a),
   },
   {
+    command: "demo",
+    describe: "rehearse plan, apply and a rerun against the embedded emulator with the shipped fake secrets (no Twilio account)",
+    options: { dir: str("where its reports and ledger go: an empty or new folder (default: a new temporary folder)") },
+    global: false,
+    examples: [["$0 demo", "a whole rehearsal; its reports go to a new temporary folder"]],
+    run: async (a) => (await import("./cli/commands/demo.js")).demoCommand(a),
+  },
+  {
     command: "emulator",
     describe: "serve the embedded Twilio emulator on loopback until Ctrl-C",
     options: {
@@ -196,6 +205,15 @@ export function nearestOption(name: string, known: readonly string[]): string | 
 
 /** yargs's validation messages, reworded to name the flag as the user types it. */
 export function usageMessage(msg: string, argv: readonly string[]): string {
+  if (/^Not enough non-option arguments/.test(msg)) {
+    const def = COMMANDS.find((c) => c.command.split(" ")[0] === argv[0]);
+    const [name, spec] = Object.entries(def?.positionals ?? {})[0] ?? [];
+    if (def && name && spec) {
+      const command = def.command.split(" ")[0]!;
+      const choices = spec.choices.length > 1 ? `${spec.choices.slice(0, -1).join(", ")} or ${spec.choices.at(-1)}` : spec.choices.join("");
+      return `${command} needs ${/^[aeiou]/.test(name) ? "an" : "a"} ${name}: ${choices} (e.g. \`cr2comms ${command} ${spec.choices[0]}\`; see \`cr2comms ${command} --help\`)`;
+    }
+  }
   const missing = /^Not enough arguments following: (.+)$/.exec(msg);
   if (missing) return `--${missing[1]} needs a value`;
   const command = /^Did you mean (.+)\?$/.exec(msg);
@@ -275,62 +293,84 @@ function stopOnSignal(): () => void {
 }
 
 /**
- * `cr2comms --help` and `cr2comms <command> --help`, rendered from the same tables yargs is given,
- * without loading yargs (it alone costs more start-up than the rest of a `--help`). Anything else
- * — help mixed with other arguments, an unknown command — is left to yargs (undefined).
+ * `cr2comms --help`, `help`, `<command> --help` and `help <command>`, rendered from the same tables
+ * yargs is given, without loading yargs (it alone costs more start-up than the rest of a `--help`).
+ * Anything else — help in another spelling (`--help=true`), an unknown command — is left to yargs
+ * (undefined).
  */
-export function quickHelp(argv: readonly string[]): string | undefined {
-  const isHelp = (a: string | undefined) => a === "--help" || a === "-h";
-  if (argv.length === 1 && isHelp(argv[0])) return renderHelp(undefined);
-  if (argv.length !== 2 || !isHelp(argv[1])) return undefined;
-  const def = COMMANDS.find((c) => c.command.split(" ")[0] === argv[0]);
-  return def ? renderHelp(def) : undefined;
+export function quickHelp(argv: readonly string[], width: number = helpWidth()): string | undefined {
+  const isHelp = (a: string | undefined) => a === "--help" || a === "-h" || a === "help";
+  if (argv.length === 1 && isHelp(argv[0])) return renderHelp(undefined, width);
+  const find = (name: string | undefined) => COMMANDS.find((c) => c.command.split(" ")[0] === name);
+  // `help <command>` is `<command> --help`.
+  if (argv.length === 2 && argv[0] === "help") return find(argv[1]) ? renderHelp(find(argv[1]), width) : undefined;
+  // `--help` or `-h` anywhere: the help of the command named first (with other arguments too).
+  if (!argv.some((a) => a === "--help" || a === "-h")) return undefined;
+  const first = argv.find((a) => !a.startsWith("-"));
+  if (first === undefined) return renderHelp(undefined, width);
+  return find(first) ? renderHelp(find(first), width) : undefined;
 }
 
-function optionRows(options: Record<string, Options>, extra: [string, string, string][] = []): string[] {
-  const rows: [string, string, string][] = [
-    ...Object.entries(options).map(([name, o]): [string, string, string] => {
+/** Rows of two columns, the second wrapped to `width` and aligned under its own start. */
+function columns(rows: [string, string][], width: number, lead = "  "): string[] {
+  const left = Math.max(...rows.map(([l]) => l.length));
+  // Too wide a first column leaves the second no room: each row then takes two lines.
+  if (lead.length + left + 2 > width * 0.45) return rows.map(([l, r]) => `${lead}${l}\n${wrapText(r, width, lead.length + 4, " ".repeat(lead.length + 4))}`);
+  return rows.map(([l, r]) => wrapText(r, width, lead.length + left + 2, `${lead}${l.padEnd(left)}  `));
+}
+
+function optionRows(options: Record<string, Options>, width: number, extra: [string, string][] = []): string[] {
+  const rows: [string, string][] = [
+    ...Object.entries(options).map(([name, o]): [string, string] => {
       const type = o.array ? "array" : String(o.type ?? "string");
-      return [`--${name}`, String(o.describe ?? ""), `[${type}]${o.default !== undefined ? ` [default: ${String(o.default)}]` : ""}`];
+      return [`--${name}`, `${String(o.describe ?? "")}  [${type}]${o.default !== undefined ? ` [default: ${String(o.default)}]` : ""}`];
     }),
     ...extra,
   ];
-  const width = Math.max(...rows.map(([f]) => f.length));
-  return rows.map(([flag, describe, type]) => `  ${flag.padEnd(width)}  ${describe}  ${type}`);
+  return columns(rows, width);
 }
 
-function renderHelp(def: CommandDef | undefined): string {
-  const builtins: [string, string, string][] = [
-    ["--help", "Show help", "[boolean]"],
-    ["--version", "Show version number", "[boolean]"],
+/** The help of one command, or with none the command list: what `--help`, `-h` and `help` print. */
+export function renderHelp(def: CommandDef | undefined, width: number = helpWidth()): string {
+  const builtins: [string, string][] = [
+    ["--help", "Show help  [boolean]"],
+    ["--version", "Show version number  [boolean]"],
   ];
-  const example = ([cmd, what]: [string, string]) => `  ${cmd.replace("$0", "cr2comms")}    ${what}`;
+  const examples = (list: [string, string][]) => columns(list.map(([cmd, what]): [string, string] => [cmd.replace("$0", "cr2comms"), what]), width);
+  const exitCodes = wrapText(EXIT_CODES, width, 2);
   if (!def) {
-    const width = Math.max(...COMMANDS.map((c) => c.command.length));
     return [
       "cr2comms <command>",
       "",
       "Commands:",
-      ...COMMANDS.map((c) => `  cr2comms ${c.command.padEnd(width)}  ${c.describe}`),
+      ...columns(COMMANDS.map((c): [string, string] => [`cr2comms ${c.command}`, c.describe]), width),
       "",
       "Options:",
-      ...optionRows({}, builtins),
+      ...optionRows({}, width, builtins),
       "",
       "Examples:",
-      example(["$0 inventory --emulator", "rehearse with sample data, no Twilio account needed"]),
-      example(["$0 <command> --help", "a command's own options"]),
+      ...examples(TOP_EXAMPLES),
       "",
-      EXIT_CODES,
+      exitCodes,
       "",
     ].join("\n");
   }
   const name = def.command.split(" ")[0]!;
-  const own = Object.keys(def.options).length ? [def.global ? `Options for ${name}:` : "Options:", ...optionRows(def.options, def.global ? [] : builtins), ""] : [];
-  const global = def.global ? ["Global options:", ...optionRows(GLOBAL_OPTIONS, builtins), ""] : [];
-  const positionals = Object.entries(def.positionals ?? {}).map(([p, spec]) => `  ${p}  ${spec.describe}  [choices: ${spec.choices.map((c) => `"${c}"`).join(", ")}]`);
+  const own = Object.keys(def.options).length ? [def.global ? `Options for ${name}:` : "Options:", ...optionRows(def.options, width, def.global ? [] : builtins), ""] : [];
+  const global = def.global ? ["Global options:", ...optionRows(GLOBAL_OPTIONS, width, builtins), ""] : [];
+  const positionals = columns(
+    Object.entries(def.positionals ?? {}).map(([p, spec]): [string, string] => [p, `${spec.describe}  [choices: ${spec.choices.map((c) => `"${c}"`).join(", ")}]`]),
+    width,
+  );
   const args = positionals.length ? ["Positionals:", ...positionals, ""] : [];
-  return [`cr2comms ${def.command}`, "", def.describe, "", ...args, ...own, ...global, "Examples:", ...def.examples.map(example), "", EXIT_CODES, ""].join("\n");
+  return [`cr2comms ${def.command}`, "", wrapText(def.describe, width), "", ...args, ...own, ...global, "Examples:", ...examples(def.examples), "", exitCodes, ""].join("\n");
 }
+
+const TOP_EXAMPLES: [string, string][] = [
+  ["$0 demo", "rehearse plan and apply with sample data, no Twilio account needed"],
+  ["$0 inventory --emulator", "list the sample account's credentials"],
+  ["$0 <command> --help", "a command's own options"],
+];
 
 /**
  * An argument only the full parser answers as before: help or version in any spelling (`-h`,
@@ -346,6 +386,11 @@ export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
   exitCode = EXIT.ok;
   try {
+    // `help <command>` with a command that exists is answered by quickHelp.
+    if (argv[0] === "help") {
+      const names = COMMANDS.map((c) => c.command.split(" ")[0]).join(", ");
+      throw new UsageError(`help takes one command name (${names}), not ${JSON.stringify(escapeControl(argv.slice(1).join(" ")))}`);
+    }
     const { default: yargs } = await import("yargs");
     const fail = (msg: string | null, err: Error | undefined): never => {
       // yargs's own validation errors (YError) are usage errors; anything else is a real failure.
@@ -375,22 +420,19 @@ export async function main(argv: string[]): Promise<number> {
       .demandCommand(1, "name a command (see --help)")
       .fail(fail);
     for (const d of COMMANDS) y = register(y, d);
-    await y
-      .example("$0 inventory --emulator", "rehearse with sample data, no Twilio account needed")
-      .example("$0 <command> --help", "a command's own options")
-      .epilogue(EXIT_CODES)
-      .help()
-      .wrap(Math.min(120, process.stdout.columns || 100))
-      .parseAsync();
+    for (const [cmd, what] of TOP_EXAMPLES) y = y.example(cmd, what);
+    await y.epilogue(EXIT_CODES).help().wrap(helpWidth()).parseAsync();
     return exitCode;
   } catch (err) {
     debug ||= process.env.LOG_LEVEL === "debug";
+    // The run's own last word on a failure stands out on a terminal, as an ERROR log line does.
+    const red = colorEnabled(process.env, process.stderr.isTTY) ? paint.red : (s: string) => s;
     if (err instanceof Cr2commsError) {
-      if (err.message) process.stderr.write(`cr2comms: ${err.message}\n`);
+      if (err.message) process.stderr.write(`${red(`cr2comms: ${err.message}`)}\n`);
       if (debug && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`cr2comms: unexpected error: ${(err as Error).message ?? String(err)}\n`);
+    process.stderr.write(`${red(`cr2comms: unexpected error: ${(err as Error).message ?? String(err)}`)}\n`);
     if (debug) process.stderr.write(`${(err as Error).stack}\n`);
     return EXIT.failure;
   }
@@ -400,7 +442,9 @@ ignoreClosedStdout(process.stdout);
 const args = process.argv.slice(2);
 // The one answer that needs no parser: half of start-up is loading yargs (its help layout).
 const fast = args.length === 1 && args[0] === "--version" ? `${TOOL_VERSION}\n` : quickHelp(args);
-const code = fast !== undefined ? (process.stdout.write(fast), EXIT.ok) : await main(args);
+// Bare `cr2comms` is a usage error that shows what there is to run.
+const code =
+  args.length === 0 ? (process.stderr.write(renderHelp(undefined)), EXIT.usage) : fast !== undefined ? (process.stdout.write(fast), EXIT.ok) : await main(args);
 // Exit once stdout/stderr are flushed (a large --json result into a pipe is written
 // asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
 const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import { colorEnabled, paint } from "./cli/color.js";
 import { escapeControl } from "./text.js";
 
 export type { Logger };
@@ -55,6 +56,11 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go; default fd 2 (stderr), written synchronously. */
   destination?: LogSink;
+  /**
+   * Colour WARN and ERROR/FATAL lines (pretty format only). Default: for fd 2, as `colorEnabled`
+   * decides from NO_COLOR, FORCE_COLOR and whether stderr is a terminal; never for another sink.
+   */
+  color?: boolean;
 }
 
 /**
@@ -71,7 +77,8 @@ export function createLogger(level = "info", options: LoggerOptions | LogSink = 
   const out = (text: string) => (terminalWriter ? terminalWriter(text, write) : write(text));
   // Unless told, stderr gets the readable form when a person is watching it; any other sink gets JSON.
   const format = opts.format ?? (given === 2 && process.stderr.isTTY ? "pretty" : "json");
-  const stream: DestinationStream = { write: (line: string) => out(format === "pretty" ? prettyLine(line) : line) };
+  const color = opts.color ?? (given === 2 && colorEnabled(process.env, process.stderr.isTTY));
+  const stream: DestinationStream = { write: (line: string) => out(format === "pretty" ? prettyLine(line, color) : line) };
   return pino({ name: "cr2comms", level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: undefined }, stream);
 }
 
@@ -83,9 +90,10 @@ const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: "TRACE", 20: "DEBUG"
 
 /**
  * One pino JSON line as `12:34:56 WARN  message key=value …`. Values are escaped with
- * escapeControl: a server's text must not move the cursor or fake a second line.
+ * escapeControl: a server's text must not move the cursor or fake a second line. With `color`,
+ * a WARN's level and message are yellow, an ERROR's or FATAL's red.
  */
-export function prettyLine(jsonLine: string): string {
+export function prettyLine(jsonLine: string, color = false): string {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(jsonLine) as Record<string, unknown>;
@@ -96,7 +104,11 @@ export function prettyLine(jsonLine: string): string {
   const at = typeof time === "number" ? new Date(time).toISOString().slice(11, 19) : "";
   const label = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5);
   const fields = Object.entries(rest).map(([k, v]) => `${k}=${escapeControl(typeof v === "string" ? v : JSON.stringify(v))}`);
-  return [at, label, escapeControl(String(msg ?? "")), ...fields].filter(Boolean).join(" ") + "\n";
+  const text = escapeControl(String(msg ?? ""));
+  // Escapes are added after escapeControl: only the level's own colour reaches the terminal.
+  const tint = !color || typeof level !== "number" || level < 40 ? undefined : level >= 50 ? paint.red : paint.yellow;
+  const head = tint ? [tint(paint.bold(label)), tint(text)] : [label, text];
+  return [at, ...head, ...fields].filter(Boolean).join(" ") + "\n";
 }
 
 /** A logger that discards everything (tests, library use). */

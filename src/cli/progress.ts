@@ -24,6 +24,8 @@ interface BarInternals {
 }
 
 const ERASE_LINE = "\r\x1b[2K";
+const WRAP_ON = "\x1b[?7h";
+const WRAP_OFF = "\x1b[?7l";
 
 /**
  * A progress bar on the terminal (cli-progress) that log lines do not tear: while it is active
@@ -43,8 +45,12 @@ export function startProgress(total: number, options: ProgressOptions): Progress
   let active = true;
   const above = (text: string, write: (text: string) => void) => {
     if (!active) return write(text);
-    stream.write(ERASE_LINE);
+    // cli-progress turns the terminal's autowrap off while the bar is drawn (so that a bar never
+    // spills onto a second line); a log line longer than the terminal would then be cut, its last
+    // column overwritten. Autowrap is on for the line itself and off again for the bar.
+    stream.write(ERASE_LINE + WRAP_ON);
     write(text.endsWith("\n") ? text : text + "\n");
+    stream.write(WRAP_OFF);
     // cli-progress restores the cursor it saved at start() when it stops; save it again at the
     // bar's new line, or stop() would jump back up over the lines just written.
     internals.terminal.cursorSave();

@@ -17,8 +17,9 @@ export { EmulatorState } from "./state.js";
 export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential, StoredRegistration } from "./state.js";
 
 /**
- * `cr2comms emulator`: loads the seed (file or SAMPLE_SEED), starts the emulator and logs one line
- * saying where it listens, which credentials it accepts and which environment variables to set.
+ * `cr2comms emulator`: loads the seed (file or SAMPLE_SEED), starts the emulator and prints (in one
+ * message of short lines) where it listens, which credentials it accepts and which environment
+ * variables to set.
  * The caller keeps it running and closes it.
  */
 export async function runEmulatorCommand(
@@ -39,12 +40,25 @@ export async function runEmulatorCommand(
     throw err;
   }
   const key = seed.apiKeys[0];
+  const vars: [string, string][] = [
+    ["CR2COMMS_CONVERSATIONS_URL", emulator.url],
+    ["CR2COMMS_COMMS_URL", emulator.url],
+    ["TWILIO_ACCOUNT_SID", emulator.accountSid],
+    ["TWILIO_AUTH_TOKEN", emulator.authToken],
+    // Its ledger and reports are kept apart from a real account's (the default ./reports).
+    ["CR2COMMS_REPORTS_DIR", "reports/emulator"],
+  ];
   log(
-    `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications Credentials, Apps, DeviceRegistrations; ` +
-      `${seed.legacyCredentials.length} legacy credentials) — account ${emulator.accountSid}, auth token ${emulator.authToken}` +
-      (key ? `, or API key ${key.sid} / ${key.secret}` : "") +
-      ` — export CR2COMMS_CONVERSATIONS_URL=${emulator.url} CR2COMMS_COMMS_URL=${emulator.url}` +
-      ` TWILIO_ACCOUNT_SID=${emulator.accountSid} TWILIO_AUTH_TOKEN=${emulator.authToken}`,
+    [
+      `Twilio emulator listening on ${emulator.url}`,
+      "  legacy /v1/Credentials; Comms /v1 and /preview PushNotifications",
+      `  Credentials, Apps, DeviceRegistrations; ${seed.legacyCredentials.length} legacy credentials`,
+      `  account ${emulator.accountSid}, auth token ${emulator.authToken}`,
+      ...(key ? [`  or API key ${key.sid} / ${key.secret}`] : []),
+      "Point cr2comms at it (reports and ledger apart from a real account's):",
+      ...vars.map(([name, value]) => `  export ${name}=${value}`),
+      "Ctrl-C stops it.",
+    ].join("\n"),
   );
   return emulator;
 }

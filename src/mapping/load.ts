@@ -8,6 +8,14 @@ import { readLocalFile } from "../localfile.js";
 import { editDistance, escapeControl } from "../text.js";
 import type { Mapping, MappingEntry } from "./types.js";
 
+/** Where commands look for the mapping without --mapping or CR2COMMS_MAPPING. */
+export const DEFAULT_MAPPING_PATH = "mappings/migration.yaml";
+
+/** A path as one shell word, quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w./:@%+,=-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
 /** The only mapping file version this build reads. */
 export const MAPPING_VERSION = 1;
 
@@ -54,7 +62,11 @@ export function loadMapping(path: string, cwd: string = process.cwd()): Mapping 
   }
   const read = readLocalFile(absolute, MAX_MAPPING_FILE_BYTES);
   if (!read.ok) {
-    if (read.code === "unreadable") throw new UsageError(`cannot read mapping file ${shown}: ${read.reason === "not found" ? "no such file" : read.reason}`);
+    if (read.code === "unreadable") {
+      if (read.reason !== "not found") throw new UsageError(`cannot read mapping file ${shown}: ${read.reason}`);
+      const init = absolute === resolve(cwd, DEFAULT_MAPPING_PATH) ? "cr2comms init" : `cr2comms init --mapping ${shellWord(shown)}`;
+      throw new UsageError(`cannot read mapping file ${shown}: no such file (write one from the account's credentials with \`${init}\`, then edit it)`);
+    }
     const hint = read.code === "too-large" ? " (a mapping file is a few KiB: is this the right file?)" : "";
     throw new UsageError(`mapping file ${shown} is ${read.reason}${hint}`);
   }
@@ -139,6 +151,9 @@ function validate(raw: unknown): string[] {
   if (!isRecord(raw)) return ["expected a map with `version: 1` and a `credentials` list at the top level"];
   if (!("version" in raw)) return ["missing `version: 1` at the top level"];
   if (raw.version !== MAPPING_VERSION) {
+    if (raw.version === String(MAPPING_VERSION)) {
+      return [`version must be the number ${MAPPING_VERSION}, not the text "${MAPPING_VERSION}" (write \`version: ${MAPPING_VERSION}\`, without quotes)`];
+    }
     const shown = typeof raw.version === "number" ? String(raw.version) : JSON.stringify(raw.version) ?? "?";
     return [`unsupported mapping version ${escapeControl(shown.slice(0, 40))}, this cr2comms reads version ${MAPPING_VERSION}`];
   }

@@ -59,7 +59,58 @@ describe("help", () => {
   it("the top-level help lists every command", async () => {
     const run = await runCli(["--help"]);
     expect(run.code).toBe(0);
-    for (const c of ["inventory", "init", "plan", "apply", "status", "rollback", "ledger <action>", "emulator"]) expect(run.stdout).toContain(`cr2comms ${c} `);
+    for (const c of ["inventory", "init", "plan", "apply", "status", "rollback", "ledger <action>", "emulator", "demo"]) expect(run.stdout).toContain(`cr2comms ${c} `);
+  });
+
+  it("help, --help and -h print the same help; help <command> the same as <command> --help", async () => {
+    const top = await runCli(["--help"]);
+    for (const args of [["help"], ["-h"]]) expect((await runCli(args)).stdout, args.join(" ")).toBe(top.stdout);
+    const apply = await runCli(["apply", "--help"]);
+    for (const args of [["help", "apply"], ["--help", "apply"], ["apply", "-h"]]) {
+      const run = await runCli(args);
+      expect(run.code, args.join(" ")).toBe(0);
+      expect(run.stdout, args.join(" ")).toBe(apply.stdout);
+    }
+  });
+
+  it("help fits 80 columns when not on a terminal, wrapped with the descriptions aligned", async () => {
+    for (const args of [["--help"], ["apply", "--help"], ["ledger", "--help"], ["emulator", "--help"], ["apply", "--help", "--json"]]) {
+      const run = await runCli(args);
+      expect(run.code).toBe(0);
+      for (const line of run.stdout.split("\n")) expect(line.length, `${args.join(" ")}: ${line}`).toBeLessThanOrEqual(80);
+    }
+    const apply = (await runCli(["apply", "--help"])).stdout;
+    // A wrapped description continues under its first word.
+    const lines = apply.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("  --settle-seconds"));
+    const column = lines[at]!.indexOf("how long");
+    expect(lines[at + 1]!.slice(0, column).trim()).toBe("");
+    expect(lines[at + 1]![column]).not.toBe(" ");
+  });
+
+  it("help with an unknown command name lists the command names", async () => {
+    const run = await runCli(["help", "invntory"]);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toBe('cr2comms: help takes one command name (inventory, init, plan, apply, status, rollback, ledger, demo, emulator), not "invntory"\n');
+  });
+
+  it("bare cr2comms shows the command list (exit 64)", async () => {
+    const run = await runCli([]);
+    expect(run.code).toBe(64);
+    for (const c of ["inventory", "init", "plan", "apply", "status", "rollback", "ledger <action>", "emulator", "demo"]) expect(run.stderr).toContain(`cr2comms ${c} `);
+    expect(run.stderr).not.toContain("Not enough");
+  });
+
+  it("cr2comms ledger without an action says which actions there are", async () => {
+    const run = await runCli(["ledger"]);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toBe("cr2comms: ledger needs an action: check, repair or rebuild (e.g. `cr2comms ledger check`; see `cr2comms ledger --help`)\n");
+  });
+
+  it("apply --plan with a missing file says so in words, and how to make one", async () => {
+    const run = await runCli(["apply", "--emulator", "--yes", "--plan", "no-such-plan.json", "--reports-dir", reports]);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toBe("cr2comms: cannot read the plan file no-such-plan.json: no such file (save one with `cr2comms plan --out <file>`)\n");
   });
 
   it("--version prints the package version", async () => {

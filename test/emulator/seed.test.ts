@@ -107,7 +107,7 @@ describe("emulator seeds", () => {
     expect(() => loadSeedFile(seedFile("apps.json", { commsCredentials: tooMany }))).toThrow(/11 Apps, the limit is 10/);
   });
 
-  it("runEmulatorCommand starts from a seed file and logs one line with the URL, credentials and env vars", async () => {
+  it("runEmulatorCommand starts from a seed file and prints the URL, credentials and env vars, a reports dir of its own among them, in lines that fit 80 columns", async () => {
     const path = seedFile("cmd.json", { authToken: "tok", legacyCredentials: generateLegacyCredentials(3) });
     const lines: string[] = [];
     em = await runEmulatorCommand({ seedFile: path, visibilityDelayMs: 0 }, (l) => lines.push(l));
@@ -119,9 +119,13 @@ describe("emulator seeds", () => {
       `CR2COMMS_COMMS_URL=${em.url}`,
       `TWILIO_ACCOUNT_SID=${SAMPLE_SEED.accountSid}`,
       "TWILIO_AUTH_TOKEN=tok",
+      "CR2COMMS_REPORTS_DIR=reports/emulator",
     ]) {
       expect(line).toContain(part);
     }
+    // Every variable is exported on a line of its own, a reports dir apart from a real account's ./reports among them.
+    expect(line).toMatch(/^ {2}export CR2COMMS_REPORTS_DIR=reports\/emulator$/m);
+    for (const row of line.split("\n")) expect(row.length, row).toBeLessThanOrEqual(80);
     expect(em.authToken).toBe("tok");
     expect((await client(em).get("/v1/Credentials")).json.credentials).toHaveLength(3);
   });

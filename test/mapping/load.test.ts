@@ -144,6 +144,11 @@ credentials:
     expect(errorOf(file("v2.yaml", "version: 2\ncredentials: []\n"))).toContain(
       "unsupported mapping version 2, this cr2comms reads version 1",
     );
+    // Quoted, it is the text "1": say that the number 1 is meant.
+    expect(errorOf(file("v1s.yaml", 'version: "1"\ncredentials: []\n'))).toContain(
+      'version must be the number 1, not the text "1" (write `version: 1`, without quotes)',
+    );
+    expect(errorOf(file("v1j.json", '{"version": "1", "credentials": []}'))).toContain("version must be the number 1, not the text \"1\"");
     expect(errorOf(file("v0.yaml", "credentials: []\n"))).toContain("missing `version: 1`");
     expect(errorOf(file("nolist.yaml", "version: 1\n"))).toContain("missing the `credentials` list");
     expect(errorOf(file("notlist.yaml", "version: 1\ncredentials: {}\n"))).toContain("credentials must be a list");
@@ -190,7 +195,9 @@ credentials:
 
   it("names the path of a missing or unreadable file, or a wrong extension", () => {
     const dir = mkdtempSync(join(tmpdir(), "cr2comms-mapping-"));
-    expect(errorOf(join(dir, "nope.yaml"))).toBe(`cannot read mapping file ${join(dir, "nope.yaml")}: no such file`);
+    expect(errorOf(join(dir, "nope.yaml"))).toBe(
+      `cannot read mapping file ${join(dir, "nope.yaml")}: no such file (write one from the account's credentials with \`cr2comms init --mapping ${join(dir, "nope.yaml")}\`, then edit it)`,
+    );
     mkdirSync(join(dir, "folder.yaml"));
     expect(errorOf(join(dir, "folder.yaml"))).toContain(join(dir, "folder.yaml"));
     expect(errorOf(file("m.txt", "version: 1"))).toContain("unsupported extension");

@@ -155,7 +155,9 @@ function readPlanText(path: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
-    throw new UsageError(`cannot read the plan file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file (save one with `cr2comms plan --out <file>`)" : code === "EISDIR" ? "it is a folder" : code === "EACCES" ? "permission denied" : (code ?? (err as Error).message);
+    throw new UsageError(`cannot read the plan file ${escapeControl(path)}: ${why}`);
   }
 }
 

@@ -1,9 +1,8 @@
 import type { CommsCredential, LegacyCredential } from "../../domain.js";
 import { derivedCredentialType } from "../../plan/index.js";
-import { renderTable } from "../../report/index.js";
 import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
-import { formatCounts, print, printJson } from "../output.js";
+import { formatCounts, print, printJson, printTable, printWrapped } from "../output.js";
 import { openRuntime } from "../runtime.js";
 
 export interface InventoryArgs extends GlobalArgs {
@@ -40,20 +39,22 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
       return 0;
     }
     print(`Conversations API: ${rt.settings.conversationsUrl}`);
-    print(`Legacy Conversations credentials in ${rt.credentials.accountSid}: ${legacy.length} (${formatCounts(byType, ["apn", "fcm", "gcm"])})`);
-    print(
-      renderTable(
-        ["sid", "friendly name", "type", "sandbox", "maps to"],
-        legacy.map((c) => [c.sid, c.friendlyName ?? "(none)", c.type, sandboxText(c.sandbox), mapsTo(c)]),
-      ),
+    printWrapped(`Legacy Conversations credentials in ${rt.credentials.accountSid}: ${legacy.length} (${formatCounts(byType, ["apn", "fcm", "gcm"])})`);
+    printTable(
+      [{ header: "sid", fit: "sid" }, { header: "friendly name", fit: "text" }, { header: "type" }, { header: "sandbox", drop: 1 }, { header: "maps to", fit: "text" }],
+      legacy.map((c) => [c.sid, c.friendlyName ?? "(none)", c.type, sandboxText(c.sandbox), mapsTo(c)]),
     );
     if (comms) {
       const byApp = groupByApp(comms);
       const defaultLine = appsRead ? (defaultApp ? `default App: ${escapeControl(defaultApp)}` : "no default App") : `default App unknown (the Apps could not be read: ${escapeControl((apps as { error: string }).error)})`;
-      print(`\nComms Push Notifications credentials: ${comms.length} in ${Object.keys(byApp).length} App(s); ${defaultLine}`);
+      printWrapped(`\nComms Push Notifications credentials: ${comms.length} in ${Object.keys(byApp).length} App(s); ${defaultLine}`);
+      if (comms.length > 0) printWrapped(DEFAULT_COLUMN_NOTE);
       for (const [app, creds] of Object.entries(byApp)) {
         print(`\n${escapeControl(app)}`);
-        print(renderTable(["id", "type", "default", "created"], creds.map((c) => [c.id, c.credentialType, c.isDefault ? "yes" : "no", c.createdAt])));
+        printTable(
+          [{ header: "id", fit: "sid" }, { header: "type" }, { header: "default for type" }, { header: "created", drop: 1 }],
+          creds.map((c) => [c.id, c.credentialType, c.isDefault ? "yes" : "no", c.createdAt]),
+        );
       }
     }
     return 0;
@@ -61,6 +62,10 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
     await rt.close();
   }
 }
+
+/** An App holds one default credential per type, so one App may show several "yes". */
+export const DEFAULT_COLUMN_NOTE =
+  "default for type: the credential Comms uses for that App and type (APN, APN_SANDBOX, FCM) when a device registration names none; an App has one per type, so it may show several.";
 
 /** The parsed flag, not the API's raw "True"/"False" string; "—" when the API sent none. */
 function sandboxText(sandbox: boolean | null): string {

@@ -1,11 +1,12 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { DEFAULT_MAPPING_PATH, displayMappingPath } from "../../mapping/load.js";
 import { serializePlanFile } from "../../plan/index.js";
 import { PLAN_ACTIONS, hasChanges, isBlocked, summarize, type Plan } from "../../plan/types.js";
 import { describeAccountAction } from "../../plan/account.js";
 import { escapeControl } from "../../text.js";
 import { messageLines, planMarkdownPieces, planReport, writeFileAtomic, writeReport } from "../../report/index.js";
-import type { GlobalArgs } from "../config.js";
+import type { GlobalArgs, Settings } from "../config.js";
 import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
@@ -36,7 +37,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
     } else {
       printPlanSummary(plan);
       print(`\nReport: ${paths.markdownPath}\n        ${paths.jsonPath}`);
-      if (planFile) print(`Plan saved to ${planFile} (review the report, then apply exactly this plan with: cr2comms apply --plan ${planFile} --yes)`);
+      if (planFile) print(`Plan saved to ${planFile} (review the report, then apply exactly this plan with: ${applyCommand(planFile, args, rt.settings)})`);
     }
     if (isBlocked(plan)) return 1;
     if (args.detailedExitcode && hasChanges(plan)) return 2;
@@ -56,4 +57,26 @@ export function printPlanSummary(plan: Plan): void {
   if ((plan.accountProblems ?? []).length > 0) print("Problems whose fix changes other entries: apply writes nothing until they are fixed.");
   else if (isBlocked(plan)) print("Blocking problems found: fix them and run plan again (the other credentials are planned as shown).");
   else if (!hasChanges(plan)) print("Nothing to change: Comms already matches the mapping.");
+}
+
+/**
+ * The `apply --plan` command that applies this saved plan: with the flags that decided what the
+ * plan was computed from (apply computes a fresh plan the same way and refuses a stale one), so it
+ * works as printed. Credentials and URLs set in the environment are left to the environment.
+ */
+export function applyCommand(planFile: string, args: PlanArgs, settings: Settings, cwd: string = process.cwd()): string {
+  const path = (p: string) => shellWord(escapeControl(displayMappingPath(resolve(cwd, p), cwd)));
+  const words = ["cr2comms", "apply", "--plan", path(planFile)];
+  if (settings.emulator) words.push("--emulator");
+  if (settings.mappingPath !== resolve(cwd, DEFAULT_MAPPING_PATH)) words.push("--mapping", path(settings.mappingPath));
+  if (args.reportsDir) words.push("--reports-dir", path(settings.reportsDir));
+  if (args.ledger) words.push("--ledger", path(settings.ledgerPath));
+  if (args.commsApiVersion) words.push("--comms-api-version", settings.commsApiVersion);
+  words.push("--yes");
+  return words.join(" ");
+}
+
+/** A word as a POSIX shell reads it back, quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w./:@%+,=-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }

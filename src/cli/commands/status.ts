@@ -1,9 +1,8 @@
 import { UsageError } from "../../errors.js";
-import { renderTable } from "../../report/index.js";
 import { computeDefaultApp, computeStatus, type StatusRow } from "../../status/status.js";
 import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
-import { formatCounts, print, printJson } from "../output.js";
+import { formatCounts, print, printJson, printTable, printWrapped } from "../output.js";
 import { openRuntime } from "../runtime.js";
 
 export interface StatusArgs extends GlobalArgs {
@@ -70,19 +69,28 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
     } else {
       if (entries.size === 0) print(`The ledger ${rt.settings.ledgerPath} records nothing yet.`);
       else {
-        print(
-          renderTable(
-            ["legacy sid", "status", "app", "type", "comms id", "expires", "detail"],
-            status.rows.map((r) => [r.legacySid, r.kind, r.appName ?? "", r.credentialType ?? "", r.commsCredentialId ?? "", expiresCell(r), r.detail]),
-          ),
+        printTable(
+          [
+            { header: "legacy sid", fit: "sid" },
+            { header: "status" },
+            { header: "app", fit: "text" },
+            { header: "type", drop: 2 },
+            { header: "comms id", fit: "sid", drop: 3 },
+            { header: "expires", fit: "text", drop: 1 },
+            { header: "detail", fit: "text" },
+          ],
+          status.rows.map((r) => [r.legacySid, r.kind, r.appName ?? "", r.credentialType ?? "", r.commsCredentialId ?? "", expiresCell(r), r.detail]),
         );
       }
-      print(`\nDefault App: ${escapeControl(defaultApp.detail)}`);
+      printWrapped(`\nDefault App: ${escapeControl(defaultApp.detail)}`);
       if (status.foreign.length) {
         print(`\nNot created by cr2comms (left untouched): ${status.foreign.length}`);
-        print(renderTable(["comms id", "app", "type", "default"], status.foreign.map((c) => [c.id, c.appName, c.credentialType, c.isDefault ? "yes" : "no"])));
+        printTable(
+          [{ header: "comms id", fit: "sid" }, { header: "app", fit: "text" }, { header: "type" }, { header: "default for type" }],
+          status.foreign.map((c) => [c.id, c.appName, c.credentialType, c.isDefault ? "yes" : "no"]),
+        );
       }
-      print(`\n${status.drift ? "Drift" : "In sync"}: ${formatCounts(status.summary)}`);
+      printWrapped(`\n${status.drift ? "Drift" : "In sync"}: ${formatCounts(status.summary)}`);
       if (expiringWithinDays !== undefined) {
         if (status.expiring.length === 0) print(`No certificate cr2comms put into Comms expires within ${expiringWithinDays} day(s).`);
         else {
