@@ -51,6 +51,8 @@ export interface CommsClientConfig {
   dispatcher?: Dispatcher;
   /** Connect, headers and body timeout of the client's own dispatcher; default `REQUEST_TIMEOUT_MS`. */
   requestTimeoutMs?: number;
+  /** Overall deadline of each request; default the dispatcher's, else `REQUEST_DEADLINE_MS`. */
+  requestDeadlineMs?: number;
   /** List page size; default `COMMS_PAGE_SIZE` (tests use small pages to exercise paging). */
   pageSize?: number;
   /** List page budget; default `COMMS_MAX_PAGES`. */
@@ -109,7 +111,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           uncertainEarlier = uncertain;
           stats.requests++;
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
-          const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes });
+          const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes, deadlineMs: cfg.requestDeadlineMs });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
           for (const listener of answerListeners) listener(res.status);
           return {

@@ -43,6 +43,8 @@ export interface LegacyReaderConfig {
   maxPages?: number;
   /** Largest answer read; default `MAX_RESPONSE_BYTES`. */
   maxResponseBytes?: number;
+  /** Overall deadline of each request; default the dispatcher's, else `REQUEST_DEADLINE_MS`. */
+  requestDeadlineMs?: number;
 }
 
 export interface LegacyReader {
@@ -86,7 +88,7 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
     try {
       res = await withRetry(
         async () => {
-          const answer = await sendHttp({ dispatcher, api: API, method: "GET", url: url.href, headers, maxBytes });
+          const answer = await sendHttp({ dispatcher, api: API, method: "GET", url: url.href, headers, maxBytes, deadlineMs: cfg.requestDeadlineMs });
           logger.debug({ api: API, method: "GET", path, status: answer.status }, "http");
           return answer;
         },
