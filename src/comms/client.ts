@@ -12,7 +12,7 @@ import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, defaultSleep, withRetry, type RetryDecision } from "../http/retry.js";
-import { cleanServerText, parseErrorBody } from "../http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
 import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import { hasControl } from "../text.js";
@@ -84,6 +84,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const prefix = base.pathname.replace(/\/+$/, "");
   const collectionPath = `${prefix}/${cfg.apiVersion}/PushNotifications/Credentials`;
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
+  rememberSecret(cfg.password);
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
   const answerListeners = new Set<(status: number) => void>();
   const pause = cfg.sleep ?? defaultSleep;
@@ -92,7 +93,8 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
     // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
     const idempotent = kind !== "create";
-    const pathOnly = path.split("?")[0] ?? path;
+    // A path may come from an answer (a next page): shown only cleaned, like any server text.
+    const pathOnly = cleanServerText(path.split("?")[0] ?? path);
     let uncertain = false;
     let uncertainEarlier = false;
     const headers: Record<string, string> = {
@@ -102,6 +104,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const sent = sentSecrets(body);
+    for (const secret of sent) rememberSecret(secret);
     if (payload !== undefined) headers["content-type"] = "application/json";
     let sends = 0;
     try {
@@ -392,7 +395,7 @@ function parseJson(text: string, path: string): unknown {
     return JSON.parse(text);
   } catch {
     // No cause: the parser's message quotes the answer, which is server text.
-    throw new Cr2commsError(`${API} API answered ${path.split("?")[0]} with invalid JSON`, EXIT.failure);
+    throw new Cr2commsError(`${API} API answered ${cleanServerText(path.split("?")[0] ?? path)} with invalid JSON`, EXIT.failure);
   }
 }
 

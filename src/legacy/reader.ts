@@ -15,7 +15,7 @@ import { createDispatcher, firstHeader, sendHttp, type HttpAnswer } from "../htt
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, withRetry } from "../http/retry.js";
-import { cleanServerText, parseErrorBody } from "../http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
 /** Where the legacy API lives unless told otherwise. */
@@ -79,11 +79,13 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
     accept: "application/json",
     "user-agent": `${TOOL_NAME}/${TOOL_VERSION}`,
   };
+  rememberSecret(cfg.password);
   let warnings: string[] = [];
 
   /** GET one page (retried by the shared policy); error answers become typed errors from cleaned text. */
   async function getPage(url: URL): Promise<Page> {
-    const path = url.pathname;
+    // A next page's path comes from an answer: shown only cleaned, like any server text.
+    const path = cleanServerText(url.pathname);
     let res: HttpAnswer;
     try {
       res = await withRetry(
@@ -105,7 +107,7 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
         },
       );
     } catch (error) {
-      if (isNetworkError(error)) throw new NetworkError(API, "GET", url.href, error);
+      if (isNetworkError(error)) throw new NetworkError(API, "GET", `${url.origin}${path}`, error);
       throw error;
     }
     if (res.status === 401) throw new AuthError(cfg.accountSid, API);
