@@ -32,6 +32,12 @@ export const DEFAULT_COMMS_URL = "https://comms.twilio.com";
 
 const API = "Comms";
 
+/**
+ * A Comms credential id: `comms_credential_` and lowercase Crockford base32, a ULID (26; the docs'
+ * pattern allows up to 34).
+ */
+export const COMMS_CREDENTIAL_ID_PATTERN = /^comms_credential_[0-9a-hjkmnp-tv-z]{26,34}$/;
+
 export interface CommsClientConfig {
   /** Scheme + host (+ port), e.g. `https://comms.twilio.com`; every request goes there. */
   baseUrl: string;
@@ -179,7 +185,43 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     return toCommsCredential(parseJson(res.text, path), logger);
   }
 
-  function accepted(res: HttpResult, fallbackId: string | undefined, fallbackLocation: string | undefined): Accepted {
+  /**
+   * A write to a resource this client named (PATCH, DELETE): what it acted on is that resource,
+   * whatever the answer echoes (the docs' own PATCH example answers with another id).
+   */
+  function acceptedAt(res: HttpResult, id: string, path: string): Accepted {
+    if (res.status < 200 || res.status >= 300) fail(res);
+    return { resourceId: id, resourceLocation: `${base.origin}${path}` };
+  }
+
+  const credentialLocation = new RegExp(`^${escapeRegExp(prefix)}/(?:v1|preview)/PushNotifications/Credentials/([^/]+)$`);
+
+  /** The credential id a location names: on this client's origin, under the Credentials collection (either version); else undefined. */
+  function credentialIdAt(location: string): string | undefined {
+    let url: URL;
+    try {
+      url = new URL(location, base.origin);
+    } catch {
+      return undefined;
+    }
+    if (url.origin !== base.origin || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return undefined;
+    const segment = credentialLocation.exec(url.pathname)?.[1];
+    if (segment === undefined) return undefined;
+    let id: string;
+    try {
+      id = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+    return COMMS_CREDENTIAL_ID_PATTERN.test(id) ? id : undefined;
+  }
+
+  /**
+   * The credential a create's 2xx names. Server text lands in the ledger and the reports, so only a
+   * Comms credential id and a location of it on the Comms origin are taken; anything else (or ids
+   * that disagree) is an invalid answer: the create may have been carried out, its outcome unknown.
+   */
+  function acceptedCreate(res: HttpResult): Accepted {
     if (res.status < 200 || res.status >= 300) fail(res);
     let body: unknown;
     try {
@@ -187,10 +229,31 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     } catch {
       body = undefined;
     }
-    const b = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-    const location = nonEmpty(b.resourceLocation) ?? res.location ?? fallbackLocation;
-    const id = nonEmpty(b.resourceId) ?? (location ? lastSegment(location) : undefined) ?? fallbackId;
-    if (!id || !location) {
+    const b = asObject(body);
+    const invalid = (what: string, value: unknown): never => {
+      const shown = cleanServerText(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)), { sent: res.sent });
+      throw new UnknownOutcomeError(
+        `${API} API accepted the create (HTTP ${res.status}) but named an invalid resource (${what} "${shown.slice(0, 80)}"); outcome unknown, not re-sent`,
+      );
+    };
+    const given = (value: unknown): boolean => value !== undefined && value !== null && value !== "";
+    const ids: string[] = [];
+    if (given(b.resourceId)) {
+      if (typeof b.resourceId !== "string" || !COMMS_CREDENTIAL_ID_PATTERN.test(b.resourceId)) invalid("resourceId", b.resourceId);
+      ids.push(b.resourceId as string);
+    }
+    const locations: string[] = [];
+    for (const [what, value] of [["resourceLocation", b.resourceLocation], ["Location", res.location]] as const) {
+      if (!given(value)) continue;
+      const id = typeof value === "string" ? credentialIdAt(value) : undefined;
+      if (id === undefined) return invalid(what, value);
+      ids.push(id);
+      locations.push(new URL(value as string, base.origin).href);
+    }
+    if (ids.some((id) => id !== ids[0])) invalid("resourceId", ids.join(" / "));
+    const id = ids[0];
+    const location = locations[0];
+    if (id === undefined || location === undefined) {
       throw new UnknownOutcomeError(
         `${API} API accepted the request (HTTP ${res.status}) but named no resource (no resourceId/resourceLocation or Location header)`,
       );
@@ -256,7 +319,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     async setDefaultApp(appName) {
       const path = appPath(appName);
       const res = await send("patch-app", "PATCH", path, { isDefault: true });
-      return accepted(res, appName, `${base.origin}${path}`);
+      return acceptedAt(res, appName, path);
     },
 
     async countDeviceRegistrations(appName) {
@@ -332,13 +395,13 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
 
     async create(body: CreateCredentialBody, opts?: CreateOptions) {
       const res = await send("create", "POST", collectionPath, body, opts?.onSend);
-      return accepted(res, undefined, undefined);
+      return acceptedCreate(res);
     },
 
     async setDefault(id, isDefault) {
       const path = itemPath(id);
       const res = await send("patch", "PATCH", path, { isDefault });
-      return accepted(res, id, `${base.origin}${path}`);
+      return acceptedAt(res, id, path);
     },
 
     async delete(id, opts) {
@@ -346,7 +409,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       const res = await send("delete", "DELETE", path, undefined, opts?.onSend);
       // An earlier attempt whose answer was lost may already have deleted it.
       if (res.status === 404 && res.uncertainEarlier) return { resourceId: id, resourceLocation: `${base.origin}${path}` };
-      return accepted(res, id, `${base.origin}${path}`);
+      return acceptedAt(res, id, path);
     },
 
     watchAnswers(listener) {
@@ -381,13 +444,8 @@ function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-function lastSegment(location: string): string | undefined {
-  try {
-    const segment = new URL(location, "http://x").pathname.split("/").filter(Boolean).pop();
-    return segment ? decodeURIComponent(segment) : undefined;
-  } catch {
-    return undefined;
-  }
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function parseJson(text: string, path: string): unknown {

@@ -212,7 +212,7 @@ export async function startRelay(target: string, rewrite: RelayRewrite): Promise
   const relay = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "connection") headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !["host", "connection", "content-length"].includes(k)) headers[k] = v;
     const method = req.method ?? "GET";
     const upstream = await fetch(`${target}${req.url ?? "/"}`, { method, headers, ...(method === "GET" || method === "HEAD" ? {} : { body }) });
     const answer = { status: upstream.status, headers: {} as Record<string, string>, body: (await upstream.text()).replaceAll(target, self) };
