@@ -7,7 +7,7 @@
 import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
-import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
+import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError, UnknownOutcomeError } from "../errors.js";
 import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
@@ -47,6 +47,11 @@ export interface CommsClientConfig {
   password: string;
   /** For error messages. */
   accountSid: string;
+  /**
+   * Which credential `username`/`password` are and where they came from, for 401 and 403 messages
+   * (e.g. `TWILIO_AUTH_TOKEN for AC…`); default `API key SK…` or `the auth token for AC…`.
+   */
+  credentialLabel?: string;
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -71,6 +76,8 @@ export interface CommsClientConfig {
 export type CommsRequestKind = "list" | "fetch" | "create" | "patch" | "delete" | "list-apps" | "fetch-app" | "patch-app" | "list-registrations";
 
 interface HttpResult {
+  kind: CommsRequestKind;
+  method: string;
   status: number;
   text: string;
   location: string | undefined;
@@ -150,7 +157,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           },
         },
       );
-      return { status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
+      return { kind, method, status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
     } catch (error) {
       // A create answered 2xx or 5xx but unreadable (too large) may have been carried out: never "failed".
       if (!idempotent && error instanceof ResponseTooLargeError && (error.status < 400 || error.status >= 500)) {
@@ -162,9 +169,30 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     }
   }
 
+  const credential = cfg.credentialLabel ?? (cfg.username.startsWith("SK") ? `API key ${cfg.username}` : `the auth token for ${cfg.accountSid}`);
+
+  /** What a request of each kind is, for a 403: its path template and what it does. */
+  function requestKind(kind: CommsRequestKind): string {
+    const byKind: Record<CommsRequestKind, string> = {
+      list: `${collectionPath} (list credentials)`,
+      fetch: `${collectionPath}/{id} (fetch a credential)`,
+      create: `${collectionPath} (create a credential)`,
+      patch: `${collectionPath}/{id} (update a credential)`,
+      delete: `${collectionPath}/{id} (delete a credential)`,
+      "list-apps": `${pushPath}/Apps (list Apps)`,
+      "fetch-app": `${pushPath}/Apps/{appName} (fetch an App)`,
+      "patch-app": `${pushPath}/Apps/{appName} (set the default App)`,
+      "list-registrations": `${pushPath}/DeviceRegistrations (count device registrations)`,
+    };
+    return byKind[kind];
+  }
+
   function fail(res: HttpResult): never {
-    if (res.status === 401) throw new AuthError(cfg.accountSid, API);
+    if (res.status === 401) throw new AuthError(cfg.accountSid, API, { request: { host: base.host, credential } });
     const parsed = parseErrorBody(res.status, res.text, { sent: res.sent });
+    if (res.status === 403) {
+      throw new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: res.method, what: requestKind(res.kind) });
+    }
     throw new ApiError(API, res.status, parsed.code, parsed.message);
   }
 

@@ -8,7 +8,7 @@
 import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { LegacyCredential } from "../domain.js";
-import { ApiError, AuthError, Cr2commsError, EXIT } from "../errors.js";
+import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError } from "../errors.js";
 import { LEGACY_MAX_PAGES, LEGACY_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import { createDispatcher, firstHeader, sendHttp, type HttpAnswer } from "../http/agent.js";
@@ -29,6 +29,11 @@ export interface LegacyReaderConfig {
   /** Account SID (with an Auth Token) or API Key SID `SK…` (with its secret). */
   username: string;
   password: string;
+  /**
+   * Which credential `username`/`password` are and where they came from, for 401 and 403 messages
+   * (e.g. `TWILIO_AUTH_TOKEN for AC…`); default `API key SK…` or `the auth token for AC…`.
+   */
+  credentialLabel?: string;
   /** Scheme + host (+ optional port) every request is sent to, e.g. `http://127.0.0.1:4010`. */
   baseUrl: string;
   logger?: Logger;
@@ -80,6 +85,7 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
     "user-agent": `${TOOL_NAME}/${TOOL_VERSION}`,
   };
   rememberSecret(cfg.password);
+  const credential = cfg.credentialLabel ?? (cfg.username.startsWith("SK") ? `API key ${cfg.username}` : `the auth token for ${cfg.accountSid}`);
   let warnings: string[] = [];
 
   /** GET one page (retried by the shared policy); error answers become typed errors from cleaned text. */
@@ -110,9 +116,12 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
       if (isNetworkError(error)) throw new NetworkError(API, "GET", `${url.origin}${path}`, error);
       throw error;
     }
-    if (res.status === 401) throw new AuthError(cfg.accountSid, API);
+    if (res.status === 401) throw new AuthError(cfg.accountSid, API, { request: { host: base.host, credential } });
     if (res.status < 200 || res.status >= 300) {
       const parsed = parseErrorBody(res.status, res.text);
+      if (res.status === 403) {
+        throw new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: "GET", what: `${COLLECTION} (list Conversations credentials)` });
+      }
       throw new ApiError(API, res.status, parsed.code, parsed.message);
     }
     return readPage(res.text.trim() === "" ? {} : parseJson(res.text, path));
