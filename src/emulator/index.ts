@@ -38,11 +38,13 @@ export async function runEmulatorCommand(
     }
     throw err;
   }
-  const key = seed.apiKeys[0];
+  const key = seed.apiKeys.find((k) => k.readOnly !== true);
+  const readOnlyKey = seed.apiKeys.find((k) => k.readOnly === true);
   log(
     `Twilio emulator listening on ${emulator.url} (legacy /v1/Credentials, Comms /v1 and /preview/PushNotifications Credentials, Apps, DeviceRegistrations; ` +
       `${seed.legacyCredentials.length} legacy credentials) — account ${emulator.accountSid}, auth token ${emulator.authToken}` +
       (key ? `, or API key ${key.sid} / ${key.secret}` : "") +
+      (readOnlyKey ? `, or read-only API key ${readOnlyKey.sid} / ${readOnlyKey.secret} (reads only; writes are answered 403)` : "") +
       ` — export CR2COMMS_CONVERSATIONS_URL=${emulator.url} CR2COMMS_COMMS_URL=${emulator.url}` +
       ` TWILIO_ACCOUNT_SID=${emulator.accountSid} TWILIO_AUTH_TOKEN=${emulator.authToken}`,
   );
