@@ -44,6 +44,9 @@ describe("the ids of a 202 to a create", () => {
     ["a location on another origin", () => ({ status: 202, json: { resourceId: VALID_ID, resourceLocation: `https://elsewhere.example/v1/PushNotifications/Credentials/${VALID_ID}` } })],
     ["a location under another collection", (o) => ({ status: 202, json: { resourceId: VALID_ID, resourceLocation: at(o, `/v1/PushNotifications/Apps/${VALID_ID}`) } })],
     ["a location with a query", (o) => ({ status: 202, json: { resourceId: VALID_ID, resourceLocation: at(o, `/v1/PushNotifications/Credentials/${VALID_ID}?k=${PIECE.slice(0, 20)}`) } })],
+    ["a location that is no URL", () => ({ status: 202, json: { resourceId: VALID_ID, resourceLocation: "http://[not a host/v1/PushNotifications/Credentials" } })],
+    ["a location whose last segment is not valid percent-encoding", (o) => ({ status: 202, json: { resourceLocation: at(o, "/v1/PushNotifications/Credentials/%E0%A4%A") } })],
+    ["a resourceId that is not text", (o) => ({ status: 202, json: { resourceId: { key: PIECE }, resourceLocation: at(o, `/v1/PushNotifications/Credentials/${VALID_ID}`) } })],
     ["an id that differs from the location's", (o) => ({ status: 202, json: { resourceId: VALID_ID, resourceLocation: at(o, "/v1/PushNotifications/Credentials/comms_credential_01h9krwprkeee8fzqspvwy6nq9") } })],
   ];
   for (const [what, make] of invalid) {
