@@ -81,8 +81,6 @@ interface HttpResult {
   status: number;
   text: string;
   location: string | undefined;
-  /** Secret strings the request carried, for cleaning server text. */
-  sent: readonly string[];
   /** True when an earlier attempt of this call may have been carried out (network error or 5xx). */
   uncertainEarlier: boolean;
 }
@@ -98,6 +96,18 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const collectionPath = `${prefix}/${cfg.apiVersion}/PushNotifications/Credentials`;
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
   rememberSecret(cfg.password);
+  // Every credential content this client sent: none of it may come back in any answer's text.
+  // Kept per client (one account), not process-wide, so a fleet's cleaning stays cheap.
+  const sentSoFar: string[] = [];
+  const cleanedPaths = new Map<string, string>();
+  const cleanPath = (path: string): string => {
+    let cleaned = cleanedPaths.get(path);
+    if (cleaned === undefined) {
+      cleaned = cleanServerText(path, { sent: sentSoFar });
+      cleanedPaths.set(path, cleaned);
+    }
+    return cleaned;
+  };
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
   const answerListeners = new Set<(status: number) => void>();
   const pause = cfg.sleep ?? defaultSleep;
@@ -106,8 +116,8 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
     // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
     const idempotent = kind !== "create";
-    // A path may come from an answer (a next page): shown only cleaned, like any server text.
-    const pathOnly = cleanServerText(path.split("?")[0] ?? path);
+    // A path may carry text from an answer (a next page, a listed id): shown only cleaned.
+    const pathOnly = cleanPath(path.split("?")[0] ?? path);
     let uncertain = false;
     let uncertainEarlier = false;
     const headers: Record<string, string> = {
@@ -117,7 +127,11 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const sent = sentSecrets(body);
-    for (const secret of sent) rememberSecret(secret);
+    const fresh = sent.filter((secret) => !sentSoFar.includes(secret));
+    if (fresh.length > 0) {
+      sentSoFar.push(...fresh);
+      cleanedPaths.clear();
+    }
     if (payload !== undefined) headers["content-type"] = "application/json";
     let sends = 0;
     try {
@@ -157,7 +171,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           },
         },
       );
-      return { kind, method, status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
+      return { kind, method, status: result.status, text: result.text, location: result.location, uncertainEarlier };
     } catch (error) {
       // A create answered 2xx or 5xx but unreadable (too large) may have been carried out: never "failed".
       if (!idempotent && error instanceof ResponseTooLargeError && (error.status < 400 || error.status >= 500)) {
@@ -189,7 +203,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
 
   function fail(res: HttpResult): never {
     if (res.status === 401) throw new AuthError(cfg.accountSid, API, { request: { host: base.host, credential } });
-    const parsed = parseErrorBody(res.status, res.text, { sent: res.sent });
+    const parsed = parseErrorBody(res.status, res.text, { sent: sentSoFar });
     if (res.status === 403) {
       throw new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: res.method, what: requestKind(res.kind) });
     }
@@ -259,7 +273,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     }
     const b = asObject(body);
     const invalid = (what: string, value: unknown): never => {
-      const shown = cleanServerText(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)), { sent: res.sent });
+      const shown = cleanServerText(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)), { sent: sentSoFar });
       throw new UnknownOutcomeError(
         `${API} API accepted the create (HTTP ${res.status}) but named an invalid resource (${what} "${shown.slice(0, 80)}"); outcome unknown, not re-sent`,
       );

@@ -3,8 +3,9 @@
  * which for a Comms create is a base64 private key and for every request the auth token or API
  * secret. Every piece of server text that is shown or stored (error messages, paths and ids taken
  * from answers, log fields) goes through `cleanServerText`; `parseErrorBody` does it for error
- * bodies. The clients register each secret they send with `rememberSecret`, so the cleaning
- * removes them wherever the text comes from, whether or not the caller passes `sent`.
+ * bodies. The clients register the token or API secret they send with `rememberSecret`, so the
+ * cleaning removes it wherever the text comes from; a client passes the contents it has sent as
+ * `sent` on every path (kept per client: one account's worth, however many accounts a run works).
  */
 import { MAX_SERVER_TEXT_CHARS, SERVER_TEXT_SCAN_CHARS } from "../limits.js";
 import { escapeControl } from "../text.js";
@@ -33,7 +34,7 @@ const SID = /^[A-Z]{2}[0-9a-f]{32}$/;
 /** A path segment of the Twilio APIs: a word or camel-case words, perhaps with a version number (`v1`). */
 const PATH_WORD = /^(?:[A-Z]?[a-z]+)+[0-9]*$/;
 
-/** Every secret this process has sent (tokens, API secrets, credential contents), expanded. */
+/** Every token and API secret this process has sent, expanded. */
 const remembered = new Set<string>();
 const rememberedMaterial: string[] = [];
 
