@@ -33,14 +33,29 @@ export class BlockedError extends Cr2commsError {
   }
 }
 
-/** 401 from either API. The message says what to check; it never repeats a credential. */
+/** Which request was refused, for 401 and 403 messages: no query, no credential. */
+export interface RefusedRequest {
+  /** Host (and port) the request went to. */
+  host: string;
+  /**
+   * Which credential was sent, by name and source, never its value: e.g. `TWILIO_AUTH_TOKEN for
+   * AC…` or `API key SK… (TWILIO_API_KEY/TWILIO_API_SECRET)`.
+   */
+  credential: string;
+}
+
+/** 401 from any API. The message names the host and which credential was used; it never repeats one. */
 export class AuthError extends Cr2commsError {
-  constructor(accountSid: string, api: string, options?: { cause?: unknown }) {
+  constructor(accountSid: string, api: string, options?: { cause?: unknown; request?: RefusedRequest }) {
+    const request = options?.request;
     super(
-      `authentication failed for account ${accountSid} (${api} API answered 401): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN ` +
-        "(or TWILIO_API_KEY and TWILIO_API_SECRET, and that the API key was created in this account), or the matching flags",
+      request
+        ? `authentication failed for account ${accountSid}: the ${api} API at ${request.host} answered 401 to ${request.credential}; ` +
+            "check that it is right and that it belongs to this account (an API key must have been created in it)"
+        : `authentication failed for account ${accountSid} (${api} API answered 401): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN ` +
+            "(or TWILIO_API_KEY and TWILIO_API_SECRET, and that the API key was created in this account), or the matching flags",
       EXIT.failure,
-      options,
+      options?.cause !== undefined ? { cause: options.cause } : undefined,
     );
   }
 }
@@ -55,6 +70,30 @@ export class ApiError extends Cr2commsError {
     this.status = status;
     this.code = code;
     this.api = api;
+  }
+}
+
+/**
+ * 403 from any API: the credential is valid but lacks permission for this request (a restricted
+ * API key without that grant). Still an `ApiError` with status 403.
+ */
+export class PermissionError extends ApiError {
+  constructor(
+    api: string,
+    code: number | undefined,
+    /** Cleaned server text. */
+    serverMessage: string,
+    request: RefusedRequest & {
+      method: string;
+      /** Path template and what the request does, e.g. `/v1/PushNotifications/Credentials (create a credential)`. */
+      what: string;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(api, 403, code, serverMessage, options);
+    this.message =
+      `${api} API answered 403${code !== undefined ? ` (code ${code})` : ""}: ${request.credential} lacks permission to ` +
+      `${request.method.toUpperCase()} ${request.host}${request.what}${serverMessage ? ` — ${serverMessage}` : ""}`;
   }
 }
 

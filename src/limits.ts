@@ -56,8 +56,16 @@ export const RETRY_MAX_DELAY_MS = 10_000;
 /** A `Retry-After` larger than this is treated as a failure rather than slept on. */
 export const RETRY_AFTER_MAX_MS = 60_000;
 
-/** Per-request timeouts (undici headers/body timeouts). */
+/** Per-request timeouts (undici headers/body timeouts): the longest silence allowed. */
 export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * The longest one request may take in all, from sending to the last byte of the answer: the
+ * timeouts above only measure gaps, so an answer that trickles in would never end without it.
+ * The largest answer either client reads (a Comms page of 1000, ~300 KB) takes well under a
+ * second; two minutes leaves room for a slow link and a slow proxy. Cut like a timeout: an idempotent
+ * request is retried, a create's outcome is unknown.
+ */
+export const REQUEST_DEADLINE_MS = 120_000;
 
 /** How long an idle keep-alive connection is kept open for the next request. */
 export const KEEP_ALIVE_TIMEOUT_MS = 10_000;

@@ -41,6 +41,11 @@ export interface Credentials {
   username: string;
   password: string;
   kind: "auth-token" | "api-key";
+  /**
+   * Which credential this is and where it came from, for 401 and 403 messages (never its value):
+   * `TWILIO_AUTH_TOKEN for AC…`, `--auth-token for AC…`, `API key SK… (TWILIO_API_KEY/TWILIO_API_SECRET)`.
+   */
+  label?: string;
 }
 
 export interface Settings {
@@ -219,18 +224,19 @@ export function resolveCredentials(args: GlobalArgs, env: Env): Credentials {
   if (!ACCOUNT_SID_PATTERN.test(accountSid)) {
     throw new UsageError(`the account SID must look like AC followed by 32 hex characters (got "${accountSid.slice(0, 6)}…")`);
   }
-  const apiKey = nonEmpty(args.apiKey) ?? nonEmpty(env.TWILIO_API_KEY);
-  const apiSecret = nonEmpty(args.apiSecret) ?? nonEmpty(env.TWILIO_API_SECRET);
+  const apiKey = pick("api-key", args.apiKey, env, "TWILIO_API_KEY");
+  const apiSecret = pick("api-secret", args.apiSecret, env, "TWILIO_API_SECRET");
   if (apiKey || apiSecret) {
     if (!apiKey) throw new UsageError("TWILIO_API_SECRET is set but TWILIO_API_KEY is not: set both (or --api-key/--api-secret)");
     if (!apiSecret) throw new UsageError("TWILIO_API_KEY is set but TWILIO_API_SECRET is not: set both (or --api-key/--api-secret)");
-    return { accountSid, username: apiKey, password: apiSecret, kind: "api-key" };
+    const label = `API key ${apiKey.value} (${apiKey.from}/${apiSecret.from})`;
+    return { accountSid, username: apiKey.value, password: apiSecret.value, kind: "api-key", label };
   }
-  const authToken = nonEmpty(args.authToken) ?? nonEmpty(env.TWILIO_AUTH_TOKEN);
+  const authToken = pick("auth-token", args.authToken, env, "TWILIO_AUTH_TOKEN");
   if (!authToken) {
     throw new UsageError("no credentials: set TWILIO_AUTH_TOKEN (or TWILIO_API_KEY and TWILIO_API_SECRET), or pass --auth-token");
   }
-  return { accountSid, username: accountSid, password: authToken, kind: "auth-token" };
+  return { accountSid, username: accountSid, password: authToken.value, kind: "auth-token", label: `${authToken.from} for ${accountSid}` };
 }
 
 function checkUrl(s: Sourced): string {

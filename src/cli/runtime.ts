@@ -41,7 +41,13 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
       : SAMPLE_SEED;
     emulator = await startEmulator({ port: 0, seed });
     settings = { ...settings, conversationsUrl: emulator.url, commsUrl: emulator.url };
-    credentials = { accountSid: emulator.accountSid, username: emulator.accountSid, password: emulator.authToken, kind: "auth-token" };
+    credentials = {
+      accountSid: emulator.accountSid,
+      username: emulator.accountSid,
+      password: emulator.authToken,
+      kind: "auth-token",
+      label: `the emulator's auth token for ${emulator.accountSid}`,
+    };
     logger.info({ url: emulator.url, state: statePath }, "using the embedded emulator (sample data; no Twilio account is contacted)");
   } else {
     credentials = resolveCredentials(args, env);
@@ -52,6 +58,7 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
     accountSid: credentials.accountSid,
     username: credentials.username,
     password: credentials.password,
+    ...(credentials.label !== undefined ? { credentialLabel: credentials.label } : {}),
     baseUrl: settings.conversationsUrl,
     logger,
     dispatcher,
@@ -62,6 +69,7 @@ export async function openRuntime(args: GlobalArgs, env: NodeJS.ProcessEnv = pro
     accountSid: credentials.accountSid,
     username: credentials.username,
     password: credentials.password,
+    ...(credentials.label !== undefined ? { credentialLabel: credentials.label } : {}),
     logger,
     dispatcher,
   });

@@ -7,12 +7,12 @@
 import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
-import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
+import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError, UnknownOutcomeError } from "../errors.js";
 import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, defaultSleep, withRetry, type RetryDecision } from "../http/retry.js";
-import { cleanServerText, parseErrorBody } from "../http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
 import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import { hasControl } from "../text.js";
@@ -32,6 +32,12 @@ export const DEFAULT_COMMS_URL = "https://comms.twilio.com";
 
 const API = "Comms";
 
+/**
+ * A Comms credential id: `comms_credential_` and lowercase Crockford base32, a ULID (26; the docs'
+ * pattern allows up to 34).
+ */
+export const COMMS_CREDENTIAL_ID_PATTERN = /^comms_credential_[0-9a-hjkmnp-tv-z]{26,34}$/;
+
 export interface CommsClientConfig {
   /** Scheme + host (+ port), e.g. `https://comms.twilio.com`; every request goes there. */
   baseUrl: string;
@@ -41,6 +47,11 @@ export interface CommsClientConfig {
   password: string;
   /** For error messages. */
   accountSid: string;
+  /**
+   * Which credential `username`/`password` are and where they came from, for 401 and 403 messages
+   * (e.g. `TWILIO_AUTH_TOKEN for AC…`); default `API key SK…` or `the auth token for AC…`.
+   */
+  credentialLabel?: string;
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -51,6 +62,8 @@ export interface CommsClientConfig {
   dispatcher?: Dispatcher;
   /** Connect, headers and body timeout of the client's own dispatcher; default `REQUEST_TIMEOUT_MS`. */
   requestTimeoutMs?: number;
+  /** Overall deadline of each request; default the dispatcher's, else `REQUEST_DEADLINE_MS`. */
+  requestDeadlineMs?: number;
   /** List page size; default `COMMS_PAGE_SIZE` (tests use small pages to exercise paging). */
   pageSize?: number;
   /** List page budget; default `COMMS_MAX_PAGES`. */
@@ -63,11 +76,11 @@ export interface CommsClientConfig {
 export type CommsRequestKind = "list" | "fetch" | "create" | "patch" | "delete" | "list-apps" | "fetch-app" | "patch-app" | "list-registrations";
 
 interface HttpResult {
+  kind: CommsRequestKind;
+  method: string;
   status: number;
   text: string;
   location: string | undefined;
-  /** Secret strings the request carried, for cleaning server text. */
-  sent: readonly string[];
   /** True when an earlier attempt of this call may have been carried out (network error or 5xx). */
   uncertainEarlier: boolean;
 }
@@ -82,6 +95,19 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const prefix = base.pathname.replace(/\/+$/, "");
   const collectionPath = `${prefix}/${cfg.apiVersion}/PushNotifications/Credentials`;
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
+  rememberSecret(cfg.password);
+  // Every credential content this client sent: none of it may come back in any answer's text.
+  // Kept per client (one account), not process-wide, so a fleet's cleaning stays cheap.
+  const sentSoFar: string[] = [];
+  const cleanedPaths = new Map<string, string>();
+  const cleanPath = (path: string): string => {
+    let cleaned = cleanedPaths.get(path);
+    if (cleaned === undefined) {
+      cleaned = cleanServerText(path, { sent: sentSoFar });
+      cleanedPaths.set(path, cleaned);
+    }
+    return cleaned;
+  };
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
   const answerListeners = new Set<(status: number) => void>();
   const pause = cfg.sleep ?? defaultSleep;
@@ -90,7 +116,8 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
     // PATCH of an App (isDefault: true) is idempotent too: sending it twice sets the same default.
     const idempotent = kind !== "create";
-    const pathOnly = path.split("?")[0] ?? path;
+    // A path may carry text from an answer (a next page, a listed id): shown only cleaned.
+    const pathOnly = cleanPath(path.split("?")[0] ?? path);
     let uncertain = false;
     let uncertainEarlier = false;
     const headers: Record<string, string> = {
@@ -100,6 +127,11 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     };
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const sent = sentSecrets(body);
+    const fresh = sent.filter((secret) => !sentSoFar.includes(secret));
+    if (fresh.length > 0) {
+      sentSoFar.push(...fresh);
+      cleanedPaths.clear();
+    }
     if (payload !== undefined) headers["content-type"] = "application/json";
     let sends = 0;
     try {
@@ -109,7 +141,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           uncertainEarlier = uncertain;
           stats.requests++;
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
-          const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes });
+          const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes, deadlineMs: cfg.requestDeadlineMs });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
           for (const listener of answerListeners) listener(res.status);
           return {
@@ -139,7 +171,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           },
         },
       );
-      return { status: result.status, text: result.text, location: result.location, sent, uncertainEarlier };
+      return { kind, method, status: result.status, text: result.text, location: result.location, uncertainEarlier };
     } catch (error) {
       // A create answered 2xx or 5xx but unreadable (too large) may have been carried out: never "failed".
       if (!idempotent && error instanceof ResponseTooLargeError && (error.status < 400 || error.status >= 500)) {
@@ -151,9 +183,30 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     }
   }
 
+  const credential = cfg.credentialLabel ?? (cfg.username.startsWith("SK") ? `API key ${cfg.username}` : `the auth token for ${cfg.accountSid}`);
+
+  /** What a request of each kind is, for a 403: its path template and what it does. */
+  function requestKind(kind: CommsRequestKind): string {
+    const byKind: Record<CommsRequestKind, string> = {
+      list: `${collectionPath} (list credentials)`,
+      fetch: `${collectionPath}/{id} (fetch a credential)`,
+      create: `${collectionPath} (create a credential)`,
+      patch: `${collectionPath}/{id} (update a credential)`,
+      delete: `${collectionPath}/{id} (delete a credential)`,
+      "list-apps": `${pushPath}/Apps (list Apps)`,
+      "fetch-app": `${pushPath}/Apps/{appName} (fetch an App)`,
+      "patch-app": `${pushPath}/Apps/{appName} (set the default App)`,
+      "list-registrations": `${pushPath}/DeviceRegistrations (count device registrations)`,
+    };
+    return byKind[kind];
+  }
+
   function fail(res: HttpResult): never {
-    if (res.status === 401) throw new AuthError(cfg.accountSid, API);
-    const parsed = parseErrorBody(res.status, res.text, { sent: res.sent });
+    if (res.status === 401) throw new AuthError(cfg.accountSid, API, { request: { host: base.host, credential } });
+    const parsed = parseErrorBody(res.status, res.text, { sent: sentSoFar });
+    if (res.status === 403) {
+      throw new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: res.method, what: requestKind(res.kind) });
+    }
     throw new ApiError(API, res.status, parsed.code, parsed.message);
   }
 
@@ -174,7 +227,43 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     return toCommsCredential(parseJson(res.text, path), logger);
   }
 
-  function accepted(res: HttpResult, fallbackId: string | undefined, fallbackLocation: string | undefined): Accepted {
+  /**
+   * A write to a resource this client named (PATCH, DELETE): what it acted on is that resource,
+   * whatever the answer echoes (the docs' own PATCH example answers with another id).
+   */
+  function acceptedAt(res: HttpResult, id: string, path: string): Accepted {
+    if (res.status < 200 || res.status >= 300) fail(res);
+    return { resourceId: id, resourceLocation: `${base.origin}${path}` };
+  }
+
+  const credentialLocation = new RegExp(`^${escapeRegExp(prefix)}/(?:v1|preview)/PushNotifications/Credentials/([^/]+)$`);
+
+  /** The credential id a location names: on this client's origin, under the Credentials collection (either version); else undefined. */
+  function credentialIdAt(location: string): string | undefined {
+    let url: URL;
+    try {
+      url = new URL(location, base.origin);
+    } catch {
+      return undefined;
+    }
+    if (url.origin !== base.origin || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return undefined;
+    const segment = credentialLocation.exec(url.pathname)?.[1];
+    if (segment === undefined) return undefined;
+    let id: string;
+    try {
+      id = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+    return COMMS_CREDENTIAL_ID_PATTERN.test(id) ? id : undefined;
+  }
+
+  /**
+   * The credential a create's 2xx names. Server text lands in the ledger and the reports, so only a
+   * Comms credential id and a location of it on the Comms origin are taken; anything else (or ids
+   * that disagree) is an invalid answer: the create may have been carried out, its outcome unknown.
+   */
+  function acceptedCreate(res: HttpResult): Accepted {
     if (res.status < 200 || res.status >= 300) fail(res);
     let body: unknown;
     try {
@@ -182,10 +271,31 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     } catch {
       body = undefined;
     }
-    const b = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-    const location = nonEmpty(b.resourceLocation) ?? res.location ?? fallbackLocation;
-    const id = nonEmpty(b.resourceId) ?? (location ? lastSegment(location) : undefined) ?? fallbackId;
-    if (!id || !location) {
+    const b = asObject(body);
+    const invalid = (what: string, value: unknown): never => {
+      const shown = cleanServerText(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)), { sent: sentSoFar });
+      throw new UnknownOutcomeError(
+        `${API} API accepted the create (HTTP ${res.status}) but named an invalid resource (${what} "${shown.slice(0, 80)}"); outcome unknown, not re-sent`,
+      );
+    };
+    const given = (value: unknown): boolean => value !== undefined && value !== null && value !== "";
+    const ids: string[] = [];
+    if (given(b.resourceId)) {
+      if (typeof b.resourceId !== "string" || !COMMS_CREDENTIAL_ID_PATTERN.test(b.resourceId)) invalid("resourceId", b.resourceId);
+      ids.push(b.resourceId as string);
+    }
+    const locations: string[] = [];
+    for (const [what, value] of [["resourceLocation", b.resourceLocation], ["Location", res.location]] as const) {
+      if (!given(value)) continue;
+      const id = typeof value === "string" ? credentialIdAt(value) : undefined;
+      if (id === undefined) return invalid(what, value);
+      ids.push(id);
+      locations.push(new URL(value as string, base.origin).href);
+    }
+    if (ids.some((id) => id !== ids[0])) invalid("resourceId", ids.join(" / "));
+    const id = ids[0];
+    const location = locations[0];
+    if (id === undefined || location === undefined) {
       throw new UnknownOutcomeError(
         `${API} API accepted the request (HTTP ${res.status}) but named no resource (no resourceId/resourceLocation or Location header)`,
       );
@@ -251,7 +361,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     async setDefaultApp(appName) {
       const path = appPath(appName);
       const res = await send("patch-app", "PATCH", path, { isDefault: true });
-      return accepted(res, appName, `${base.origin}${path}`);
+      return acceptedAt(res, appName, path);
     },
 
     async countDeviceRegistrations(appName) {
@@ -327,13 +437,13 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
 
     async create(body: CreateCredentialBody, opts?: CreateOptions) {
       const res = await send("create", "POST", collectionPath, body, opts?.onSend);
-      return accepted(res, undefined, undefined);
+      return acceptedCreate(res);
     },
 
     async setDefault(id, isDefault) {
       const path = itemPath(id);
       const res = await send("patch", "PATCH", path, { isDefault });
-      return accepted(res, id, `${base.origin}${path}`);
+      return acceptedAt(res, id, path);
     },
 
     async delete(id, opts) {
@@ -341,7 +451,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       const res = await send("delete", "DELETE", path, undefined, opts?.onSend);
       // An earlier attempt whose answer was lost may already have deleted it.
       if (res.status === 404 && res.uncertainEarlier) return { resourceId: id, resourceLocation: `${base.origin}${path}` };
-      return accepted(res, id, `${base.origin}${path}`);
+      return acceptedAt(res, id, path);
     },
 
     watchAnswers(listener) {
@@ -376,13 +486,8 @@ function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-function lastSegment(location: string): string | undefined {
-  try {
-    const segment = new URL(location, "http://x").pathname.split("/").filter(Boolean).pop();
-    return segment ? decodeURIComponent(segment) : undefined;
-  } catch {
-    return undefined;
-  }
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function parseJson(text: string, path: string): unknown {
@@ -390,7 +495,7 @@ function parseJson(text: string, path: string): unknown {
     return JSON.parse(text);
   } catch {
     // No cause: the parser's message quotes the answer, which is server text.
-    throw new Cr2commsError(`${API} API answered ${path.split("?")[0]} with invalid JSON`, EXIT.failure);
+    throw new Cr2commsError(`${API} API answered ${cleanServerText(path.split("?")[0] ?? path)} with invalid JSON`, EXIT.failure);
   }
 }
 

@@ -39,7 +39,8 @@ export async function runEmulatorCommand(
     }
     throw err;
   }
-  const key = seed.apiKeys[0];
+  const key = seed.apiKeys.find((k) => k.readOnly !== true);
+  const readOnlyKey = seed.apiKeys.find((k) => k.readOnly === true);
   const vars: [string, string][] = [
     ["CR2COMMS_CONVERSATIONS_URL", emulator.url],
     ["CR2COMMS_COMMS_URL", emulator.url],
@@ -55,6 +56,7 @@ export async function runEmulatorCommand(
       `  Credentials, Apps, DeviceRegistrations; ${seed.legacyCredentials.length} legacy credentials`,
       `  account ${emulator.accountSid}, auth token ${emulator.authToken}`,
       ...(key ? [`  or API key ${key.sid} / ${key.secret}`] : []),
+      ...(readOnlyKey ? [`  or read-only API key ${readOnlyKey.sid} / ${readOnlyKey.secret}`, "    (reads only: writes are answered 403)"] : []),
       "Point cr2comms at it (reports and ledger apart from a real account's):",
       ...vars.map(([name, value]) => `  export ${name}=${value}`),
       "Ctrl-C stops it.",

@@ -11,6 +11,8 @@ export const COMMS_ID_PATTERN = /^comms_credential_[0-9a-hjkmnp-tv-z]{26}$/;
 export interface SeedApiKey {
   sid: string;
   secret: string;
+  /** A restricted key that may only read: every write with it is answered 403 (code 20403). */
+  readOnly?: boolean;
 }
 
 /** A legacy Conversations credential, in the API's own snake_case response shape. */
@@ -50,7 +52,7 @@ export interface SeedDeviceRegistration {
  * ```jsonc
  * { "accountSid": "AC…",               // optional, default SAMPLE_SEED's
  *   "authToken": "…",                  // optional, default SAMPLE_SEED's
- *   "apiKeys": [{ "sid": "SK…", "secret": "…" }],            // optional
+ *   "apiKeys": [{ "sid": "SK…", "secret": "…", "readOnly"?: true }],  // optional
  *   "legacyCredentials": [{ "sid": "CR…", "friendly_name": "…" | null, "type": "apn"|"fcm"|"gcm",
  *                           "sandbox": "True"|"False"|"true"|"false"|null,
  *                           "date_created": "…", "date_updated": "…" }],
@@ -101,7 +103,10 @@ const SAMPLE_AUTH_TOKEN = "emulator-auth-token";
 export const SAMPLE_SEED: ResolvedSeed = {
   accountSid: SAMPLE_ACCOUNT_SID,
   authToken: SAMPLE_AUTH_TOKEN,
-  apiKeys: [{ sid: "SK00000000000000000000000000000000", secret: "emulator-api-secret" }],
+  apiKeys: [
+    { sid: "SK00000000000000000000000000000000", secret: "emulator-api-secret" },
+    { sid: "SK00000000000000000000000000000001", secret: "emulator-read-only-secret", readOnly: true },
+  ],
   legacyCredentials: [
     legacy(1, "Limonade iOS (production)", "apn", "False", "2019-03-14T09:26:53Z", "2019-03-14T09:26:53Z"),
     legacy(2, "Limonade iOS (development)", "apn", "True", "2019-03-14T09:31:07Z", "2020-06-02T16:45:12Z"),
@@ -167,7 +172,9 @@ const seedSchema = z.strictObject({
   accountSid: z.string().regex(ACCOUNT_SID_PATTERN, "must match ^AC[0-9a-fA-F]{32}$").optional(),
   authToken: z.string().min(1, "must not be empty").optional(),
   apiKeys: z
-    .array(z.strictObject({ sid: z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must match ^SK[0-9a-fA-F]{32}$"), secret: z.string().min(1) }))
+    .array(
+      z.strictObject({ sid: z.string().regex(/^SK[0-9a-fA-F]{32}$/, "must match ^SK[0-9a-fA-F]{32}$"), secret: z.string().min(1), readOnly: z.boolean().optional() }),
+    )
     .optional(),
   legacyCredentials: z
     .array(

@@ -90,16 +90,19 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
           timers.add(t);
         });
 
-  const authorized = (header: string | undefined): boolean => {
+  /** What the Basic credentials of a request may do: everything, only read, or nothing (not known). */
+  const access = (header: string | undefined): "all" | "read" | undefined => {
     const m = /^Basic\s+(.+)$/i.exec(header ?? "");
-    if (!m?.[1]) return false;
+    if (!m?.[1]) return undefined;
     const decoded = Buffer.from(m[1], "base64").toString("utf8");
     const colon = decoded.indexOf(":");
-    if (colon < 0) return false;
+    if (colon < 0) return undefined;
     const user = decoded.slice(0, colon);
     const pass = decoded.slice(colon + 1);
-    if (user === seed.accountSid && pass === seed.authToken) return true;
-    return seed.apiKeys.some((k) => k.sid === user && k.secret === pass);
+    if (user === seed.accountSid && pass === seed.authToken) return "all";
+    const key = seed.apiKeys.find((k) => k.sid === user && k.secret === pass);
+    if (!key) return undefined;
+    return key.readOnly === true ? "read" : "all";
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -150,9 +153,13 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       if (fault === "503") return reply({ ...error(503, CODE.unavailable, "Service Unavailable"), headers: { "Retry-After": retryAfter } });
 
       let r: Reply;
-      if (!authorized(req.headers.authorization)) {
+      const may = access(req.headers.authorization);
+      if (may === undefined) {
         r = error(401, CODE.authenticate, "Authenticate");
         r.headers = { "WWW-Authenticate": 'Basic realm="Twilio API"' };
+      } else if (may === "read" && WRITE_METHODS.has(method)) {
+        // As Twilio answers a restricted key without the grant: refused before anything is done.
+        r = error(403, CODE.permissionDenied, "Authenticated user is not authorized to perform this action");
       } else {
         const ctx: RequestContext = {
           method,

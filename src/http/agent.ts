@@ -1,10 +1,11 @@
 /**
- * The one HTTP agent both clients send through: keep-alive, timeouts, the proxy settings of the
- * environment, and a cap on how much of an answer is read.
+ * The one HTTP agent every Twilio client sends through: keep-alive, timeouts, an overall deadline
+ * per request, the proxy settings of the environment, and a cap on how much of an answer is read.
  */
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from "undici";
 import { Cr2commsError, EXIT } from "../errors.js";
-import { KEEP_ALIVE_TIMEOUT_MS, MAX_RESPONSE_BYTES, REQUEST_TIMEOUT_MS } from "../limits.js";
+import { REQUEST_DEADLINE_CODE } from "./retry.js";
+import { KEEP_ALIVE_TIMEOUT_MS, MAX_RESPONSE_BYTES, REQUEST_DEADLINE_MS, REQUEST_TIMEOUT_MS } from "../limits.js";
 
 export interface DispatcherOptions {
   /**
@@ -16,10 +17,21 @@ export interface DispatcherOptions {
   env?: NodeJS.ProcessEnv;
   /** Connect, headers and body timeout; default `REQUEST_TIMEOUT_MS`. */
   timeoutMs?: number;
+  /** Overall deadline of every request sent through this dispatcher; default `REQUEST_DEADLINE_MS`. */
+  deadlineMs?: number;
 }
+
+/** Deadlines given to `createDispatcher`, found again by `sendHttp` for every request through it. */
+const deadlines = new WeakMap<Dispatcher, number>();
 
 /** Creates the shared dispatcher. The caller closes it (`await dispatcher.close()`) when done. */
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
+  const dispatcher = makeDispatcher(opts);
+  if (opts.deadlineMs !== undefined) deadlines.set(dispatcher, opts.deadlineMs);
+  return dispatcher;
+}
+
+function makeDispatcher(opts: DispatcherOptions): Dispatcher {
   const timeout = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const agentOptions = {
     connect: { timeout },
@@ -51,6 +63,18 @@ export class ResponseTooLargeError extends Cr2commsError {
   }
 }
 
+/**
+ * A request was still unanswered, or its answer still arriving, at its overall deadline. Its `code`
+ * is one of the network error codes: retried like a timeout, and a create's outcome is unknown.
+ */
+export class RequestDeadlineError extends Error {
+  readonly code = REQUEST_DEADLINE_CODE;
+  constructor(readonly deadlineMs: number) {
+    super(`no complete answer within the request deadline of ${deadlineMs} ms`);
+    this.name = "RequestDeadlineError";
+  }
+}
+
 export interface HttpRequest {
   dispatcher: Dispatcher;
   /** Used in error messages, e.g. "Comms". */
@@ -61,6 +85,8 @@ export interface HttpRequest {
   body?: string;
   /** Default `MAX_RESPONSE_BYTES`. */
   maxBytes?: number;
+  /** Overall deadline; default the dispatcher's (see `createDispatcher`), else `REQUEST_DEADLINE_MS`. */
+  deadlineMs?: number;
 }
 
 export interface HttpAnswer {
@@ -73,15 +99,31 @@ export interface HttpAnswer {
 /**
  * Sends one request (no retries) and reads the answer, counting bytes as they arrive: past
  * `maxBytes` the connection is dropped and `ResponseTooLargeError` thrown, so a huge or endless
- * body costs at most `maxBytes` of memory.
+ * body costs at most `maxBytes` of memory. Past the deadline the request is aborted and
+ * `RequestDeadlineError` thrown, however steadily the answer trickles in.
  */
 export async function sendHttp(req: HttpRequest): Promise<HttpAnswer> {
+  const deadlineMs = req.deadlineMs ?? deadlines.get(req.dispatcher) ?? REQUEST_DEADLINE_MS;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new RequestDeadlineError(deadlineMs)), deadlineMs);
+  try {
+    return await readAnswer(req, controller.signal);
+  } catch (error) {
+    if (controller.signal.aborted) throw controller.signal.reason as RequestDeadlineError;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readAnswer(req: HttpRequest, signal: AbortSignal): Promise<HttpAnswer> {
   const maxBytes = req.maxBytes ?? MAX_RESPONSE_BYTES;
   const res = await request(req.url, {
     dispatcher: req.dispatcher,
     method: req.method as Dispatcher.HttpMethod,
     headers: req.headers,
     body: req.body,
+    signal,
   });
   const declared = Number(firstHeader(res.headers["content-length"]));
   if (Number.isFinite(declared) && declared > maxBytes) {

@@ -1,5 +1,5 @@
 import { Cr2commsError, EXIT } from "../errors.js";
-import { networkErrorCode } from "./retry.js";
+import { networkErrorCode, networkErrorReason } from "./retry.js";
 
 /** A request could not get an HTTP answer (DNS, refused, reset, timeout) even after retries. */
 export class NetworkError extends Cr2commsError {
@@ -8,7 +8,7 @@ export class NetworkError extends Cr2commsError {
   readonly code: string | undefined;
   constructor(api: string, method: string, url: string, cause: unknown) {
     const code = networkErrorCode(cause);
-    const detail = code ?? (cause instanceof Error ? cause.message : String(cause));
+    const detail = networkErrorReason(cause) ?? (cause instanceof Error ? cause.message : String(cause));
     const safeUrl = stripUrl(url);
     super(`${api} API unreachable: ${method.toUpperCase()} ${safeUrl} failed (${detail})`, EXIT.failure, { cause });
     this.url = safeUrl;

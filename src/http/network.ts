@@ -2,7 +2,9 @@
  * Which thrown errors are the network's fault (so the retry policy may handle them), shared by
  * the legacy reader and the Comms client.
  */
-import { networkErrorCode } from "./retry.js";
+import { networkErrorCode, REQUEST_DEADLINE_CODE } from "./retry.js";
+
+export { REQUEST_DEADLINE_CODE };
 
 /**
  * Node socket/DNS error codes and undici's transport error codes. Anything else (e.g.
@@ -25,6 +27,7 @@ export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
   "UND_ERR_HEADERS_TIMEOUT",
   "UND_ERR_BODY_TIMEOUT",
   "UND_ERR_CLOSED",
+  REQUEST_DEADLINE_CODE,
 ]);
 
 /** True when `error` (or an error in its `cause` chain) carries one of `NETWORK_ERROR_CODES`. */

@@ -121,6 +121,18 @@ export async function withRetry<T>(
   }
 }
 
+/** The code of `RequestDeadlineError` (an answer not complete by the request's overall deadline). */
+export const REQUEST_DEADLINE_CODE = "CR2COMMS_REQUEST_DEADLINE";
+
+/** What a network error is called in messages: its code, or for a missed deadline, what happened. */
+export function networkErrorReason(error: unknown): string | undefined {
+  const code = networkErrorCode(error);
+  if (code !== REQUEST_DEADLINE_CODE) return code;
+  let current: unknown = error;
+  while (current instanceof Error && (current as { code?: unknown }).code !== code) current = current.cause;
+  return current instanceof Error ? current.message : code;
+}
+
 /** Network error codes that mean the request never left this machine, so re-sending is always safe. */
 const NOT_SENT_CODES = new Set([
   "ECONNREFUSED",
@@ -159,7 +171,7 @@ export type HttpAttempt =
  */
 export function classifyHttp(idempotent: boolean, attempt: HttpAttempt): RetryDecision {
   if ("networkError" in attempt) {
-    const code = networkErrorCode(attempt.networkError) ?? "network error";
+    const code = networkErrorReason(attempt.networkError) ?? "network error";
     if (idempotent || failedBeforeSending(attempt.networkError)) return { kind: "retry", reason: code };
     return { kind: "unknown-outcome", reason: code };
   }

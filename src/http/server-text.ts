@@ -1,7 +1,11 @@
 /**
  * Text taken from a server answer is untrusted: a server (or a proxy) may echo what it was sent,
- * which for a Comms create is a base64 private key. Every piece of server text that becomes part
- * of an error message goes through `cleanServerText`; `parseErrorBody` does it for error bodies.
+ * which for a Comms create is a base64 private key and for every request the auth token or API
+ * secret. Every piece of server text that is shown or stored (error messages, paths and ids taken
+ * from answers, log fields) goes through `cleanServerText`; `parseErrorBody` does it for error
+ * bodies. The clients register the token or API secret they send with `rememberSecret`, so the
+ * cleaning removes it wherever the text comes from; a client passes the contents it has sent as
+ * `sent` on every path (kept per client: one account's worth, however many accounts a run works).
  */
 import { MAX_SERVER_TEXT_CHARS, SERVER_TEXT_SCAN_CHARS } from "../limits.js";
 import { escapeControl } from "../text.js";
@@ -27,6 +31,24 @@ const BASE64_RUN = /[A-Za-z0-9+/=]{8,}/g;
 const WORDISH_RUN = /[A-Za-z0-9+/=_.@-]{8,}/g;
 const LONG_RUN = /[A-Za-z0-9+/]{32,}={0,2}/g;
 const SID = /^[A-Z]{2}[0-9a-f]{32}$/;
+/** A path segment of the Twilio APIs: a word or camel-case words, perhaps with a version number (`v1`). */
+const PATH_WORD = /^(?:[A-Z]?[a-z]+)+[0-9]*$/;
+
+/** Every token and API secret this process has sent, expanded. */
+const remembered = new Set<string>();
+const rememberedMaterial: string[] = [];
+
+/**
+ * Adds a secret this run sends to what `cleanServerText` always removes, from then on and on
+ * every path. Values shorter than 8 characters cannot be told from ordinary words and are skipped.
+ */
+export function rememberSecret(value: string): void {
+  if (value.length < MIN_ECHO_RUN || remembered.has(value)) return;
+  remembered.add(value);
+  for (const m of secretMaterial([value])) {
+    if (!rememberedMaterial.includes(m)) rememberedMaterial.push(m);
+  }
+}
 
 /**
  * Makes server text safe to store or print: removes PEM blocks and markers, every run of 8+
@@ -34,7 +56,7 @@ const SID = /^[A-Z]{2}[0-9a-f]{32}$/;
  * characters; collapses whitespace, cuts to `MAX_SERVER_TEXT_CHARS` and escapes control characters.
  */
 export function cleanServerText(text: string, opts: CleanOptions = {}): string {
-  const material = secretMaterial(opts.sent ?? []);
+  const material = opts.sent && opts.sent.length > 0 ? [...secretMaterial(opts.sent), ...rememberedMaterial] : rememberedMaterial;
   const echoed = (run: string): boolean => material.some((m) => m.includes(run));
   let out = text.slice(0, SERVER_TEXT_SCAN_CHARS);
   out = out.replace(PEM_BLOCK, REDACTED).replace(PEM_MARKER, REDACTED);
@@ -49,12 +71,16 @@ export function cleanServerText(text: string, opts: CleanOptions = {}): string {
   return escapeControl(out);
 }
 
-/** Hex, or mixed-case base64 with digits; Twilio SIDs and URL paths are kept. */
+/**
+ * Hex, or mixed-case base64 with digits; Twilio SIDs and URL paths are kept. A path is kept only
+ * when each segment is a SID, a short number or word-like (`v1`, `PushNotifications`): a base64
+ * line that happens to contain `/` has digits and capitals inside its pieces.
+ */
 function looksSecret(run: string): boolean {
   if (SID.test(run)) return false;
   if (run.includes("/")) {
     const segments = run.split("/").filter(Boolean);
-    if (segments.every((s) => SID.test(s) || (s.length < MIN_SECRET_RUN && /^[A-Za-z][A-Za-z0-9]*$/.test(s)))) return false;
+    if (segments.every((s) => SID.test(s) || /^[0-9]{1,4}$/.test(s) || (s.length < MIN_SECRET_RUN && PATH_WORD.test(s)))) return false;
   }
   if (/^[0-9a-fA-F]+$/.test(run)) return true;
   return /[0-9]/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run);

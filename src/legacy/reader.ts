@@ -8,14 +8,14 @@
 import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { LegacyCredential } from "../domain.js";
-import { ApiError, AuthError, Cr2commsError, EXIT } from "../errors.js";
+import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError } from "../errors.js";
 import { LEGACY_MAX_PAGES, LEGACY_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import { createDispatcher, firstHeader, sendHttp, type HttpAnswer } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, withRetry } from "../http/retry.js";
-import { cleanServerText, parseErrorBody } from "../http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
 /** Where the legacy API lives unless told otherwise. */
@@ -29,6 +29,11 @@ export interface LegacyReaderConfig {
   /** Account SID (with an Auth Token) or API Key SID `SK…` (with its secret). */
   username: string;
   password: string;
+  /**
+   * Which credential `username`/`password` are and where they came from, for 401 and 403 messages
+   * (e.g. `TWILIO_AUTH_TOKEN for AC…`); default `API key SK…` or `the auth token for AC…`.
+   */
+  credentialLabel?: string;
   /** Scheme + host (+ optional port) every request is sent to, e.g. `http://127.0.0.1:4010`. */
   baseUrl: string;
   logger?: Logger;
@@ -43,6 +48,8 @@ export interface LegacyReaderConfig {
   maxPages?: number;
   /** Largest answer read; default `MAX_RESPONSE_BYTES`. */
   maxResponseBytes?: number;
+  /** Overall deadline of each request; default the dispatcher's, else `REQUEST_DEADLINE_MS`. */
+  requestDeadlineMs?: number;
 }
 
 export interface LegacyReader {
@@ -77,16 +84,19 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
     accept: "application/json",
     "user-agent": `${TOOL_NAME}/${TOOL_VERSION}`,
   };
+  rememberSecret(cfg.password);
+  const credential = cfg.credentialLabel ?? (cfg.username.startsWith("SK") ? `API key ${cfg.username}` : `the auth token for ${cfg.accountSid}`);
   let warnings: string[] = [];
 
   /** GET one page (retried by the shared policy); error answers become typed errors from cleaned text. */
   async function getPage(url: URL): Promise<Page> {
-    const path = url.pathname;
+    // A next page's path comes from an answer: shown only cleaned, like any server text.
+    const path = cleanServerText(url.pathname);
     let res: HttpAnswer;
     try {
       res = await withRetry(
         async () => {
-          const answer = await sendHttp({ dispatcher, api: API, method: "GET", url: url.href, headers, maxBytes });
+          const answer = await sendHttp({ dispatcher, api: API, method: "GET", url: url.href, headers, maxBytes, deadlineMs: cfg.requestDeadlineMs });
           logger.debug({ api: API, method: "GET", path, status: answer.status }, "http");
           return answer;
         },
@@ -103,12 +113,15 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
         },
       );
     } catch (error) {
-      if (isNetworkError(error)) throw new NetworkError(API, "GET", url.href, error);
+      if (isNetworkError(error)) throw new NetworkError(API, "GET", `${url.origin}${path}`, error);
       throw error;
     }
-    if (res.status === 401) throw new AuthError(cfg.accountSid, API);
+    if (res.status === 401) throw new AuthError(cfg.accountSid, API, { request: { host: base.host, credential } });
     if (res.status < 200 || res.status >= 300) {
       const parsed = parseErrorBody(res.status, res.text);
+      if (res.status === 403) {
+        throw new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: "GET", what: `${COLLECTION} (list Conversations credentials)` });
+      }
       throw new ApiError(API, res.status, parsed.code, parsed.message);
     }
     return readPage(res.text.trim() === "" ? {} : parseJson(res.text, path));

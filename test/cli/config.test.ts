@@ -42,8 +42,8 @@ describe("resolveCredentials", () => {
     expect(() => resolveCredentials({}, { TWILIO_ACCOUNT_SID: "nope", TWILIO_AUTH_TOKEN: "t" })).toThrow(/AC followed by 32 hex/);
   });
   it("uses the auth token or the API key pair", () => {
-    expect(resolveCredentials({}, { TWILIO_ACCOUNT_SID: AC, TWILIO_AUTH_TOKEN: "tok" })).toEqual({ accountSid: AC, username: AC, password: "tok", kind: "auth-token" });
-    expect(resolveCredentials({ apiKey: "SK1", apiSecret: "sec" }, { TWILIO_ACCOUNT_SID: AC, TWILIO_AUTH_TOKEN: "tok" })).toEqual({ accountSid: AC, username: "SK1", password: "sec", kind: "api-key" });
+    expect(resolveCredentials({}, { TWILIO_ACCOUNT_SID: AC, TWILIO_AUTH_TOKEN: "tok" })).toEqual({ accountSid: AC, username: AC, password: "tok", kind: "auth-token", label: `TWILIO_AUTH_TOKEN for ${AC}` });
+    expect(resolveCredentials({ apiKey: "SK1", apiSecret: "sec" }, { TWILIO_ACCOUNT_SID: AC, TWILIO_AUTH_TOKEN: "tok" })).toEqual({ accountSid: AC, username: "SK1", password: "sec", kind: "api-key", label: "API key SK1 (--api-key/--api-secret)" });
   });
   it("does not echo the secret in errors", () => {
     let message = "";

@@ -37,7 +37,7 @@ async function setup(handler: (req: SeenRequest, i: number) => Reply, extra: { b
 describe("what the client sends", () => {
   it("every request accepts JSON and names the tool; only a body carries a content type, and the body is the JSON sent", async () => {
     const { server, client } = await setup((req) =>
-      req.method === "POST" ? { status: 202, json: { resourceId: id(9), resourceLocation: `http://x/v1/PushNotifications/Credentials/${id(9)}` } } : { status: 200, json: { credentials: [] } },
+      req.method === "POST" ? { status: 202, json: { resourceId: id(9), resourceLocation: `/v1/PushNotifications/Credentials/${id(9)}` } } : { status: 200, json: { credentials: [] } },
     );
     await client.list();
     const body = { credentialType: "FCM" as const, appName: "app_a", content: { privateKey: Buffer.from("{}").toString("base64") } };
@@ -204,10 +204,10 @@ describe("writes", () => {
   });
 
   it("an acceptance with a blank or unreadable body names its resource by the Location header", async () => {
-    const location = `http://comms.example/v1/PushNotifications/Credentials/${id(5)}`;
+    const location = `/v1/PushNotifications/Credentials/${id(5)}`;
     for (const text of ["  \n", "{not json"]) {
-      const { client } = await setup(() => ({ status: 202, text, headers: { location } }));
-      expect(await client.create({ credentialType: "APN", appName: "a", content: { certificate: "Yw==", privateKey: "aw==" } })).toEqual({ resourceId: id(5), resourceLocation: location });
+      const { client, server } = await setup(() => ({ status: 202, text, headers: { location } }));
+      expect(await client.create({ credentialType: "APN", appName: "a", content: { certificate: "Yw==", privateKey: "aw==" } })).toEqual({ resourceId: id(5), resourceLocation: `${server.url}${location}` });
     }
   });
 });

@@ -97,9 +97,9 @@ describe("Comms client against a scripted server", () => {
   });
 
   it("falls back to the Location header when a 202 has no body", async () => {
-    const loc = "https://comms.twilio.com/v1/PushNotifications/Credentials/comms_credential_01h9krwprkeee8fzqspvwy6nq8";
-    const { client, server } = await setup(() => ({ status: 202, headers: { location: loc } }));
-    expect(await client.create(APN_BODY)).toEqual({ resourceId: "comms_credential_01h9krwprkeee8fzqspvwy6nq8", resourceLocation: loc });
+    const path = "/v1/PushNotifications/Credentials/comms_credential_01h9krwprkeee8fzqspvwy6nq8";
+    const { client, server } = await setup(() => ({ status: 202, headers: { location: path } }));
+    expect(await client.create(APN_BODY)).toEqual({ resourceId: "comms_credential_01h9krwprkeee8fzqspvwy6nq8", resourceLocation: `${server.url}${path}` });
     expect(JSON.parse(server.requests[0]!.body)).toEqual(APN_BODY);
     expect(server.requests[0]!.headers["content-type"]).toBe("application/json");
   });
@@ -192,7 +192,7 @@ describe("Comms client against a scripted server", () => {
       },
     });
     const server = await startLocalServer((_req, i) =>
-      i === 0 ? { status: 429, headers: { "retry-after": "0" } } : { status: 202, json: { resourceId: "comms_credential_1", resourceLocation: "/v1/x/comms_credential_1" } },
+      i === 0 ? { status: 429, headers: { "retry-after": "0" } } : { status: 202, json: { resourceId: "comms_credential_01h9krwprkeee8fzqspvwy6nq8", resourceLocation: "/v1/PushNotifications/Credentials/comms_credential_01h9krwprkeee8fzqspvwy6nq8" } },
     );
     const client = createCommsClient({
       baseUrl: server.url,

@@ -21,6 +21,7 @@ async function setup(handler: (req: SeenRequest, i: number) => Reply) {
 }
 
 const ID = "comms_credential_abc";
+const VALID_ID = "comms_credential_01h9krwprkeee8fzqspvwy6nq8";
 const notFound: Reply = { status: 404, json: { errors: [{ message: "not found" }] } };
 
 describe("Comms client: a delete's 404 after a retry", () => {
@@ -55,22 +56,31 @@ describe("Comms client: what a 2xx must name", () => {
     expect((err as Error).message).toMatch(/accepted the request \(HTTP 202\) but named no resource/);
   });
 
-  it("a create answered with a Location only takes its id from the last path segment, decoded", async () => {
-    const { client } = await setup(() => ({ status: 201, text: "not json", headers: { location: "/v1/PushNotifications/Credentials/comms%20credential/" } }));
+  it("a create answered with a Location only takes its id from the last path segment, decoded; one that is no Comms id is invalid", async () => {
+    const { client, server } = await setup(() => ({ status: 201, text: "not json", headers: { location: `/v1/PushNotifications/Credentials/${encodeURIComponent(VALID_ID)}` } }));
     const res = await client.create({ credentialType: "APN", appName: "a", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
-    expect(res).toEqual({ resourceId: "comms credential", resourceLocation: "/v1/PushNotifications/Credentials/comms%20credential/" });
+    expect(res).toEqual({ resourceId: VALID_ID, resourceLocation: `${server.url}/v1/PushNotifications/Credentials/${VALID_ID}` });
+    const odd = await setup(() => ({ status: 201, text: "not json", headers: { location: "/v1/PushNotifications/Credentials/comms%20credential/" } }));
+    const err = await odd.client.create({ credentialType: "APN", appName: "a", content: { certificate: "Y2VydA==", privateKey: "a2V5" } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownOutcomeError);
+    expect((err as Error).message).toMatch(/named an invalid resource \(Location/);
   });
 
   it("an empty resourceId in the body falls back to the Location", async () => {
-    const { client } = await setup(() => ({ status: 202, json: { resourceId: "", resourceLocation: "" }, headers: { location: `/v1/PushNotifications/Credentials/${ID}` } }));
-    const res = await client.setDefault("other", true);
-    expect(res).toEqual({ resourceId: ID, resourceLocation: `/v1/PushNotifications/Credentials/${ID}` });
+    const { client, server } = await setup(() => ({ status: 202, json: { resourceId: "", resourceLocation: "" }, headers: { location: `/v1/PushNotifications/Credentials/${VALID_ID}` } }));
+    const res = await client.create({ credentialType: "APN", appName: "a", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
+    expect(res).toEqual({ resourceId: VALID_ID, resourceLocation: `${server.url}/v1/PushNotifications/Credentials/${VALID_ID}` });
+  });
+
+  it("a PATCH is taken to have acted on the credential it names, whatever id the answer echoes", async () => {
+    const { client, server } = await setup(() => ({ status: 202, json: { resourceId: VALID_ID, resourceLocation: `/v1/PushNotifications/Credentials/${VALID_ID}` } }));
+    expect(await client.setDefault(ID, true)).toEqual({ resourceId: ID, resourceLocation: `${server.url}/v1/PushNotifications/Credentials/${ID}` });
   });
 
   it("a 200 is an acceptance too; an id without any location is not enough", async () => {
-    const ok = await setup(() => ({ status: 200, json: { resourceId: ID, resourceLocation: `/v1/PushNotifications/Credentials/${ID}` } }));
-    await expect(ok.client.setDefault(ID, true)).resolves.toEqual({ resourceId: ID, resourceLocation: `/v1/PushNotifications/Credentials/${ID}` });
-    const bare = await setup(() => ({ status: 202, json: { resourceId: ID } }));
+    const ok = await setup(() => ({ status: 200, json: { resourceId: VALID_ID, resourceLocation: `/v1/PushNotifications/Credentials/${VALID_ID}` } }));
+    await expect(ok.client.create({ credentialType: "APN", appName: "a", content: { certificate: "Y2VydA==", privateKey: "a2V5" } })).resolves.toEqual({ resourceId: VALID_ID, resourceLocation: `${ok.server.url}/v1/PushNotifications/Credentials/${VALID_ID}` });
+    const bare = await setup(() => ({ status: 202, json: { resourceId: VALID_ID } }));
     const err = await bare.client.create({ credentialType: "APN", appName: "a", content: { certificate: "Y2VydA==", privateKey: "a2V5" } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnknownOutcomeError);
   });

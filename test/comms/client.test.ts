@@ -195,7 +195,7 @@ describe("Comms client (emulator)", () => {
     const { client } = await setup({}, { password: "wrong" });
     const error = await client.list().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthError);
-    expect((error as Error).message).toMatch(new RegExp(`^authentication failed for account ${SAMPLE_SEED.accountSid} \\(Comms API answered 401\\): check TWILIO_ACCOUNT_SID`));
+    expect((error as Error).message).toMatch(new RegExp(`^authentication failed for account ${SAMPLE_SEED.accountSid}: the Comms API at 127\\.0\\.0\\.1:\\d+ answered 401 to the auth token for ${SAMPLE_SEED.accountSid}; check`));
   });
 
   it("speaks the preview prefix", async () => {

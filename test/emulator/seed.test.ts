@@ -31,7 +31,10 @@ describe("emulator seeds", () => {
   it("SAMPLE_SEED holds the values other modules rely on", () => {
     expect(SAMPLE_SEED.accountSid).toBe("AC00000000000000000000000000000000");
     expect(SAMPLE_SEED.authToken).toBe("emulator-auth-token");
-    expect(SAMPLE_SEED.apiKeys).toEqual([{ sid: "SK00000000000000000000000000000000", secret: "emulator-api-secret" }]);
+    expect(SAMPLE_SEED.apiKeys).toEqual([
+      { sid: "SK00000000000000000000000000000000", secret: "emulator-api-secret" },
+      { sid: "SK00000000000000000000000000000001", secret: "emulator-read-only-secret", readOnly: true },
+    ]);
     expect(SAMPLE_SEED.legacyCredentials.map((c) => [c.sid, c.friendly_name, c.type, c.sandbox])).toEqual([
       ["CR00000000000000000000000000000001", "Limonade iOS (production)", "apn", "False"],
       ["CR00000000000000000000000000000002", "Limonade iOS (development)", "apn", "True"],

@@ -120,7 +120,7 @@ describe("legacy reader against a scripted server", () => {
     const { server, reader } = await setup(() => ({ status: 401, json: { code: 20003, message: "Authenticate", status: 401 } }));
     const error = await reader.listAll().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthError);
-    expect((error as Error).message).toMatch(new RegExp(`^authentication failed for account ${ACCOUNT} \\(Conversations API answered 401\\): check TWILIO_ACCOUNT_SID`));
+    expect((error as Error).message).toMatch(new RegExp(`^authentication failed for account ${ACCOUNT}: the Conversations API at 127\\.0\\.0\\.1:\\d+ answered 401 to the auth token for ${ACCOUNT}; check`));
     expect(server.requests).toHaveLength(1);
   });
 

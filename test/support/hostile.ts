@@ -1,9 +1,9 @@
 /**
- * Hostile loopback servers for the HTTP layer's tests: an echoing API, an endless body, and a
- * CONNECT proxy that records what it tunnels.
+ * Hostile loopback servers for the HTTP layer's tests: an echoing API, an endless body, a dripping
+ * answer, a relay that rewrites answers, and a CONNECT proxy that records what it tunnels.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 
 export interface Started {
   url: string;
@@ -149,4 +149,83 @@ export async function startConnectProxy(): Promise<Started & { tunnels: string[]
     client.on("error", () => upstream.destroy());
   });
   return { ...(await listen(server, sockets)), tunnels };
+}
+
+/**
+ * Answers every request with a valid 200 that never completes in time: one byte every `everyMs`
+ * (`where: "headers"` drips the status line and headers, `"body"` sends the headers at once and
+ * drips the body), so no gap ever reaches a header or body timeout. Each connection gets at most
+ * `maxBytes` bytes. `requests()` counts the requests that arrived.
+ */
+export async function startDripServer(opts: { where: "headers" | "body"; everyMs: number; maxBytes?: number }): Promise<Started & { requests(): number }> {
+  let requests = 0;
+  const sockets = new Set<Socket>();
+  const tcp = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    let seen = "";
+    socket.on("data", (b: Buffer) => {
+      seen += b.toString("latin1");
+      if (!seen.includes("\r\n\r\n")) return;
+      seen = "";
+      requests++;
+      const body = '{"credentials":[],"meta":{"next_page_url":null},"pagination":{}}' + " ".repeat(opts.maxBytes ?? 400);
+      const head = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`;
+      const drip = opts.where === "headers" ? head + body : body;
+      if (opts.where === "body") socket.write(head);
+      let i = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed || i >= drip.length) {
+          clearInterval(timer);
+          return;
+        }
+        socket.write(drip[i++]!);
+      }, opts.everyMs);
+      socket.on("close", () => clearInterval(timer));
+    });
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve));
+  const { port } = tcp.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests: () => requests,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    },
+  };
+}
+
+/** What a relay does with one answer before passing it on (status, headers, body as text). */
+export type RelayRewrite = (req: { method: string; path: string; body: string }, answer: { status: number; headers: Record<string, string>; body: string }) => { status: number; headers: Record<string, string>; body: string };
+
+/**
+ * Passes every request on to `target` (an emulator) and its answer back through `rewrite`: the
+ * server really acts on each request, only the answer the client sees is changed.
+ */
+export async function startRelay(target: string, rewrite: RelayRewrite): Promise<Started> {
+  const sockets = new Set<Socket>();
+  // The target names itself in locations; the client must see the relay there instead.
+  let self = target;
+  const relay = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = await readBody(req);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && !["host", "connection", "content-length"].includes(k)) headers[k] = v;
+    const method = req.method ?? "GET";
+    const upstream = await fetch(`${target}${req.url ?? "/"}`, { method, headers, ...(method === "GET" || method === "HEAD" ? {} : { body }) });
+    const answer = { status: upstream.status, headers: {} as Record<string, string>, body: (await upstream.text()).replaceAll(target, self) };
+    upstream.headers.forEach((v, k) => {
+      if (k !== "content-length" && k !== "connection" && k !== "keep-alive" && k !== "transfer-encoding") answer.headers[k] = v.replaceAll(target, self);
+    });
+    const out = rewrite({ method, path: new URL(req.url ?? "/", "http://relay").pathname, body }, answer);
+    res.writeHead(out.status, { ...out.headers, "content-length": String(Buffer.byteLength(out.body)) });
+    res.end(out.body);
+  };
+  // The target gone (the test ended) reaches the client as a dropped connection.
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => void relay(req, res).catch(() => res.destroy()));
+  const started = await listen(server, sockets);
+  self = started.url;
+  return started;
 }
