@@ -51,19 +51,19 @@ export function mdCell(text: string): string {
 }
 
 /** One line of running text (list item). */
-function mdLine(text: string): string {
+export function mdLine(text: string): string {
   return mdText(text.replace(/\s*(\r\n|\r|\n)\s*/g, " "));
 }
 
-function code(text: string): string {
+export function code(text: string): string {
   return text === "" ? "" : `\`${escapeControl(text.replace(/`/g, "'"))}\``;
 }
 
-function tableHead(headers: string[]): string[] {
+export function tableHead(headers: string[]): string[] {
   return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`];
 }
 
-function tableRow(cells: string[]): string {
+export function tableRow(cells: string[]): string {
   return `| ${cells.join(" | ")} |`;
 }
 
@@ -76,7 +76,7 @@ function table(headers: string[], rows: string[][]): string[] {
 /** Summary rows in a fixed order (pipeline order), whatever order the items came in. */
 const COUNT_ORDER = [...PLAN_ACTIONS, "delete", "refused", "already-gone", "planned", "confirmed", "accepted-unconfirmed", "failed", "skipped"];
 
-function countTable(label: string, counts: Record<string, number>): string[] {
+export function countTable(label: string, counts: Record<string, number>): string[] {
   const rank = (k: string): number => (COUNT_ORDER.includes(k) ? COUNT_ORDER.indexOf(k) : COUNT_ORDER.length);
   const entries = Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return ["No items.", ""];
@@ -162,7 +162,7 @@ function actionCell(item: AnyItem): string {
 }
 
 /** Where a cut Markdown report sends the reader. */
-const REST_IN = "the JSON report beside this file (same name, `.json`)";
+export const REST_IN = "the JSON report beside this file (same name, `.json`)";
 
 function bodySections(items: AnyItem[], general: { problems: string[]; warnings: string[] }): FitSection[] {
   const sections: FitSection[] = [
@@ -269,7 +269,7 @@ const PIECE_CHARS = 64 * 1024;
  * held as one string); every line is escaped once more, so nothing raw can slip through. Trailing
  * blank lines are left out and the document ends with one newline.
  */
-function* documentPieces(out: readonly string[]): Generator<string> {
+export function* documentPieces(out: readonly string[]): Generator<string> {
   let last = out.length - 1;
   while (last >= 0 && escapeControl(out[last]!).trim() === "") last--;
   let piece = "";
