@@ -72,7 +72,7 @@ describe("status reports", () => {
     expect(md).toMatch(/^# cr2comms status\n/);
     const gantt = /```mermaid\n(gantt\n[\s\S]*?)```/.exec(md)![1]!;
     expect(gantt.match(/ :crit, c\d+, \d{4}-\d\d-\d\d, \d{4}-\d\d-\d\d$/gm)).toHaveLength(3);
-    expect(gantt).toContain("section App limonade_ios".replace("App ", ""));
+    expect(gantt).toContain("  section limonade_ios\n");
   });
 });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Plan, PlanItem } from "../../src/plan/types.js";
 import { fitSections, waterFill } from "../../src/report/fit.js";
 import { applyMarkdown, planMarkdown } from "../../src/report/markdown.js";
@@ -39,6 +39,9 @@ function item(n: number, over: Partial<PlanItem> = {}): PlanItem {
     ...over,
   };
 }
+
+// Loading Mermaid and jsdom takes seconds, more on a busy machine: once, before the tests' own timeouts run.
+beforeAll(() => mermaidParse("flowchart LR\n  a --> b"), 180_000);
 
 describe("mermaidText", () => {
   it("keeps letters, digits and plain punctuation, and writes every other character as an entity code", () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { CommsCredential } from "../../src/domain.js";
 import { expiryGantt, statusMarkdown, statusReport, type StatusReportInput } from "../../src/report/status.js";
 import type { StatusRow } from "../../src/status/status.js";
@@ -40,6 +40,9 @@ function input(rows: StatusRow[], over: Partial<StatusReportInput> = {}): Status
     ...over,
   };
 }
+
+// Loading Mermaid and jsdom takes seconds, more on a busy machine: once, before the tests' own timeouts run.
+beforeAll(() => mermaidParse("flowchart LR\n  a --> b"), 180_000);
 
 describe("the status report", () => {
   it("JSON: versioned, kind status, each row, and those inside --expiring-within flagged", () => {
