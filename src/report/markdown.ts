@@ -59,6 +59,11 @@ export function code(text: string): string {
   return text === "" ? "" : `\`${escapeControl(text.replace(/`/g, "'"))}\``;
 }
 
+/** A code span in a table cell: a `|` (in an id from a server) would end the cell. */
+export function codeCell(text: string): string {
+  return code(text).replace(/\|/g, "\\|");
+}
+
 export function tableHead(headers: string[]): string[] {
   return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`];
 }
@@ -189,13 +194,13 @@ function bodySections(items: AnyItem[], general: { problems: string[]; warnings:
   for (const appName of [...byApp.keys()].sort()) {
     const rows = (byApp.get(appName) ?? []).map((i) =>
       tableRow([
-        code(i.legacySid),
+        codeCell(i.legacySid),
         mdCell(i.friendlyName ?? ""),
         legacyTypeCell(i),
         i.target?.credentialType ?? "",
         defaultCell(i),
         mdCell(actionCell(i)),
-        code(i.commsCredentialId ?? ""),
+        codeCell(i.commsCredentialId ?? ""),
         secretCell(i),
       ]),
     );
@@ -204,7 +209,7 @@ function bodySections(items: AnyItem[], general: { problems: string[]; warnings:
   }
 
   const rows = notMigrated.map((i) =>
-    tableRow([code(i.legacySid), mdCell(i.friendlyName ?? ""), legacyTypeCell(i), mdCell(actionCell(i)), i.action === "skip" ? "`skip: true` in the mapping file" : mdCell(notMigratedReason(i))]),
+    tableRow([codeCell(i.legacySid), mdCell(i.friendlyName ?? ""), legacyTypeCell(i), mdCell(actionCell(i)), i.action === "skip" ? "`skip: true` in the mapping file" : mdCell(notMigratedReason(i))]),
   );
   sections.push({
     title: "Not migrated",

@@ -3,7 +3,7 @@ import type { DefaultAppStatus, StatusRow } from "../status/status.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 import { fitSections, MARKDOWN_BUDGET_CHARS, type FitSection } from "./fit.js";
 import { REPORT_SCHEMA_VERSION } from "./json.js";
-import { code, countTable, documentPieces, mdCell, mdLine, REST_IN, tableHead, tableRow } from "./markdown.js";
+import { code, codeCell, countTable, documentPieces, mdCell, mdLine, REST_IN, tableHead, tableRow } from "./markdown.js";
 import { linesLength, mermaidBlock, mermaidText } from "./mermaid.js";
 
 /** What `status` found, as its reports render it. */
@@ -145,11 +145,11 @@ export function statusMarkdownPieces(s: StatusReportInput): Iterable<string> {
       head: tableHead(["Legacy sid", "Status", "App", "Type", "Comms id", "Expires", "Detail"]),
       rows: s.rows.map((r) =>
         tableRow([
-          code(r.legacySid),
+          codeCell(r.legacySid),
           r.kind,
-          code(r.appName ?? ""),
-          r.credentialType ?? "",
-          code(r.commsCredentialId ?? ""),
+          codeCell(r.appName ?? ""),
+          mdCell(r.credentialType ?? ""),
+          codeCell(r.commsCredentialId ?? ""),
           mdCell(expiresText(r)) + (expiring.has(r) ? " **expiring**" : ""),
           mdCell(r.detail),
         ]),
@@ -160,7 +160,7 @@ export function statusMarkdownPieces(s: StatusReportInput): Iterable<string> {
       title: "Not created by cr2comms (left untouched)",
       noun: "credentials",
       head: tableHead(["Comms id", "App", "Type", "Default"]),
-      rows: s.foreign.map((c) => tableRow([code(c.id), code(c.appName), mdCell(c.credentialType), c.isDefault ? "yes" : "no"])),
+      rows: s.foreign.map((c) => tableRow([codeCell(c.id), codeCell(c.appName), mdCell(c.credentialType), c.isDefault ? "yes" : "no"])),
       ...(s.foreign.length === 0 ? { lead: ["None."] } : {}),
     },
     { title: "Warnings", noun: "warnings", rows: s.warnings.map((w) => `- ${mdLine(w)}`), ...(s.warnings.length === 0 ? { lead: ["None."] } : {}) },

@@ -188,6 +188,15 @@ describe("Markdown that fits a pull-request comment", () => {
   });
 });
 
+describe("ids from a server in plan tables", () => {
+  it("a `|` in a Comms credential id cannot end a cell", () => {
+    const md = planMarkdown(plan([item(1, { action: "already-migrated", commsCredentialId: "comms_credential_|x|" })]));
+    const row = md.split("\n").find((l) => l.startsWith(`| \`${sid(1)}`))!;
+    expect(row.replace(/\\\|/g, "").split("|")).toHaveLength(10);
+    expect(row).toContain("`comms_credential_\\|x\\|`");
+  });
+});
+
 describe("fitSections", () => {
   const rows = (n: number, w: number) => Array.from({ length: n }, (_, k) => `- ${String(k).padEnd(w, "r")}`);
 

@@ -71,7 +71,12 @@ describe("the status report", () => {
   it("hostile App names from the server cannot break the gantt or the tables", { timeout: 60_000 }, async () => {
     const names = ['a"b', "x:y;z #1 %% c", "new\nline", "<b>`q`</b>", "section end", "[l](u) @me"];
     const rows = names.map((appName, n) => row(n, { appName }));
-    const md = statusMarkdown(input(rows, { foreign: [comms(9, { appName: "*evil* [x](y)" })] }));
+    const md = statusMarkdown(input(rows, { foreign: [comms(9, { appName: "*evil* | [x](y)", id: "comms_credential_|x|" })] }));
+    // Every table row keeps its columns: a `|` from the server cannot end a cell.
+    const cells = (l: string) => l.replace(/\\\|/g, "").split("|").length;
+    const rowsOf = (title: string) => md.split(`## ${title}`)[1]!.split("\n## ")[0]!.split("\n").filter((l) => l.startsWith("| `"));
+    expect(rowsOf("Credentials cr2comms created").map(cells)).toEqual(names.map(() => 9));
+    expect(rowsOf("Not created by cr2comms").map(cells)).toEqual([6]);
     const gantt = mermaidBlocks(md)[0]!;
     await expect(mermaidParse(gantt)).resolves.toMatchObject({ diagramType: "gantt" });
     expect(gantt.split("\n").filter((l) => l.startsWith("  section "))).toHaveLength(names.length);
