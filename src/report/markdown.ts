@@ -5,6 +5,8 @@ import { PLAN_ACTIONS, summarize, type AccountAction, type Plan, type PlanItem }
 import type { AppliedAccountAction } from "../apply/types.js";
 import { escapeControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
+import { fitSections, MARKDOWN_BUDGET_CHARS, type FitSection } from "./fit.js";
+import { linesLength, migrationMap, type MapItem } from "./mermaid.js";
 
 type AnyItem = PlanItem | AppliedItem;
 
@@ -23,38 +25,63 @@ function append(out: string[], lines: readonly string[]): void {
 const NOT_MIGRATED = new Set(["unmapped", "skip", "drop"]);
 
 /**
- * A Markdown table cell: `|` would end the cell and a newline the row; `<` could open HTML; other
- * control characters and bidi overrides are escaped (`escapeControl`) so that nothing hides text.
+ * Text from outside (friendly names, server messages) as inert Markdown: `\` `` ` `` `*` `_` `[`
+ * `]` `~` are backslash-escaped (no emphasis, code, link or image), `&` and `<` become entities (no
+ * HTML, no entity that smuggles a control character), and an `@name` or `#123` gets a zero-width
+ * space after its sign so that a pull-request comment mentions nobody and links no issue. Control
+ * characters and bidi overrides are escaped (`escapeControl`) so that nothing hides text.
  */
-export function mdCell(text: string): string {
+function mdText(text: string): string {
   return escapeControl(
     text
-      .replace(/\\/g, "\\\\")
-      .replace(/\|/g, "\\|")
+      // An underscore inside a word (comms_credential_x) emphasises nothing: it stays readable.
+      .replace(/[\\`*[\]~]|(?<![\p{L}\p{N}])_|_(?![\p{L}\p{N}])/gu, (ch) => `\\${ch}`)
+      .replace(/&/g, "&amp;")
       .replace(/</g, "&lt;")
-      .replace(/\r\n|\r|\n/g, "<br>"),
+      .replace(/(^|[^\p{L}\p{N}_])([@#])(?=[\p{L}\p{N}_-])/gu, "$1$2&#8203;"),
   );
 }
 
-/** One line of running text (list item). */
-function mdLine(text: string): string {
-  return escapeControl(text.replace(/\s*(\r\n|\r|\n)\s*/g, " ").replace(/</g, "&lt;"));
+/** A Markdown table cell: `|` would end the cell and a newline the row; otherwise as `mdText`. */
+export function mdCell(text: string): string {
+  return text
+    .split(/\r\n|\r|\n/)
+    .map((part) => mdText(part).replace(/\|/g, "\\|"))
+    .join("<br>");
 }
 
-function code(text: string): string {
+/** One line of running text (list item). */
+export function mdLine(text: string): string {
+  return mdText(text.replace(/\s*(\r\n|\r|\n)\s*/g, " "));
+}
+
+export function code(text: string): string {
   return text === "" ? "" : `\`${escapeControl(text.replace(/`/g, "'"))}\``;
 }
 
+/** A code span in a table cell: a `|` (in an id from a server) would end the cell. */
+export function codeCell(text: string): string {
+  return code(text).replace(/\|/g, "\\|");
+}
+
+export function tableHead(headers: string[]): string[] {
+  return [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`];
+}
+
+export function tableRow(cells: string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
 function table(headers: string[], rows: string[][]): string[] {
-  const out = [`| ${headers.join(" | ")} |`, `|${headers.map(() => "---").join("|")}|`];
-  for (const r of rows) out.push(`| ${r.join(" | ")} |`);
+  const out = tableHead(headers);
+  for (const r of rows) out.push(tableRow(r));
   return out;
 }
 
 /** Summary rows in a fixed order (pipeline order), whatever order the items came in. */
 const COUNT_ORDER = [...PLAN_ACTIONS, "delete", "refused", "already-gone", "planned", "confirmed", "accepted-unconfirmed", "failed", "skipped"];
 
-function countTable(label: string, counts: Record<string, number>): string[] {
+export function countTable(label: string, counts: Record<string, number>): string[] {
   const rank = (k: string): number => (COUNT_ORDER.includes(k) ? COUNT_ORDER.indexOf(k) : COUNT_ORDER.length);
   const entries = Object.entries(counts).sort(([a], [b]) => rank(a) - rank(b));
   if (entries.length === 0) return ["No items.", ""];
@@ -102,14 +129,11 @@ function bySid(sid: string, message: string): string {
   return message.startsWith(sid) ? mdLine(message) : `${code(sid)}: ${mdLine(message)}`;
 }
 
-function listSection(title: string, general: string[], items: AnyItem[], pick: (i: AnyItem) => string[]): string[] {
-  const out = [`## ${title}`, ""];
-  const before = out.length;
-  for (const m of general) out.push(`- ${mdLine(m)}`);
-  for (const item of items) for (const m of pick(item)) out.push(`- ${bySid(item.legacySid, m)}`);
-  if (out.length === before) out.push("None.");
-  out.push("");
-  return out;
+function listSection(title: string, noun: string, general: string[], items: AnyItem[], pick: (i: AnyItem) => string[]): FitSection {
+  const rows: string[] = [];
+  for (const m of general) rows.push(`- ${mdLine(m)}`);
+  for (const item of items) for (const m of pick(item)) rows.push(`- ${bySid(item.legacySid, m)}`);
+  return { title, noun, rows, ...(rows.length === 0 ? { lead: ["None."] } : {}) };
 }
 
 /**
@@ -128,7 +152,7 @@ function notMigratedReason(item: AnyItem): string {
     case "unmapped":
       return "not in the mapping file";
     case "skip":
-      return "`skip: true` in the mapping file";
+      return "skip: true in the mapping file";
     case "drop":
       return item.warnings.length ? item.warnings.join("\n") : "no Comms equivalent";
     default:
@@ -142,17 +166,18 @@ function actionCell(item: AnyItem): string {
   return "status" in item ? `${action}: ${item.status}` : action;
 }
 
-function body(items: AnyItem[], general: { problems: string[]; warnings: string[] }): string[] {
-  const out: string[] = [];
-  append(
-    out,
-    listSection("Problems", general.problems, items, (i) => [
+/** Where a cut Markdown report sends the reader. */
+export const REST_IN = "the JSON report beside this file (same name, `.json`)";
+
+function bodySections(items: AnyItem[], general: { problems: string[]; warnings: string[] }): FitSection[] {
+  const sections: FitSection[] = [
+    listSection("Problems", "problems", general.problems, items, (i) => [
       ...i.problems,
       // A blocked item "fails" with its problems, which are listed already.
       ...("status" in i && i.status === "failed" && i.error && i.action !== "blocked" ? [`failed: ${i.error}`] : []),
     ]),
-  );
-  append(out, listSection("Warnings", general.warnings, items, (i) => i.warnings));
+    listSection("Warnings", "warnings", general.warnings, items, (i) => i.warnings),
+  ];
 
   const byApp = new Map<string, AnyItem[]>();
   const notMigrated: AnyItem[] = [];
@@ -167,39 +192,63 @@ function body(items: AnyItem[], general: { problems: string[]; warnings: string[
   }
   const applied = items.some((i) => "status" in i);
   for (const appName of [...byApp.keys()].sort()) {
-    out.push(`## App ${code(appName)}`, "");
-    const rows = (byApp.get(appName) ?? []).map((i) => [
-      code(i.legacySid),
-      mdCell(i.friendlyName ?? ""),
-      legacyTypeCell(i),
-      i.target?.credentialType ?? "",
-      defaultCell(i),
-      mdCell(actionCell(i)),
-      code(i.commsCredentialId ?? ""),
-      secretCell(i),
-    ]);
-    append(
-      out,
-      table(["Legacy sid", "Friendly name", "Legacy type", "→ Comms type", "Default", applied ? "Action: status" : "Action", "Comms id", "Secret"], rows),
+    const rows = (byApp.get(appName) ?? []).map((i) =>
+      tableRow([
+        codeCell(i.legacySid),
+        mdCell(i.friendlyName ?? ""),
+        legacyTypeCell(i),
+        i.target?.credentialType ?? "",
+        defaultCell(i),
+        mdCell(actionCell(i)),
+        codeCell(i.commsCredentialId ?? ""),
+        secretCell(i),
+      ]),
     );
-    out.push("");
+    const head = tableHead(["Legacy sid", "Friendly name", "Legacy type", "→ Comms type", "Default", applied ? "Action: status" : "Action", "Comms id", "Secret"]);
+    sections.push({ title: `App ${code(appName)}`, noun: "credentials", head, rows });
   }
 
-  out.push("## Not migrated", "");
-  if (notMigrated.length === 0) {
-    out.push("None: every legacy credential has a target.", "");
-  } else {
-    const rows = notMigrated.map((i) => [
-      code(i.legacySid),
-      mdCell(i.friendlyName ?? ""),
-      legacyTypeCell(i),
-      mdCell(actionCell(i)),
-      mdCell(notMigratedReason(i)),
-    ]);
-    append(out, table(["Legacy sid", "Friendly name", "Legacy type", "Action", "Reason"], rows));
-    out.push("");
-  }
-  return out;
+  const rows = notMigrated.map((i) =>
+    tableRow([codeCell(i.legacySid), mdCell(i.friendlyName ?? ""), legacyTypeCell(i), mdCell(actionCell(i)), i.action === "skip" ? "`skip: true` in the mapping file" : mdCell(notMigratedReason(i))]),
+  );
+  sections.push({
+    title: "Not migrated",
+    noun: "credentials",
+    head: tableHead(["Legacy sid", "Friendly name", "Legacy type", "Action", "Reason"]),
+    rows,
+    ...(rows.length === 0 ? { lead: ["None: every legacy credential has a target."] } : {}),
+  });
+  return sections;
+}
+
+/** The body sections fitted to what is left of the Markdown budget after `before`. */
+function body(before: readonly string[], items: AnyItem[], general: { problems: string[]; warnings: string[] }): string[] {
+  const budget = MARKDOWN_BUDGET_CHARS - linesLength(before) - CUT_NOTE_RESERVE;
+  const fitted = fitSections(bodySections(items, general), { budget, restIn: REST_IN });
+  if (fitted.omitted === 0) return fitted.lines;
+  return [`> This report is shortened to fit a pull-request comment: ${fitted.omitted.toLocaleString("en-US")} row(s) are left out below; ${REST_IN} has every item.`, "", ...fitted.lines];
+}
+
+/** Room for the line that says the report was shortened. */
+const CUT_NOTE_RESERVE = 300;
+
+/** The migration map's items, from plan or applied items. */
+function mapItems(items: readonly AnyItem[]): MapItem[] {
+  return items.map((i) => ({
+    legacySid: i.legacySid,
+    friendlyName: i.friendlyName,
+    legacyType: i.legacyType,
+    sandbox: i.sandbox,
+    action: i.action,
+    ...(i.target ? { target: i.target } : {}),
+    ...("status" in i ? { status: i.status } : {}),
+    ...(i.action === "replace" && i.replace ? { replacedId: i.replace.oldId } : {}),
+  }));
+}
+
+function mapSection(items: readonly AnyItem[]): string[] {
+  if (items.length === 0) return [];
+  return ["## Map", "", ...migrationMap(mapItems(items)), ""];
 }
 
 /** The account-level actions (the default App), one line each; nothing when there are none. */
@@ -225,7 +274,7 @@ const PIECE_CHARS = 64 * 1024;
  * held as one string); every line is escaped once more, so nothing raw can slip through. Trailing
  * blank lines are left out and the document ends with one newline.
  */
-function* documentPieces(out: readonly string[]): Generator<string> {
+export function* documentPieces(out: readonly string[]): Generator<string> {
   let last = out.length - 1;
   while (last >= 0 && escapeControl(out[last]!).trim() === "") last--;
   let piece = "";
@@ -272,7 +321,8 @@ function planLines(plan: Plan): string[] {
   ];
   append(out, countTable("Action", summarize(plan.items)));
   append(out, accountSection(plan.accountActions));
-  append(out, body(plan.items, plan));
+  append(out, mapSection(plan.items));
+  append(out, body(out, plan.items, plan));
   return out;
 }
 
@@ -298,7 +348,8 @@ export function applyMarkdown(result: RenderableResult): string {
   append(out, countTable("Status", summarize(result.items.map((i) => ({ action: i.status })))));
   append(out, countTable("Action", summarize(result.items)));
   append(out, accountSection(result.accountActions));
-  append(out, body(result.items, result));
+  if (result.kind === "apply") append(out, mapSection(result.items));
+  append(out, body(out, result.items, result));
   return document(out);
 }
 

@@ -15,7 +15,7 @@ const MAX_SUFFIX = 1000;
  */
 export async function writeReport(
   dir: string,
-  kind: "plan" | "apply" | "rollback",
+  kind: "plan" | "apply" | "rollback" | "status",
   json: unknown,
   /** The Markdown text, or its pieces (called once per name tried). */
   markdown: string | (() => Iterable<string>),

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmulator, type Emulator } from "../../src/emulator/index.js";
 import { DEMO_ENV, emulatorEnv, parseJson, runCli, workspace } from "./harness.js";
@@ -54,6 +54,25 @@ describe("status", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/in-sync/);
     expect(run.stdout).toMatch(/Not created by cr2comms \(left untouched\): 1/);
+  });
+});
+
+describe("status reports", () => {
+  it("writes status-<time>.json and .md beside the other reports: the JSON as --json has it, the Markdown with a gantt of expiries, those inside --expiring-within marked", async () => {
+    const { cli, ws } = await migrated();
+    const run = await cli(["status", "--expiring-within", "36500"]);
+    expect(run.code).toBe(2);
+    const out = parseJson(run.stdout);
+    expect(out.reportPaths.jsonPath).toMatch(/status-\d{8}T\d{6}Z\.json$/);
+    expect(dirname(out.reportPaths.jsonPath)).toBe(ws.reports);
+    const json = JSON.parse(readFileSync(out.reportPaths.jsonPath, "utf8"));
+    expect(json).toMatchObject({ schemaVersion: 1, kind: "status", drift: false, expiringWithinDays: 36500, accountSid: out.accountSid });
+    expect(json.items.filter((i: any) => i.expiring).map((i: any) => i.legacySid).sort()).toEqual([SID(1), SID(2), SID(5)]);
+    const md = readFileSync(out.reportPaths.markdownPath, "utf8");
+    expect(md).toMatch(/^# cr2comms status\n/);
+    const gantt = /```mermaid\n(gantt\n[\s\S]*?)```/.exec(md)![1]!;
+    expect(gantt.match(/ :crit, c\d+, \d{4}-\d\d-\d\d, \d{4}-\d\d-\d\d$/gm)).toHaveLength(3);
+    expect(gantt).toContain("  section limonade_ios\n");
   });
 });
 

@@ -15,7 +15,7 @@ function section(md: string, heading: string): string[] {
 describe("planMarkdown", () => {
   const md = planMarkdown(samplePlan());
 
-  it("has title, account, time, summary, then problems and warnings before the app sections", () => {
+  it("has title, account, time, summary, the map, then problems and warnings before the app sections", () => {
     expect(md.split("\n")[0]).toBe("# cr2comms plan (dry run)");
     expect(md).toContain("- Account: `AC00000000000000000000000000000000`");
     expect(md).toContain("- Generated: 2025-03-04T05:06:07.000Z");
@@ -32,6 +32,7 @@ describe("planMarkdown", () => {
     const headings = md.split("\n").filter((l) => l.startsWith("## "));
     expect(headings).toEqual([
       "## Summary",
+      "## Map",
       "## Problems",
       "## Warnings",
       "## App `limonade_android`",

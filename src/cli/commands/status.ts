@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { statusMarkdownPieces, statusReport, writeReport } from "../../report/index.js";
 import { computeDefaultApp, computeStatus, type StatusRow } from "../../status/status.js";
 import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
@@ -54,8 +55,24 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
     }
     for (const w of warnings) rt.logger.warn(w);
     const exitCode = status.drift || status.expiring.length > 0 ? 2 : 0;
+    const at = now();
+    const input = {
+      generatedAt: at.toISOString(),
+      accountSid: rt.credentials.accountSid,
+      drift: status.drift,
+      ...(expiringWithinDays !== undefined ? { expiringWithinDays } : {}),
+      summary: status.summary,
+      defaultApp,
+      rows: status.rows,
+      expiring: status.expiring,
+      comms,
+      foreign: status.foreign,
+      warnings,
+    };
+    const reportPaths = await writeReport(rt.settings.reportsDir, "status", statusReport(input), () => statusMarkdownPieces(input), at);
     if (rt.settings.json) {
       printJson({
+        reportPaths,
         accountSid: rt.credentials.accountSid,
         ledger: rt.settings.ledgerPath,
         drift: status.drift,
@@ -98,6 +115,7 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
           for (const r of status.expiring) print(`  ${r.legacySid} ${r.commsCredentialId ?? ""} (${r.appName ?? ""} ${r.credentialType ?? ""}): ${expiresCell(r)}`);
         }
       }
+      print(`\nReport: ${reportPaths.markdownPath}\n        ${reportPaths.jsonPath}`);
     }
     return exitCode;
   } finally {
