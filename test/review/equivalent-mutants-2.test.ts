@@ -10,6 +10,7 @@ import forge from "node-forge";
 import { afterEach, describe, expect, it } from "vitest";
 import { createCommsClient, toCommsApp, toCommsCredential } from "../../src/comms/index.js";
 import type { SecretFingerprint, SecretResult } from "../../src/domain.js";
+import { UnknownOutcomeError } from "../../src/errors.js";
 import { parseErrorBody } from "../../src/http/server-text.js";
 import { replay } from "../../src/ledger/ledger.js";
 import type { LedgerEvent } from "../../src/ledger/types.js";
@@ -238,16 +239,15 @@ describe("mutants that were not equivalent (2)", () => {
     expect(toCommsCredential(null)).toMatchObject({ id: "", appName: "", credentialType: "" });
   });
 
-  // client.ts nonEmpty: `typeof value === "string" && value !== ""` → `true && …`. Listed as probably
-  // equivalent; a `resourceId` that is not text (a number) was then taken as the new credential's id.
-  it("an acceptance whose resourceId is not text names its resource by the Location header", async () => {
+  // client.ts: a `resourceId` that is not text (a number) must never be taken as the new credential's
+  // id, nor be passed over for the Location header: the answer is invalid, so its outcome is unknown.
+  it("an acceptance whose resourceId is not text is an unknown outcome, even beside a valid Location header", async () => {
     const location = "http://comms.example/v1/PushNotifications/Credentials/comms_credential_00000000000000000000000005";
     const server = await startLocalServer(() => ({ status: 202, json: { resourceId: 12345 }, headers: { location } }));
     const client = createCommsClient({ baseUrl: server.url, apiVersion: "v1", username: "AC00000000000000000000000000000000", password: "token", accountSid: "AC00000000000000000000000000000000", sleep: async () => {}, random: () => 0.5 });
     cleanups.push(() => server.close(), () => client.close());
-    expect(await client.create({ credentialType: "APN", appName: "a", content: { certificate: "Yw==", privateKey: "aw==" } })).toEqual({
-      resourceId: "comms_credential_00000000000000000000000005",
-      resourceLocation: location,
-    });
+    const created = client.create({ credentialType: "APN", appName: "a", content: { certificate: "Yw==", privateKey: "aw==" } });
+    await expect(created).rejects.toBeInstanceOf(UnknownOutcomeError);
+    await expect(created).rejects.toThrow(/resourceId/);
   });
 });
