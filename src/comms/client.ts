@@ -321,7 +321,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       const page = asObject(parseJson(res.text, path));
       const items: unknown[] = Array.isArray(page[key]) ? (page[key] as unknown[]) : [];
       out.push(...items);
-      const next = nonEmpty(asObject(page.pagination).next);
+      const next = nextPage(page);
       if (!next) return out;
       if (items.length === 0) throw new Cr2commsError(`${API} API paging stopped: an empty page still names a next page (${collection})`, EXIT.failure);
       if (seen.has(next)) throw new Cr2commsError(`${API} API paging loops: pagination.next repeats`, EXIT.failure);
@@ -406,7 +406,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           if (credential.id === "") withoutId.push(credential);
           else if (!byId.has(credential.id)) byId.set(credential.id, credential);
         }
-        const next = nonEmpty(asObject(page.pagination).next);
+        const next = nextPage(page);
         if (!next) break;
         if (items.length === 0) {
           throw new Cr2commsError(`${API} API paging stopped: an empty page still names a next page (${collectionPath})`, EXIT.failure);
@@ -480,6 +480,21 @@ function sentSecrets(body: unknown): string[] {
 
 function asObject(value: unknown): Record<string, unknown> {
   return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * The page after this one, if any. A `next` that is neither absent, null, empty nor text cannot be
+ * followed, and stopping there would pass a partial list off as the whole one (a credential not
+ * listed looks deleted, and would be created again): it is an error.
+ */
+function nextPage(page: Record<string, unknown>): string | undefined {
+  const pagination = page.pagination;
+  if (pagination === undefined || pagination === null) return undefined;
+  const next = asObject(pagination).next;
+  if (typeof pagination !== "object" || Array.isArray(pagination) || (next !== undefined && next !== null && typeof next !== "string")) {
+    throw new Cr2commsError(`${API} API answered a page whose pagination.next is not text: the list cannot be read in full`, EXIT.failure);
+  }
+  return nonEmpty(next);
 }
 
 function nonEmpty(value: unknown): string | undefined {
