@@ -11,6 +11,7 @@ import type { LostAttempt, WindowOptions } from "../plan/reconcile.js";
 import type { PlanItem } from "../plan/types.js";
 import type { LimiterOptions } from "./adaptive.js";
 import type { Confirmer, ConfirmerOptions, Ticket } from "./confirm.js";
+import type { ServerClock } from "./server-clock.js";
 import type { AppliedItem } from "./types.js";
 
 export interface ApplyDeps {
@@ -117,6 +118,8 @@ export interface ItemContext {
   settleMs: number;
   wait: boolean;
   window: WindowOptions;
+  /** Comms' clock, as this run's answers showed it: lost creates' windows are computed on it. */
+  clock: ServerClock;
   pollMaxMs: number;
   /** Aborted on Ctrl-C or when the ledger fails: no new request starts. */
   signal: AbortSignal;

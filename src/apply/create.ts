@@ -51,7 +51,10 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
       if (rival) return rival;
 
       const attemptId = randomUUID();
-      const startedAt = ctx.now().toISOString();
+      const startedAtMs = ctx.now().getTime();
+      const startedAt = new Date(startedAtMs).toISOString();
+      const onServer = ctx.clock.toServer(startedAtMs);
+      const serverStartedAt = onServer === undefined ? undefined : new Date(onServer).toISOString();
       const priorIds = ctx.deps.existing.filter((c) => c.appName === target.appName && c.credentialType === target.credentialType).map((c) => c.id);
       try {
         await ledger.append({
@@ -62,6 +65,7 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
           credentialType: target.credentialType,
           isDefault: target.isDefault,
           startedAt,
+          ...(serverStartedAt ? { serverStartedAt } : {}),
           secret: secret.fingerprint,
           priorIds,
           ...(item.replace ? { replaces: item.replace.oldId, replacesDefault: item.replace.oldWasDefault } : {}),
@@ -110,7 +114,7 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
         // Journalled before anything else: a crash from here on leaves the attempt open, never forgotten.
         const unknownAt = ctx.now().toISOString();
         await ledger.append({ event: "unknown", legacySid: sid, attemptId, reason: err.message, runId: ctx.runId });
-        const lost: LostWithId = { attemptId, legacySid: sid, appName: target.appName, credentialType: target.credentialType, startedAt, unknownAt, priorIds, ...(lastSentAt !== startedAt ? { lastSentAt } : {}) };
+        const lost: LostWithId = { attemptId, legacySid: sid, appName: target.appName, credentialType: target.credentialType, startedAt, ...(serverStartedAt ? { serverStartedAt } : {}), unknownAt, priorIds, ...(lastSentAt !== startedAt ? { lastSentAt } : {}) };
         track(ctx.lost, attemptId, lost);
         // The first look happens while this create still holds its (App, type): no other create of
         // that kind can start (and be cut short by a crash) before the lost one had its chance.

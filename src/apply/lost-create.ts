@@ -1,6 +1,6 @@
 import type { CommsCredential } from "../domain.js";
 import { RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
-import { reconcileLost } from "../plan/reconcile.js";
+import { reconcileLost, type LostAttempt } from "../plan/reconcile.js";
 import type { PlanItem } from "../plan/types.js";
 import { sleepUnlessAborted } from "../sleep.js";
 import { describe, keyOf, notStarted, untrack, type ItemContext, type LostWithId } from "./context.js";
@@ -81,17 +81,30 @@ export function look(lost: LostWithId, ctx: ItemContext): Promise<Looked> {
 /** `look` for a caller that already holds the (App, type) lock. A failed list is an error, never "nothing there". */
 export async function lookHeld(lost: LostWithId, ctx: ItemContext): Promise<Looked> {
   const key = keyOf(lost.appName, lost.credentialType);
-  const since = new Date(Date.parse(lost.startedAt) - (ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS)).toISOString();
+  // Comms filters `startDate` on its own clock: without knowing it yet, the list is not narrowed
+  // (an App holds at most 10 credentials) and the answer's Date places the window.
+  const start = onServerClock(lost, ctx);
+  const since = start.serverStartedAt === undefined ? undefined : new Date(Date.parse(start.serverStartedAt) - (ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS)).toISOString();
   try {
-    const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, startDate: since });
-    const rivals = [...(ctx.lost.get(key)?.entries() ?? [])].filter(([id]) => id !== lost.attemptId).map(([, a]) => a);
-    const found = reconcileLost(lost, listed, ctx.claimed, rivals, ctx.window);
+    const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, ...(since ? { startDate: since } : {}) });
+    const rivals = [...(ctx.lost.get(key)?.entries() ?? [])].filter(([id]) => id !== lost.attemptId).map(([, a]) => onServerClock(a, ctx));
+    const found = reconcileLost(onServerClock(lost, ctx), listed, ctx.claimed, rivals, ctx.window);
     if (found.kind === "one") ctx.claimed.add(found.credential.id);
     return found;
   } catch (err) {
     ctx.log.warn({ err: describe(err) }, "reconciliation list failed; trying again");
     return { kind: "error", message: describe(err) };
   }
+}
+
+/**
+ * The attempt with its start on Comms' clock: as journalled, or else by the difference this run's
+ * answers show (an attempt made before any answer, or journalled by an older version).
+ */
+function onServerClock<A extends LostAttempt>(a: A, ctx: ItemContext): A {
+  if (a.serverStartedAt !== undefined) return a;
+  const onServer = ctx.clock.toServer(Date.parse(a.startedAt));
+  return onServer === undefined || Number.isNaN(onServer) ? a : { ...a, serverStartedAt: new Date(onServer).toISOString() };
 }
 
 export async function adopt(item: PlanItem, found: CommsCredential, lost: LostWithId, warnings: string[], sends: number, ctx: ItemContext): Promise<AppliedItem> {

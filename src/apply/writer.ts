@@ -12,6 +12,7 @@ import { describe, failed, forget, JournalError, notStarted, track, writes, type
 import { create } from "./create.js";
 import { carryOutDefaultApp, FirstCreateGate } from "./default-app.js";
 import { replace } from "./replace.js";
+import { ServerClock } from "./server-clock.js";
 import type { AppliedAccountAction, AppliedItem, ApplyResult } from "./types.js";
 import { updateDefault } from "./update-default.js";
 
@@ -82,6 +83,10 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     for (const a of e.abandonedAttempts ?? []) track(lost, a.attemptId, { ...a, legacySid: e.legacySid });
   }
 
+  const serverClock = new ServerClock(now);
+  // The observation's answers already showed Comms' clock: the first attempt journals its start on it.
+  const seen = deps.comms.lastServerDate?.();
+  if (seen) serverClock.saw(seen.serverDate, seen.receivedAt);
   // Reads that confirm or check, and the default App's step: within the limit, ahead of writes.
   const first = <T>(fn: () => Promise<T>): Promise<T> => writeLimit.run(fn, FIRST);
   const confirmer = new Confirmer(deps.comms, {
@@ -91,7 +96,10 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     ...deps.confirm,
   });
   // Every answer this run gets (writes, confirming reads, the default App's step) steers the limit.
-  const unwatch = deps.comms.watchAnswers?.((status) => writeLimit.answer(status));
+  const unwatch = deps.comms.watchAnswers?.((status, answer) => {
+    writeLimit.answer(status);
+    if (answer?.serverDate) serverClock.saw(answer.serverDate);
+  });
   // A request sleeping out a Retry-After sends nothing: its slot goes to the next one meanwhile.
   const unwrap = deps.comms.aroundRetryWaits?.((wait) => writeLimit.outside(wait));
   const keyLimits = new Map<string, ReturnType<typeof pLimit>>();
@@ -119,6 +127,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     settleMs: deps.settleMs ?? OUTCOME_SETTLE_MS,
     wait: deps.wait ?? false,
     window: { skewMs: deps.clockSkewMs ?? RECONCILE_CLOCK_SKEW_MS },
+    clock: serverClock,
     pollMaxMs: deps.settlePollMaxMs ?? SETTLE_POLL_MAX_MS,
     signal: stop.signal,
     unresolved: new Map(),
@@ -200,8 +209,21 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     unwrap?.();
   });
   const done = result(results, problems, accountActions);
+  const skew = skewWarning(serverClock, ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS);
+  if (skew) {
+    log.warn({ offsetMs: serverClock.offsetMs }, skew);
+    done.warnings.push(skew);
+  }
   log.info({ concurrency: done.concurrency }, describeConcurrency(done.concurrency!));
   return done;
+}
+
+/** Said when this machine's clock and Comms' are further apart than the skew allowance. */
+function skewWarning(clock: ServerClock, skewMs: number): string | undefined {
+  const offset = clock.offsetMs;
+  if (offset === undefined || Math.abs(offset) <= skewMs) return undefined;
+  const seconds = Math.round(Math.abs(offset) / 1000);
+  return `this machine's clock is ${seconds} s ${offset < 0 ? "ahead of" : "behind"} Comms' (by the Date of its answers), more than the ${Math.round(skewMs / 1000)} s allowed (--clock-skew-seconds); lost creates were looked for on Comms' clock — set this machine's clock right`;
 }
 
 /** The ledger, stopping the run (`stop`) the moment an append fails, before anything else can start. */

@@ -19,6 +19,7 @@ import { hasControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 import type {
   Accepted,
+  AnswerInfo,
   CommsClient,
   CommsListFilter,
   CommsApp,
@@ -57,6 +58,8 @@ export interface CommsClientConfig {
   maxPages?: number;
   /** Largest answer read; default `MAX_RESPONSE_BYTES`. */
   maxResponseBytes?: number;
+  /** This machine's clock, against which answers' `Date` headers are kept (tests skew it). */
+  now?: () => Date;
 }
 
 /** The kinds `stats.byKind` counts (every HTTP attempt, retries included). */
@@ -83,8 +86,10 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const collectionPath = `${prefix}/${cfg.apiVersion}/PushNotifications/Credentials`;
   const authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64")}`;
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
-  const answerListeners = new Set<(status: number) => void>();
+  const answerListeners = new Set<(status: number, answer?: AnswerInfo) => void>();
   const pause = cfg.sleep ?? defaultSleep;
+  const clock = cfg.now ?? (() => new Date());
+  let lastServerDate: { serverDate: Date; receivedAt: Date } | undefined;
   let aroundWait: (<T>(wait: () => Promise<T>) => Promise<T>) | undefined;
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
@@ -111,7 +116,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
           const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
-          for (const listener of answerListeners) listener(res.status);
+          const serverDate = dateHeader(firstHeader(res.headers.date));
+          if (serverDate) lastServerDate = { serverDate, receivedAt: clock() };
+          for (const listener of answerListeners) listener(res.status, serverDate ? { serverDate } : {});
           return {
             status: res.status,
             text: res.text,
@@ -349,6 +356,10 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return () => answerListeners.delete(listener);
     },
 
+    lastServerDate() {
+      return lastServerDate;
+    },
+
     aroundRetryWaits(around) {
       aroundWait = around;
       return () => {
@@ -360,6 +371,12 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       await ownDispatcher?.close();
     },
   };
+}
+
+/** An HTTP `Date` header as a Date; undefined when absent or unreadable. */
+function dateHeader(value: string | undefined): Date | undefined {
+  const ms = value === undefined ? NaN : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
 /** The secret strings of a request body (a create's base64 `content` values); [] for other bodies. */

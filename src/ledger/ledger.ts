@@ -52,6 +52,7 @@ export function replay(events: readonly LedgerEvent[]): Map<string, LedgerEntry>
           appName: e.appName,
           credentialType: e.credentialType,
           ...(e.priorIds ? { priorIds: e.priorIds } : {}),
+          ...(typeof e.serverStartedAt === "string" ? { serverStartedAt: e.serverStartedAt } : {}),
         };
         if (e.secret) attemptSecrets.set(e.attemptId, e.secret);
         break;

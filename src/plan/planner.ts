@@ -355,6 +355,7 @@ function reconcileFromAttempt(attempt: NonNullable<LedgerEntry["lastAttempt"]>):
     ...(attempt.unknownAt ? { unknownAt: attempt.unknownAt } : {}),
     ...(attempt.lastSentAt ? { lastSentAt: attempt.lastSentAt } : {}),
     ...(attempt.priorIds ? { priorIds: attempt.priorIds } : {}),
+    ...(attempt.serverStartedAt ? { serverStartedAt: attempt.serverStartedAt } : {}),
   };
 }
 
