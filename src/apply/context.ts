@@ -143,6 +143,21 @@ export function notStarted(item: PlanItem, why = "not started: the run was inter
 
 export type LostWithId = LostAttempt & { attemptId: string };
 
+/**
+ * The end of a wait that a journalled time decides, never more than `settleMs` after `from` (when
+ * the wait began): a time in the future (a clock that was ahead when it was written, and was set
+ * right since) must not hold the run until then. `capped` says that the journalled time was cut.
+ */
+export function capWait(until: number, from: number, settleMs: number): { until: number; capped: boolean } {
+  const cap = from + settleMs;
+  return until > cap ? { until: cap, capped: true } : { until, capped: false };
+}
+
+/** What an item says when a wait was cut short by `capWait`. */
+export function cappedNote(journalled: number, settleMs: number): string {
+  return `the ledger names ${new Date(journalled).toISOString()}, which is in the future (this machine's clock was probably ahead when it was written): waited at most ${Math.round(settleMs / 1000)} s from now instead`;
+}
+
 export function keyOf(appName: string, credentialType: string): string {
   return `${appName}|${credentialType}`;
 }

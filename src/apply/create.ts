@@ -5,7 +5,7 @@ import { windowClosesAt } from "../plan/reconcile.js";
 import type { PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
 import { sleepUnlessAborted } from "../sleep.js";
-import { describe, failed, JournalError, keyOf, notStarted, statusOf, track, type ItemContext, type LostWithId } from "./context.js";
+import { cappedNote, capWait, describe, failed, JournalError, keyOf, notStarted, statusOf, track, type ItemContext, type LostWithId } from "./context.js";
 import { adopt, look, lookHeld, resolveLost } from "./lost-create.js";
 import type { AppliedItem } from "./types.js";
 
@@ -38,6 +38,8 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
   //    Comms, sent once more in this run.
   const key = keyOf(target.appName, target.credentialType);
   let noticed = false;
+  // Set when this item first waits for another create's window: its wait is capped from then.
+  const holds: { from?: number } = {};
   for (let sends = 1; ; ) {
     // Only the write holds the (App, type) lock and a concurrency slot; confirming happens outside both.
     const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string; acceptedAtMs: number } | { lost: LostWithId; reason: string } | { holdUntil: number; reason: string }> => {
@@ -47,7 +49,7 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
       if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
       // Another credential's create of this kind has an unknown outcome: what this create makes must
       // not land in that attempt's window, or a lone new credential there could be either's.
-      const rival = openWindow(key, sid, ctx);
+      const rival = openWindow(key, sid, ctx, holds, warnings);
       if (rival) return rival;
 
       const attemptId = randomUUID();
@@ -159,14 +161,17 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
  * confused with a new one (`windowClosesAt`), if that is still ahead. At most about a minute after
  * the loss; a settled, adopted or failed attempt no longer counts.
  */
-function openWindow(key: string, sid: string, ctx: ItemContext): { holdUntil: number; reason: string } | undefined {
+function openWindow(key: string, sid: string, ctx: ItemContext, holds: { from?: number }, warnings: string[]): { holdUntil: number; reason: string } | undefined {
   const now = ctx.now().getTime();
-  let until = 0;
+  let journalled = 0;
   for (const a of ctx.lost.get(key)?.values() ?? []) {
     if (a.legacySid === sid) continue;
-    until = Math.max(until, windowClosesAt(a, ctx.window));
+    journalled = Math.max(journalled, windowClosesAt(a, ctx.window));
   }
+  if (journalled <= now) return undefined;
+  const { until, capped } = capWait(journalled, (holds.from ??= now), ctx.settleMs);
   if (until <= now) return undefined;
+  if (capped && !warnings.some((w) => w.startsWith("the ledger names "))) warnings.push(cappedNote(journalled, ctx.settleMs));
   return { holdUntil: until, reason: `another create of this App and type has an unknown outcome; this one waits until ${new Date(until).toISOString()} so that the two cannot be confused` };
 }
 
@@ -178,7 +183,9 @@ function openWindow(key: string, sid: string, ctx: ItemContext): { holdUntil: nu
 async function awaitEarlierAccepted(item: PlanItem, id: string, warnings: string[], ctx: ItemContext): Promise<AppliedItem | null> {
   const target = item.target!;
   const acceptedAt = ctx.entries.get(item.legacySid)?.acceptedAt;
-  const until = acceptedAt ? Date.parse(acceptedAt) + ctx.settleMs : 0;
+  const journalled = acceptedAt ? Date.parse(acceptedAt) + ctx.settleMs : 0;
+  const { until, capped } = capWait(journalled, ctx.now().getTime(), ctx.settleMs);
+  if (capped) warnings.push(cappedNote(journalled, ctx.settleMs));
   const remaining = until - ctx.now().getTime();
   if (ctx.wait && remaining > 0) {
     ctx.deps.onWaiting?.({

@@ -3,7 +3,7 @@ import { RECONCILE_CLOCK_SKEW_MS } from "../limits.js";
 import { reconcileLost, type LostAttempt } from "../plan/reconcile.js";
 import type { PlanItem } from "../plan/types.js";
 import { sleepUnlessAborted } from "../sleep.js";
-import { describe, keyOf, notStarted, untrack, type ItemContext, type LostWithId } from "./context.js";
+import { cappedNote, capWait, describe, keyOf, notStarted, untrack, type ItemContext, type LostWithId } from "./context.js";
 import type { AppliedItem } from "./types.js";
 
 /**
@@ -14,7 +14,11 @@ import type { AppliedItem } from "./types.js";
  */
 export async function resolveLost(item: PlanItem, lost: LostWithId, warnings: string[], sends: number, ctx: ItemContext, lostReason?: string): Promise<AppliedItem | null> {
   const lastSent = Date.parse(lost.lastSentAt ?? lost.startedAt);
-  const settledAt = lastSent + ctx.settleMs;
+  const { until: settledAt, capped } = capWait(lastSent + ctx.settleMs, ctx.now().getTime(), ctx.settleMs);
+  if (capped) {
+    ctx.log.warn({ sid: item.legacySid, attemptId: lost.attemptId, lastSent: new Date(lastSent).toISOString() }, "journalled time in the future; wait capped at the settle time from now");
+    warnings.push(cappedNote(lastSent + ctx.settleMs, ctx.settleMs));
+  }
   // Without waiting: a fresh loss is looked for during the reconcile window; an earlier run's once.
   const until = ctx.wait ? settledAt : sends > 0 ? Date.parse(lost.startedAt) + ctx.reconcileWindowMs : 0;
   const key = keyOf(lost.appName, lost.credentialType);
@@ -63,7 +67,7 @@ export async function resolveLost(item: PlanItem, lost: LostWithId, warnings: st
     const hint = ctx.signal.aborted || ctx.now().getTime() >= settledAt ? "rerun apply" : "rerun apply then (or without --no-wait)";
     return { ...item, status: "failed", warnings, attempts: sends, error: `${what}; ${why} — ${hint}; nothing was re-sent` };
   }
-  await ctx.deps.ledger.append({ event: "abandoned", legacySid: item.legacySid, attemptId: lost.attemptId, reason: `nothing appeared in Comms within ${Math.round((ctx.now().getTime() - lastSent) / 1000)} s`, runId: ctx.runId });
+  await ctx.deps.ledger.append({ event: "abandoned", legacySid: item.legacySid, attemptId: lost.attemptId, reason: `nothing appeared in Comms within ${Math.round(Math.max(0, ctx.now().getTime() - lastSent) / 1000)} s`, runId: ctx.runId });
   // Still a rival for the rest of the run: what it made may yet appear, and then belongs to no one else.
   return null;
 }
