@@ -4,7 +4,7 @@
  */
 import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential, SecretResult } from "../domain.js";
-import { ApiError } from "../errors.js";
+import { ApiError, WritesStoppedError } from "../errors.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import type { Logger } from "../log.js";
 import type { LostAttempt, WindowOptions } from "../plan/reconcile.js";
@@ -121,6 +121,8 @@ export interface ItemContext {
   /** Comms' clock, as this run's answers showed it: lost creates' windows are computed on it. */
   clock: ServerClock;
   pollMaxMs: number;
+  /** Set by the first write answered 403 (the key lacks write permission): no write is sent after it. */
+  writesStopped: { reason?: string };
   /** Aborted on Ctrl-C or when the ledger fails: no new request starts. */
   signal: AbortSignal;
   /** (App, type) keys where lost creates are ambiguous, and why: no more creates there this run. */
@@ -156,6 +158,24 @@ export function capWait(until: number, from: number, settleMs: number): { until:
 /** What an item says when a wait was cut short by `capWait`. */
 export function cappedNote(journalled: number, settleMs: number): string {
   return `the ledger names ${new Date(journalled).toISOString()}, which is in the future (this machine's clock was probably ahead when it was written): waited at most ${Math.round(settleMs / 1000)} s from now instead`;
+}
+
+/**
+ * Notes a write's failure: a 403 (the key lacks write permission) stops every later write of the
+ * run. True when the client refused the write without sending it (the item stays `planned`).
+ */
+export function writeRefused(ctx: ItemContext, err: unknown): boolean {
+  if (err instanceof WritesStoppedError) {
+    ctx.writesStopped.reason ??= err.message;
+    return true;
+  }
+  if (err instanceof ApiError && err.status === 403) ctx.writesStopped.reason ??= err.message;
+  return false;
+}
+
+/** The item as it was planned, when no write may be sent any more. */
+export function writesStoppedItem(ctx: ItemContext, item: PlanItem, why = ctx.writesStopped.reason ?? ""): AppliedItem {
+  return notStarted(item, `not started: no write is sent after ${why.replace(/^not sent: /, "")}`);
 }
 
 export function keyOf(appName: string, credentialType: string): string {

@@ -5,7 +5,7 @@ import { windowClosesAt } from "../plan/reconcile.js";
 import type { PlanItem } from "../plan/types.js";
 import { encodeContent } from "../secrets/index.js";
 import { sleepUnlessAborted } from "../sleep.js";
-import { cappedNote, capWait, describe, failed, JournalError, keyOf, notStarted, statusOf, track, type ItemContext, type LostWithId } from "./context.js";
+import { cappedNote, capWait, describe, failed, JournalError, keyOf, notStarted, statusOf, track, writeRefused, writesStoppedItem, type ItemContext, type LostWithId } from "./context.js";
 import { adopt, look, lookHeld, resolveLost } from "./lost-create.js";
 import type { AppliedItem } from "./types.js";
 
@@ -45,6 +45,7 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
     const outcome = await ctx.serialised(key, async (): Promise<AppliedItem | { id: string; location: string; acceptedAtMs: number } | { lost: LostWithId; reason: string } | { holdUntil: number; reason: string }> => {
       // Interrupted while waiting for a slot: nothing was sent for this item.
       if (ctx.signal.aborted) return notStarted(item);
+      if (ctx.writesStopped.reason) return writesStoppedItem(ctx, item);
       const held = ctx.unresolved.get(key);
       if (held) return { ...item, status: "planned", warnings: [...warnings, `not attempted: ${held}; rerun apply once it is resolved`] };
       // Another credential's create of this kind has an unknown outcome: what this create makes must
@@ -107,6 +108,11 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
         return { id: accepted.resourceId, location: accepted.resourceLocation, acceptedAtMs };
       } catch (err) {
         if (err instanceof JournalError) throw err;
+        if (writeRefused(ctx, err)) {
+          // Nothing was sent: the attempt is closed, the item stays as planned.
+          await ledger.append({ event: "failed", legacySid: sid, attemptId, error: describe(err), runId: ctx.runId });
+          return writesStoppedItem(ctx, item, describe(err));
+        }
         if (!(err instanceof UnknownOutcomeError)) {
           const message = describe(err);
           await ledger.append({ event: "failed", legacySid: sid, attemptId, error: message, ...statusOf(err), runId: ctx.runId });

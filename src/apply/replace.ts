@@ -1,7 +1,7 @@
 import { ApiError } from "../errors.js";
 import { REPLACED_REASON } from "../ledger/types.js";
 import type { PlanItem } from "../plan/types.js";
-import { describe, failed, keyOf, statusOf, type ItemContext } from "./context.js";
+import { describe, failed, keyOf, statusOf, writeRefused, type ItemContext } from "./context.js";
 import { create } from "./create.js";
 import type { AppliedItem } from "./types.js";
 
@@ -56,9 +56,11 @@ export async function replace(item: PlanItem, ctx: ItemContext): Promise<Applied
   const alreadyDefault = r.newVisible === true && item.liveDefault === true;
   if ((r.oldWasDefault || target.isDefault) && !alreadyDefault) {
     if (ctx.signal.aborted) return stopped("interrupted before the default was moved");
+    if (ctx.writesStopped.reason) return stopped(`not moving the default: no write is sent after ${ctx.writesStopped.reason.replace(/^not sent: /, "")}`);
     try {
       await ctx.serialised(key, () => ctx.deps.comms.setDefault(newId, true));
     } catch (err) {
+      if (writeRefused(ctx, err)) return stopped(describe(err));
       const message = describe(err);
       await ctx.deps.ledger.append({ event: "failed", legacySid: sid, error: message, ...statusOf(err), runId: ctx.runId });
       return failed(done, `making ${newId} the default failed: ${message}; ${keep} — rerun apply`, { warnings });
@@ -75,9 +77,11 @@ export async function replace(item: PlanItem, ctx: ItemContext): Promise<Applied
   let note = `replaced ${r.oldId}`;
   if (listed) {
     if (ctx.signal.aborted) return stopped("interrupted before the old credential was deleted");
+    if (ctx.writesStopped.reason) return stopped(`not deleting the old credential: no write is sent after ${ctx.writesStopped.reason.replace(/^not sent: /, "")}`);
     try {
       await ctx.serialised(key, () => ctx.deps.comms.delete(r.oldId));
     } catch (err) {
+      if (writeRefused(ctx, err)) return stopped(describe(err));
       if (!(err instanceof ApiError && err.status === 404)) {
         const message = describe(err);
         await ctx.deps.ledger.append({ event: "failed", legacySid: sid, error: message, ...statusOf(err), runId: ctx.runId });

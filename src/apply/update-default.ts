@@ -1,5 +1,5 @@
 import type { PlanItem } from "../plan/types.js";
-import { describe, failed, notStarted, statusOf, type ItemContext } from "./context.js";
+import { describe, failed, notStarted, statusOf, writeRefused, writesStoppedItem, type ItemContext } from "./context.js";
 import type { AppliedItem } from "./types.js";
 
 export async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<AppliedItem> {
@@ -9,11 +9,14 @@ export async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<A
   try {
     const sent = await ctx.serialised(`${item.target.appName}|${item.target.credentialType}`, async () => {
       if (ctx.signal.aborted) return false;
+      if (ctx.writesStopped.reason) return "stopped";
       await ctx.deps.comms.setDefault(id, true);
       return true;
     });
     if (!sent) return notStarted(item);
+    if (sent === "stopped") return writesStoppedItem(ctx, item);
   } catch (err) {
+    if (writeRefused(ctx, err)) return writesStoppedItem(ctx, item, describe(err));
     const message = describe(err);
     await ctx.deps.ledger.append({ event: "failed", legacySid: item.legacySid, error: message, ...statusOf(err), runId: ctx.runId });
     return failed(item, message);

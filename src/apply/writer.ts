@@ -130,6 +130,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     clock: serverClock,
     pollMaxMs: deps.settlePollMaxMs ?? SETTLE_POLL_MAX_MS,
     signal: stop.signal,
+    writesStopped: {},
     unresolved: new Map(),
     lost,
     entries,
@@ -208,6 +209,7 @@ export async function apply(plan: Plan, deps: ApplyDeps): Promise<ApplyResult> {
     unwatch?.();
     unwrap?.();
   });
+  if (ctx.writesStopped.reason) problems.push(`stopped writing: ${ctx.writesStopped.reason.replace(/^not sent: /, "")}; the items not sent stay planned`);
   const done = result(results, problems, accountActions);
   const skew = skewWarning(serverClock, ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS);
   if (skew) {

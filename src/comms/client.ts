@@ -7,7 +7,7 @@
 import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
-import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError } from "../errors.js";
+import { ApiError, AuthError, Cr2commsError, EXIT, UnknownOutcomeError, WritesStoppedError } from "../errors.js";
 import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
@@ -90,6 +90,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   const pause = cfg.sleep ?? defaultSleep;
   const clock = cfg.now ?? (() => new Date());
   let lastServerDate: { serverDate: Date; receivedAt: Date } | undefined;
+  // A 403 to a write: the key lacks write permission in this account. Every later write (also one
+  // already queued, or a retry) is refused here without being sent.
+  let writesForbidden = false;
   let aroundWait: (<T>(wait: () => Promise<T>) => Promise<T>) | undefined;
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
@@ -106,16 +109,19 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const sent = sentSecrets(body);
     if (payload !== undefined) headers["content-type"] = "application/json";
+    const write = method !== "GET";
     let sends = 0;
     try {
       const result = await withRetry(
         async () => {
+          if (write && writesForbidden) throw new WritesStoppedError(base.host);
           await onSend?.(++sends);
           uncertainEarlier = uncertain;
           stats.requests++;
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
           const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
+          if (write && res.status === 403) writesForbidden = true;
           const serverDate = dateHeader(firstHeader(res.headers.date));
           if (serverDate) lastServerDate = { serverDate, receivedAt: clock() };
           for (const listener of answerListeners) listener(res.status, serverDate ? { serverDate } : {});
@@ -158,9 +164,12 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     }
   }
 
-  function fail(res: HttpResult): never {
+  function fail(res: HttpResult, write = false): never {
     if (res.status === 401) throw new AuthError(cfg.accountSid, API);
     const parsed = parseErrorBody(res.status, res.text, { sent: res.sent });
+    if (res.status === 403 && write) {
+      throw new ApiError(API, 403, parsed.code, `${parsed.message} — the key lacks write permission on ${base.host}; no further write is sent in this account`);
+    }
     throw new ApiError(API, res.status, parsed.code, parsed.message);
   }
 
@@ -182,7 +191,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   }
 
   function accepted(res: HttpResult, fallbackId: string | undefined, fallbackLocation: string | undefined): Accepted {
-    if (res.status < 200 || res.status >= 300) fail(res);
+    if (res.status < 200 || res.status >= 300) fail(res, true);
     let body: unknown;
     try {
       body = res.text.trim() === "" ? undefined : JSON.parse(res.text);
