@@ -98,7 +98,10 @@ export async function carryOutDefaultApp(a: AccountAction, d: DefaultAppDeps): P
   return out("confirmed", { patched: true });
 }
 
-/** Reads the App until `done` holds or the timeout passes; the last read (null: not there). A failed read counts as not there. */
+/**
+ * Reads the App until `done` holds or the timeout passes; the last read (null: not there). A failed
+ * read counts as not there. The deadline is inclusive: a read landing exactly on it is the last one.
+ */
 async function readBack(appName: string, d: DefaultAppDeps, done: (app: CommsApp | null) => boolean): Promise<CommsApp | null> {
   const deadline = d.now().getTime() + d.timeoutMs;
   let delay = d.initialDelayMs;
