@@ -98,6 +98,16 @@ export class PermissionError extends ApiError {
 }
 
 /**
+ * A write the Comms client refused to send: an earlier write in this account was answered 403, so
+ * the key lacks write permission there. Nothing was sent: the item stays `planned`.
+ */
+export class WritesStoppedError extends Cr2commsError {
+  constructor(readonly host: string) {
+    super(`not sent: a write to ${host} was refused (403) — the key lacks write permission there; no further write is sent in this account`, EXIT.failure);
+  }
+}
+
+/**
  * A write whose outcome is unknown: the request may or may not have been carried out
  * (timeout, connection reset/dropped, 5xx after the body was sent). Never blindly re-send a create.
  */

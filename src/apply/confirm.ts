@@ -121,7 +121,18 @@ export class Confirmer {
       since?: number;
     } = {},
   ): Promise<CommsCredential | null> {
-    const promise = new Promise<CommsCredential | null>((resolve) => {
+    const promise = new Promise<CommsCredential | null>((settle) => {
+      const signal = opts.signal;
+      // A waiter that settles takes its abort listener with it: one left behind would, on a later
+      // Ctrl-C, rewrite this App's waiters long after this one was done.
+      const onAbort = () => {
+        this.pending.set(appName, (this.pending.get(appName) ?? []).filter((w) => w !== waiter));
+        resolve(null);
+      };
+      const resolve = (c: CommsCredential | null) => {
+        signal?.removeEventListener("abort", onAbort);
+        settle(c);
+      };
       const now = this.now();
       const since = Math.min(now, opts.since ?? now);
       const waiter: Waiter = {
@@ -136,18 +147,13 @@ export class Confirmer {
         resolve,
       };
       if (opts.location) waiter.location = opts.location;
-      if (opts.signal?.aborted) return resolve(null);
-      opts.signal?.addEventListener(
-        "abort",
-        () => {
-          this.pending.set(appName, (this.pending.get(appName) ?? []).filter((w) => w !== waiter));
-          resolve(null);
-        },
-        { once: true },
-      );
+      if (signal?.aborted) return settle(null);
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(appName, [...(this.pending.get(appName) ?? []), waiter]);
       if (!this.loops.has(appName)) {
-        const loop = this.poll(appName).finally(() => this.loops.delete(appName));
+        const loop: Promise<void> = this.poll(appName).finally(() => {
+          if (this.loops.get(appName) === loop) this.loops.delete(appName);
+        });
         this.loops.set(appName, loop);
       }
     });
@@ -160,7 +166,10 @@ export class Confirmer {
     for (;;) {
       const waiters = this.pending.get(appName) ?? [];
       if (waiters.length === 0) {
+        // Gone from `loops` in the same step as it stops looking: a wait registered from here on
+        // (even in the very next microtask) starts a loop of its own rather than join this one.
         this.pending.delete(appName);
+        this.loops.delete(appName);
         return;
       }
       const firstDeadline = Math.min(...waiters.map((w) => w.deadline));

@@ -1,4 +1,5 @@
 import type { CommsApp, CommsClient } from "../comms/types.js";
+import { WritesStoppedError } from "../errors.js";
 import type { Ledger } from "../ledger/types.js";
 import type { AccountAction } from "../plan/types.js";
 import type { AppliedAccountAction, AppliedItem } from "./types.js";
@@ -86,6 +87,7 @@ export async function carryOutDefaultApp(a: AccountAction, d: DefaultAppDeps): P
   try {
     await d.schedule(() => d.comms.setDefaultApp(a.appName));
   } catch (err) {
+    if (err instanceof WritesStoppedError) return out("planned", { warnings: [err.message] });
     return out("failed", { error: err instanceof Error ? err.message : String(err), patched: true });
   }
   const seen = await readBack(a.appName, d, (x) => x?.isDefault === true);
@@ -96,7 +98,10 @@ export async function carryOutDefaultApp(a: AccountAction, d: DefaultAppDeps): P
   return out("confirmed", { patched: true });
 }
 
-/** Reads the App until `done` holds or the timeout passes; the last read (null: not there). A failed read counts as not there. */
+/**
+ * Reads the App until `done` holds or the timeout passes; the last read (null: not there). A failed
+ * read counts as not there. The deadline is inclusive: a read landing exactly on it is the last one.
+ */
 async function readBack(appName: string, d: DefaultAppDeps, done: (app: CommsApp | null) => boolean): Promise<CommsApp | null> {
   const deadline = d.now().getTime() + d.timeoutMs;
   let delay = d.initialDelayMs;

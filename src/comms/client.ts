@@ -7,7 +7,7 @@
 import type { Dispatcher } from "undici";
 import { parseBaseUrl } from "../http/url.js";
 import type { CommsCredential, CredentialType } from "../domain.js";
-import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError, UnknownOutcomeError } from "../errors.js";
+import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError, UnknownOutcomeError, WritesStoppedError } from "../errors.js";
 import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
@@ -19,6 +19,7 @@ import { hasControl } from "../text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 import type {
   Accepted,
+  AnswerInfo,
   CommsClient,
   CommsListFilter,
   CommsApp,
@@ -70,6 +71,8 @@ export interface CommsClientConfig {
   maxPages?: number;
   /** Largest answer read; default `MAX_RESPONSE_BYTES`. */
   maxResponseBytes?: number;
+  /** This machine's clock, against which answers' `Date` headers are kept (tests skew it). */
+  now?: () => Date;
 }
 
 /** The kinds `stats.byKind` counts (every HTTP attempt, retries included). */
@@ -109,8 +112,13 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     return cleaned;
   };
   const stats: CommsStats = { requests: 0, retries: 0, byKind: {} };
-  const answerListeners = new Set<(status: number) => void>();
+  const answerListeners = new Set<(status: number, answer?: AnswerInfo) => void>();
   const pause = cfg.sleep ?? defaultSleep;
+  const clock = cfg.now ?? (() => new Date());
+  let lastServerDate: { serverDate: Date; receivedAt: Date } | undefined;
+  // A 403 to a write: the key lacks write permission in this account. Every later write (also one
+  // already queued, or a retry) is refused here without being sent.
+  let writesForbidden = false;
   let aroundWait: (<T>(wait: () => Promise<T>) => Promise<T>) | undefined;
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
@@ -133,17 +141,22 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       cleanedPaths.clear();
     }
     if (payload !== undefined) headers["content-type"] = "application/json";
+    const write = method !== "GET";
     let sends = 0;
     try {
       const result = await withRetry(
         async () => {
+          if (write && writesForbidden) throw new WritesStoppedError(base.host);
           await onSend?.(++sends);
           uncertainEarlier = uncertain;
           stats.requests++;
           stats.byKind[kind] = (stats.byKind[kind] ?? 0) + 1;
           const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes, deadlineMs: cfg.requestDeadlineMs });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
-          for (const listener of answerListeners) listener(res.status);
+          if (write && res.status === 403) writesForbidden = true;
+          const serverDate = dateHeader(firstHeader(res.headers.date));
+          if (serverDate) lastServerDate = { serverDate, receivedAt: clock() };
+          for (const listener of answerListeners) listener(res.status, serverDate ? { serverDate } : {});
           return {
             status: res.status,
             text: res.text,
@@ -201,11 +214,14 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     return byKind[kind];
   }
 
-  function fail(res: HttpResult): never {
+  function fail(res: HttpResult, write = false): never {
     if (res.status === 401) throw new AuthError(cfg.accountSid, API, { request: { host: base.host, credential } });
     const parsed = parseErrorBody(res.status, res.text, { sent: sentSoFar });
     if (res.status === 403) {
-      throw new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: res.method, what: requestKind(res.kind) });
+      const refused = new PermissionError(API, parsed.code, parsed.message, { host: base.host, credential, method: res.method, what: requestKind(res.kind) });
+      // A write refused: the key lacks write permission, and the client sends no further write.
+      if (write) refused.message += ` — the key lacks write permission on ${base.host}; no further write is sent in this account`;
+      throw refused;
     }
     throw new ApiError(API, res.status, parsed.code, parsed.message);
   }
@@ -232,7 +248,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
    * whatever the answer echoes (the docs' own PATCH example answers with another id).
    */
   function acceptedAt(res: HttpResult, id: string, path: string): Accepted {
-    if (res.status < 200 || res.status >= 300) fail(res);
+    if (res.status < 200 || res.status >= 300) fail(res, true);
     return { resourceId: id, resourceLocation: `${base.origin}${path}` };
   }
 
@@ -264,7 +280,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
    * that disagree) is an invalid answer: the create may have been carried out, its outcome unknown.
    */
   function acceptedCreate(res: HttpResult): Accepted {
-    if (res.status < 200 || res.status >= 300) fail(res);
+    if (res.status < 200 || res.status >= 300) fail(res, true);
     let body: unknown;
     try {
       body = res.text.trim() === "" ? undefined : JSON.parse(res.text);
@@ -459,6 +475,10 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return () => answerListeners.delete(listener);
     },
 
+    lastServerDate() {
+      return lastServerDate;
+    },
+
     aroundRetryWaits(around) {
       aroundWait = around;
       return () => {
@@ -470,6 +490,12 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       await ownDispatcher?.close();
     },
   };
+}
+
+/** An HTTP `Date` header as a Date; undefined when absent or unreadable. */
+function dateHeader(value: string | undefined): Date | undefined {
+  const ms = value === undefined ? NaN : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
 /** The secret strings of a request body (a create's base64 `content` values); [] for other bodies. */

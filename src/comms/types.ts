@@ -42,6 +42,12 @@ export interface CommsApp {
   updatedAt: string;
 }
 
+/** What `watchAnswers` tells about one HTTP answer besides its status. */
+export interface AnswerInfo {
+  /** The answer's `Date` header (Comms' clock, whole seconds); absent when missing or unreadable. */
+  serverDate?: Date;
+}
+
 /** Counters a caller (or the benchmark) can read. */
 export interface CommsStats {
   requests: number;
@@ -77,12 +83,17 @@ export interface CommsClient {
    * Tells `listener` the status of every HTTP answer from now on (each attempt, retries included;
    * nothing for a network error), so a caller can adapt its concurrency. Returns the unsubscribe.
    */
-  watchAnswers?(listener: (status: number) => void): () => void;
+  watchAnswers?(listener: (status: number, answer?: AnswerInfo) => void): () => void;
   /**
    * From now on every wait before a retry (a Retry-After, a backoff) runs through `around`, called
    * in the async context of the request that waits — so a concurrency limiter can give that
    * request's slot back while it sends nothing. Returns the undo.
    */
+  /**
+   * The `Date` header of the latest answer that had one, and when (this client's `now`) it arrived:
+   * Comms' clock against this machine's before the caller has watched any answer itself.
+   */
+  lastServerDate?(): { serverDate: Date; receivedAt: Date } | undefined;
   aroundRetryWaits?(around: <T>(wait: () => Promise<T>) => Promise<T>): () => void;
   close(): Promise<void>;
 }

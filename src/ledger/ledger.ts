@@ -91,6 +91,7 @@ export function replayLedger(events: readonly LedgerEvent[]): { entries: Map<str
           appName: e.appName,
           credentialType: e.credentialType,
           ...(e.priorIds ? { priorIds: e.priorIds } : {}),
+          ...(typeof e.serverStartedAt === "string" ? { serverStartedAt: e.serverStartedAt } : {}),
         };
         if (e.secret) attemptSecrets.set(e.attemptId, e.secret);
         break;

@@ -13,6 +13,11 @@ export type LedgerEvent =
       isDefault: boolean;
       /** ISO time just before the create request was sent; reconciliation lists from here. */
       startedAt: string;
+      /**
+       * `startedAt` on Comms' clock (by the `Date` of its latest answer), when one was known: the
+       * window reconciliation searches is Comms' `createdAt`, so a skewed local clock cannot move it.
+       */
+      serverStartedAt?: string;
       secret?: SecretFingerprint;
       /**
        * Comms credentials of this App and type that existed before the attempt (from the run's
@@ -137,6 +142,8 @@ export interface LedgerEntry {
     appName: string;
     credentialType: CredentialType;
     priorIds?: string[];
+    /** `startedAt` on Comms' clock, when it was known (see the `attempt` event). */
+    serverStartedAt?: string;
     /** When the lost answer was noticed: the attempt cannot have created anything after this. */
     unknownAt?: string;
     /** When the request was last (re)sent. */
@@ -146,7 +153,7 @@ export interface LedgerEntry {
    * Attempts given up on (`abandoned`) after nothing appeared within the settle time. What they made
    * may still appear: it is never anyone else's to adopt (see `reconcileLost`).
    */
-  abandonedAttempts?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[]; unknownAt?: string; lastSentAt?: string }[];
+  abandonedAttempts?: { attemptId: string; startedAt: string; appName: string; credentialType: CredentialType; priorIds?: string[]; serverStartedAt?: string; unknownAt?: string; lastSentAt?: string }[];
 
   secret?: SecretFingerprint;
   /** The fingerprint of what was sent for each Comms id this tool created (from its attempt). */

@@ -40,6 +40,7 @@ const itemSchema = z.object({
       unknownAt: z.string().optional(),
       lastSentAt: z.string().optional(),
       priorIds: z.array(z.string()).optional(),
+      serverStartedAt: z.string().optional(),
     })
     .optional(),
   replace: z

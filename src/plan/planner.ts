@@ -104,7 +104,11 @@ export function plan(snapshot: Snapshot, mapping: Mapping, secrets: ReadonlyMap<
     if (legacySids.has(e.sid)) continue;
     const goneItem = gone.find((i) => i.legacySid === e.sid);
     if (goneItem) {
-      goneItem.warnings.push(`mapping entry #${e.index + 1} still lists it; it is left as is (remove the entry, or keep it: nothing is done either way)`);
+      goneItem.warnings.push(
+        goneItem.action === "replace"
+          ? `mapping entry #${e.index + 1} still lists it; remove the entry once the replacement is finished (nothing more is done for it then)`
+          : `mapping entry #${e.index + 1} still lists it; it is left as is (remove the entry, or keep it: nothing is done either way)`,
+      );
       continue;
     }
     const msg = `mapping entry #${e.index + 1}: ${e.sid} does not exist in account ${snapshot.accountSid}`;
@@ -379,6 +383,7 @@ function reconcileFromAttempt(attempt: NonNullable<LedgerEntry["lastAttempt"]>):
     ...(attempt.unknownAt ? { unknownAt: attempt.unknownAt } : {}),
     ...(attempt.lastSentAt ? { lastSentAt: attempt.lastSentAt } : {}),
     ...(attempt.priorIds ? { priorIds: attempt.priorIds } : {}),
+    ...(attempt.serverStartedAt ? { serverStartedAt: attempt.serverStartedAt } : {}),
   };
 }
 
@@ -549,13 +554,38 @@ function resumeReplacement(
 
 /**
  * Migrated sids the legacy API no longer lists: their Comms credential is kept and reported, never
- * deleted (the legacy side going away says nothing about the App that uses it).
+ * deleted (the legacy side going away says nothing about the App that uses it). A rotation that
+ * had created its new credential is finished all the same (it needs no secret any more): left
+ * half-done it would keep two credentials, and the old one the default, for good.
  */
 function legacyGoneItems(snapshot: Snapshot, legacySids: ReadonlySet<string>, commsById: ReadonlyMap<string, CommsCredential>): PlanItem[] {
   const out: PlanItem[] = [];
   for (const entry of [...snapshot.ledger.values()].sort((a, b) => a.legacySid.localeCompare(b.legacySid))) {
     if (legacySids.has(entry.legacySid)) continue;
-    const live = liveCredential(entry, commsById) ?? (entry.replacing ? commsById.get(entry.replacing.oldId) : undefined);
+    const r = entry.replacing;
+    const made = r?.newId ? commsById.get(r.newId) : undefined;
+    if (r && made) {
+      const oldSecret = entry.secretById?.[r.oldId];
+      const fp = recordedSecret(entry, made.id);
+      out.push({
+        legacySid: entry.legacySid,
+        friendlyName: null,
+        legacyType: made.credentialType === "FCM" ? "fcm" : "apn",
+        sandbox: made.credentialType === "APN_SANDBOX" ? true : made.credentialType === "APN" ? false : null,
+        action: "replace",
+        target: { appName: made.appName, credentialType: made.credentialType, isDefault: r.oldWasDefault },
+        commsCredentialId: made.id,
+        liveDefault: made.isDefault,
+        replace: { oldId: r.oldId, ...(oldSecret ? { oldSecret } : {}), oldWasDefault: r.oldWasDefault, newId: made.id, newVisible: true },
+        warnings: [
+          `the legacy credential no longer exists (deleted in Conversations) while its replacement was under way; apply finishes the replacement: ${made.id} is kept${r.oldWasDefault ? " and made the default" : ""}, then ${r.oldId} is deleted`,
+        ],
+        problems: [],
+        ...(fp ? { secret: fp } : {}),
+      });
+      continue;
+    }
+    const live = liveCredential(entry, commsById) ?? (r ? commsById.get(r.oldId) : undefined);
     if (!live) continue;
     const fp = recordedSecret(entry, live.id);
     out.push({

@@ -6,6 +6,11 @@ export interface LostAttempt {
   appName: string;
   credentialType: CredentialType;
   startedAt: string;
+  /**
+   * `startedAt` on Comms' clock, when it was known: the difference to `startedAt` moves the whole
+   * window onto Comms' clock (its `createdAt`). Absent: the two clocks are taken to agree.
+   */
+  serverStartedAt?: string;
   /** When the lost answer was noticed; absent after a crash. */
   unknownAt?: string;
   /** When the request was last re-sent (after a 429/503), if it was. */
@@ -44,10 +49,17 @@ export function windowClosesAt(attempt: LostAttempt, opts: WindowOptions = {}): 
  */
 export function withinWindow(attempt: LostAttempt, c: CommsCredential, opts: WindowOptions = {}): boolean {
   const skew = opts.skewMs ?? RECONCILE_CLOCK_SKEW_MS;
-  const from = Date.parse(attempt.startedAt) - skew;
-  const until = lastPossibleCommit(attempt) + skew;
+  const offset = serverOffset(attempt);
+  const from = Date.parse(attempt.startedAt) + offset - skew;
+  const until = lastPossibleCommit(attempt) + offset + skew;
   const created = Date.parse(c.createdAt);
   return c.appName === attempt.appName && c.credentialType === attempt.credentialType && created >= from && created <= until;
+}
+
+/** Comms' clock minus this machine's when the attempt was made (0 when unknown). */
+export function serverOffset(attempt: LostAttempt): number {
+  const offset = attempt.serverStartedAt === undefined ? NaN : Date.parse(attempt.serverStartedAt) - Date.parse(attempt.startedAt);
+  return Number.isNaN(offset) ? 0 : offset;
 }
 
 /**

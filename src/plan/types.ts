@@ -60,6 +60,7 @@ export interface PlanItem {
     unknownAt?: string;
     lastSentAt?: string;
     priorIds?: string[];
+    serverStartedAt?: string;
   };
   /**
    * For `replace`: the live credential being replaced (`oldId`), and how far an earlier run got.

@@ -4,7 +4,7 @@ import type { CommsClient } from "../comms/types.js";
 import type { CommsCredential } from "../domain.js";
 import type { Ledger, LedgerEntry } from "../ledger/types.js";
 import type { Logger } from "../log.js";
-import { ApiError } from "../errors.js";
+import { ApiError, WritesStoppedError } from "../errors.js";
 import { CONFIRM_INITIAL_DELAY_MS, CONFIRM_MAX_DELAY_MS, CONFIRM_TIMEOUT_MS } from "../limits.js";
 import { sleepUnlessAborted } from "../sleep.js";
 
@@ -185,6 +185,7 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
   if (deps.signal?.aborted) stop.abort();
   deps.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   const problems: string[] = [];
+  let writesStopped: string | undefined;
 
   // Every answer steers the limit; a request sleeping out a Retry-After gives its slot back meanwhile.
   const unwatch = deps.comms.watchAnswers?.((status) => limit.answer(status));
@@ -202,8 +203,9 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     // Only the DELETE holds a slot. Once the run is stopped nothing more is sent: not a new delete,
     // and not a delete again after a 429 (the 429 means Comms did nothing).
     const sent = await limit
-      .run(async (): Promise<"sent" | "gone" | "not-started" | "not-resent"> => {
+      .run(async (): Promise<"sent" | "gone" | "not-started" | "not-resent" | "writes-stopped"> => {
         if (stop.signal.aborted) return "not-started";
+        if (writesStopped) return "writes-stopped";
         t0 = now();
         deletesLeft--;
         try {
@@ -215,6 +217,12 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
           return "sent";
         } catch (err) {
           if (err instanceof NotResent) return "not-resent";
+          // A 403 to a delete: the key lacks write permission; the client sends no write after it.
+          if (err instanceof WritesStoppedError) {
+            writesStopped ??= err.message;
+            return "writes-stopped";
+          }
+          if (err instanceof ApiError && err.status === 403) writesStopped ??= err.message;
           // Already gone: what rollback wanted (an earlier run's delete, or someone else's).
           if (err instanceof ApiError && err.status === 404) return "gone";
           throw err;
@@ -226,6 +234,11 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
         return undefined;
       });
     if (sent === "not-started") return notStarted(result);
+    if (sent === "writes-stopped") {
+      result.warnings.push(`not started: no delete is sent after ${writesStopped ?? "a 403"}`);
+      deps.onItem?.(result);
+      return result;
+    }
     if (sent === "not-resent") {
       result.warnings.push(`not deleted: Comms answered 429 (too many requests) and the run stopped (${deps.signal?.aborted ? "interrupted" : "the ledger could not be written"}) before it was sent again`);
     } else if (sent !== undefined) {
@@ -282,6 +295,7 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
     unwatch?.();
     unwrap?.();
   });
+  if (writesStopped) problems.push(`stopped deleting: ${writesStopped}; the credentials not deleted stay listed`);
   const refused = plan.refused.flatMap((r) =>
     r.candidates.map((c) => {
       const i = item(c, "refused");

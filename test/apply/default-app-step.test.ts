@@ -94,6 +94,21 @@ describe("the default-App step: a PATCH", () => {
     expect(w.calls.slice(1).map((c) => Number(c.split(" ")[0]))).toEqual([0, 100, 300, 700, 1_100]);
   });
 
+  it("a read landing exactly on the deadline is the last one: not visible then is accepted-unconfirmed, even if a later read would show it", async () => {
+    // Reads at 0, 100, 300 — the third exactly at the 300 ms deadline; the App shows as the default only from the fourth.
+    const w = world([{ isDefault: false }, { isDefault: false }, { isDefault: false }, { isDefault: true }], { timeoutMs: 300 });
+    const done = await carryOutDefaultApp(viaPatch, w.deps);
+    expect(w.calls.slice(1).map((c) => Number(c.split(" ")[0]))).toEqual([0, 100, 300]);
+    expect(done).toMatchObject({ status: "accepted-unconfirmed", patched: true });
+  });
+
+  it("a read landing exactly on the deadline that shows the App as the default confirms it", async () => {
+    const w = world([{ isDefault: false }, { isDefault: false }, { isDefault: true }], { timeoutMs: 300 });
+    const done = await carryOutDefaultApp(viaPatch, w.deps);
+    expect(w.calls.slice(1).map((c) => Number(c.split(" ")[0]))).toEqual([0, 100, 300]);
+    expect(done).toMatchObject({ status: "confirmed", patched: true });
+  });
+
   it("a read that fails counts as not there yet, and reading goes on", async () => {
     const w = world(["error", { isDefault: true }]);
     const done = await carryOutDefaultApp(viaPatch, w.deps);

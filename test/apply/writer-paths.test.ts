@@ -266,6 +266,22 @@ describe("writer: an earlier run's attempt with no recorded outcome", () => {
     expect(w.events()).toEqual(["abandoned", "attempt", "accepted", "confirmed"]);
   });
 
+  it("a lone new credential that another sid's open attempt of the same App and type could equally have made is not adopted: ambiguous, nothing sent", async () => {
+    const w = world();
+    const t0 = w.clock.ms();
+    const startedAt = iso(t0 - 3_600_000);
+    // Both sids' creates were lost at the same moment; Comms holds one new credential from then.
+    await w.ledger.append({ event: "attempt", legacySid: sid(2), attemptId: "att-2", appName: APP, credentialType: "APN", isDefault: false, startedAt, priorIds: [] });
+    await w.ledger.append({ event: "unknown", legacySid: sid(2), attemptId: "att-2", reason: "socket hang up" });
+    const made = w.comms.add({ appName: APP, credentialType: "APN", createdAt: t0 - 3_600_000 + 500 });
+    const lost = { attemptId: "att-1", startedAt, unknownAt: iso(t0 - 3_600_000 + 1_000), priorIds: [] as string[] };
+    const result = await apply(planOf(item({ reconcileFrom: lost })), w.deps([], { settleMs: 600_000 }));
+    expect(result.items[0]).toMatchObject({ status: "failed", attempts: 0 });
+    expect(result.items[0]!.error).toMatch(new RegExp(`${made.id} could be the result of this attempt or of another create`));
+    expect(w.comms.writes()).toEqual([]);
+    expect(w.ledger.list.filter((e) => e.event === "accepted")).toEqual([]);
+  });
+
   it("another sid's abandoned attempt of the same App and type holds this create back until its window has closed", async () => {
     const w = world();
     const t0 = w.clock.ms();

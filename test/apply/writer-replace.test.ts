@@ -153,6 +153,44 @@ describe("replace: carrying on after an earlier run", () => {
   });
 });
 
+describe("replace: resuming, and where the new credential is not confirmed", () => {
+  it("a new credential accepted earlier that is still not visible keeps the old one: nothing is deleted or sent", async () => {
+    const w = world();
+    const { old, it: rot } = rotation(w, { oldWasDefault: false });
+    await w.ledger.append({ event: "accepted", legacySid: sid(1), attemptId: "att-1", commsCredentialId: "comms_credential_ghost" });
+    const result = await apply(planOf({ ...rot, commsCredentialId: "comms_credential_ghost", replace: { ...rot.replace!, oldWasDefault: false, newId: "comms_credential_ghost", newVisible: false } }), w.deps([old]));
+    expect(result.items[0]).toMatchObject({ action: "replace", status: "accepted-unconfirmed" });
+    expect(w.comms.writes()).toEqual([]);
+    expect(w.comms.all().map((c) => c.id)).toEqual([old.id]);
+  });
+
+  it("a new credential the plan found for a sid the ledger has no entry for is journalled as confirmed (no adoption of an attempt it never saw), then the old one goes", async () => {
+    const w = world();
+    const { old, it: rot } = rotation(w, { oldWasDefault: false });
+    const made = w.comms.add({ appName: APP, credentialType: "APN" });
+    const item = { ...rot, commsCredentialId: made.id, liveDefault: false, reconcileFrom: { attemptId: "att-1", startedAt: w.clock.now().toISOString() }, replace: { ...rot.replace!, oldWasDefault: false, newId: made.id, newVisible: true } };
+    const result = await apply(planOf(item), w.deps([old, made]));
+    expect(result.items[0]).toMatchObject({ status: "confirmed", commsCredentialId: made.id });
+    expect(w.ledger.list.map((e) => [e.event, "commsCredentialId" in e ? e.commsCredentialId : undefined])).toEqual([
+      ["confirmed", made.id],
+      ["deleted", old.id],
+    ]);
+  });
+
+  it("a new credential while the ledger still names the old one as the sid's confirmed credential: the new one is journalled as confirmed", async () => {
+    const w = world();
+    const { old, it: rot } = rotation(w, { oldWasDefault: false });
+    await w.ledger.append({ event: "attempt", legacySid: sid(1), attemptId: "att-0", appName: APP, credentialType: "APN", isDefault: false, startedAt: w.clock.now().toISOString() });
+    await w.ledger.append({ event: "accepted", legacySid: sid(1), attemptId: "att-0", commsCredentialId: old.id });
+    await w.ledger.append({ event: "confirmed", legacySid: sid(1), commsCredentialId: old.id });
+    const made = w.comms.add({ appName: APP, credentialType: "APN" });
+    const before = w.ledger.list.length;
+    const result = await apply(planOf({ ...rot, commsCredentialId: made.id, liveDefault: false, replace: { ...rot.replace!, oldWasDefault: false, newId: made.id, newVisible: true } }), w.deps([old, made]));
+    expect(result.items[0]!.status).toBe("confirmed");
+    expect(w.ledger.list.slice(before)).toMatchObject([{ event: "confirmed", commsCredentialId: made.id }, { event: "deleted", commsCredentialId: old.id }]);
+  });
+});
+
 describe("replace: failures and interruptions keep the old credential", () => {
   it("interrupted before its create started: planned, the old credential kept, nothing sent for it", async () => {
     const w = world();

@@ -9,7 +9,9 @@ import { MemoryLedger } from "../../src/ledger/ledger.js";
 import { createLegacyReader } from "../../src/legacy/index.js";
 import type { Mapping, MappingEntry } from "../../src/mapping/types.js";
 import { observe } from "../../src/observe/observe.js";
+import { REQUEST_TIMEOUT_MS } from "../../src/limits.js";
 import { plan as makePlan, secretsNeeded } from "../../src/plan/index.js";
+import { lastPossibleCommit } from "../../src/plan/reconcile.js";
 import { resolveEntrySecrets } from "../../src/secrets/index.js";
 import { ROOT } from "../e2e/harness.js";
 import { virtualClock } from "./fake-comms.js";
@@ -194,6 +196,12 @@ describe("writer", () => {
     const { plan, secrets, existing } = await w.planFor([{ sid: SID1, appName: "limonade_ios", secrets: PROD }]);
     await apply(plan, { ...w.time, comms: w.comms, ledger: w.ledger, secrets, existing, concurrency: 4 });
     expect(w.ledger.list.map((e) => e.event)).toEqual(["attempt", "resent", "accepted", "confirmed"]);
+    // Replayed, the re-send's time is the attempt's lastSentAt: the window a rerun searches ends
+    // the request timeout after it, not after the first send.
+    const resent = w.ledger.list[1]!;
+    const attempt = (await w.ledger.entries()).get(SID1)!.lastAttempt!;
+    expect(attempt.lastSentAt).toBe(resent.ts);
+    expect(lastPossibleCommit(attempt)).toBe(Date.parse(resent.ts) + REQUEST_TIMEOUT_MS);
   });
 
   it("a lost create of a sid that was then skipped is still recorded as cr2comms's own", async () => {

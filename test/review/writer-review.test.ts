@@ -172,7 +172,7 @@ describe("review: lost creates and rivals", () => {
     }
   }, 30_000);
 
-  it("F5: a create answered 202 with a body over the size cap is journalled as failed, and the rerun creates a duplicate", async () => {
+  it("F5: a create answered 202 with a body over the size cap is journalled as unknown (never failed), and the rerun adopts it instead of creating a duplicate", async () => {
     // The size cap is a knob of the client (4 MiB by default); 120 bytes makes the emulator's
     // ordinary 202 body "too large", standing in for a 202 with a >4 MiB body from a broken server.
     const w = await world();
@@ -183,11 +183,17 @@ describe("review: lost creates and rivals", () => {
       const i1 = r1.items.find((i) => i.legacySid === SID2)!;
       expect(w.sandbox()).toHaveLength(1); // the create was carried out (202)
       const events1 = w.ledger.list.map((e) => e.event).join(",");
+      // Journalled as an open attempt whose outcome is unknown — a failed one would be created again.
+      const own1 = w.ledger.list.filter((e) => "legacySid" in e && e.legacySid === SID2).map((e) => e.event);
+      expect(own1, events1).toContain("unknown");
+      expect(own1, events1).not.toContain("failed");
+      expect((await w.ledger.entries()).get(SID2)?.state, events1).toBe("pending");
       // Rerun with an ordinary client.
       const p2 = await w.planFor([E2]);
       await apply(p2.plan, { comms: w.comms, ledger: w.ledger, secrets: p2.secrets, existing: p2.existing, concurrency: 4, wait: false });
       const info = `run 1: ${i1.status} ${i1.error ?? ""}; events ${events1}; run 2 plan: ${p2.plan.items.find((i) => i.legacySid === SID2)?.action}`;
       expect(w.sandbox().length, info).toBe(1);
+      expect((await w.ledger.entries()).get(SID2)?.commsCredentialId, info).toBe(w.sandbox()[0]!.id);
     } finally {
       await capped.close();
     }
