@@ -119,6 +119,11 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   // A 403 to a write: the key lacks write permission in this account. Every later write (also one
   // already queued, or a retry) is refused here without being sent.
   let writesForbidden = false;
+  // The first write goes alone: until it is answered, no other write is sent. A key without write
+  // permission then draws one 403, not one per request the limiter let out at once. Costs one round
+  // trip at the start of a run that writes.
+  let firstWrite: { answered: Promise<void>; open: () => void } | undefined;
+  let firstWriteAnswered = false;
   let aroundWait: (<T>(wait: () => Promise<T>) => Promise<T>) | undefined;
 
   async function send(kind: CommsRequestKind, method: string, path: string, body?: unknown, onSend?: (n: number) => Promise<void>): Promise<HttpResult> {
@@ -143,6 +148,16 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
     if (payload !== undefined) headers["content-type"] = "application/json";
     const write = method !== "GET";
     let sends = 0;
+    let leading = false;
+    if (write && !firstWriteAnswered) {
+      if (firstWrite) await firstWrite.answered;
+      else {
+        let open = () => {};
+        const answered = new Promise<void>((resolve) => (open = resolve));
+        firstWrite = { answered, open: () => ((firstWriteAnswered = true), open()) };
+        leading = true;
+      }
+    }
     try {
       const result = await withRetry(
         async () => {
@@ -154,6 +169,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
           const res = await sendHttp({ dispatcher, api: API, method, url: `${base.origin}${path}`, headers, body: payload, maxBytes, deadlineMs: cfg.requestDeadlineMs });
           logger.debug({ api: API, method, path: pathOnly, status: res.status }, "http");
           if (write && res.status === 403) writesForbidden = true;
+          if (leading) firstWrite?.open();
           const serverDate = dateHeader(firstHeader(res.headers.date));
           if (serverDate) lastServerDate = { serverDate, receivedAt: clock() };
           for (const listener of answerListeners) listener(res.status, serverDate ? { serverDate } : {});
@@ -193,6 +209,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       if (error instanceof UnknownOutcomeError || error instanceof Cr2commsError) throw error;
       if (isNetworkError(error)) throw new NetworkError(API, method, `${base.origin}${pathOnly}`, error);
       throw error;
+    } finally {
+      // Answered or not (a lost answer, a refused journal line), the writes behind it may go now.
+      if (leading) firstWrite?.open();
     }
   }
 

@@ -65,3 +65,24 @@ describe("the emulator's read-only API key", () => {
     expect(emu.requests.every((r) => r.status === 200)).toBe(true);
   });
 });
+
+describe("apply with the emulator's read-only API key", () => {
+  it("stops after the first 403: no further write is sent, the rest stay planned, exit 1, and it says the key lacks write permission", async () => {
+    emu = await startEmulator({ port: 0 });
+    const key = readOnly();
+    const ws = workspace();
+    const env = { ...DEMO_ENV, TWILIO_ACCOUNT_SID: emu.accountSid, TWILIO_API_KEY: key.sid, TWILIO_API_SECRET: key.secret, CR2COMMS_CONVERSATIONS_URL: emu.url, CR2COMMS_COMMS_URL: emu.url };
+    const run = await runCli(["apply", "--yes", "--json", "--mapping", ws.mapping, "--reports-dir", ws.reports], { env });
+    expect(run.code, run.stderr.slice(-800)).toBe(1);
+    const writes = emu.requests.filter((r) => r.method !== "GET");
+    expect(writes.map((r) => [r.method, r.status])).toEqual([["POST", 403]]);
+    expect(emu.state.commsCredentials()).toHaveLength(1);
+    const report = JSON.parse(run.stdout) as { items: { status?: string; action: string }[]; problems?: string[] };
+    const statuses = report.items.filter((i) => i.action === "create").map((i) => i.status);
+    expect(statuses.filter((s) => s === "failed")).toHaveLength(1);
+    expect(statuses.filter((s) => s === "planned").length).toBe(statuses.length - 1);
+    expect(statuses.length).toBeGreaterThan(1);
+    expect(`${run.stderr}\n${run.stdout}`).toMatch(/lacks write permission/);
+    expect(`${run.stderr}\n${run.stdout}\n${JSON.stringify(report)}`).not.toContain(key.secret);
+  });
+});
