@@ -1,5 +1,6 @@
 import { constants } from "node:os";
 import { InterruptedError } from "../errors.js";
+import { currentAccountRun } from "./account-run.js";
 
 /** The signals a run that writes to Comms finishes cleanly on: Ctrl-C, `kill`, a closed terminal. */
 const HANDLED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -25,6 +26,19 @@ export interface StopWatch {
  * finished and journalled, nothing new starts) and calls `onFirst`; a second one exits at once.
  */
 export function watchStopSignals(onFirst: (signal: StopSignal) => void): StopWatch {
+  // One account of a fleet stops on the fleet's signal; the fleet owns the handlers.
+  const fleet = currentAccountRun()?.stop;
+  if (fleet) {
+    fleet.stopped.then(onFirst, () => undefined);
+    return {
+      signal: fleet.signal,
+      get received() {
+        return fleet.received;
+      },
+      stopped: fleet.stopped,
+      dispose: () => undefined,
+    };
+  }
   const controller = new AbortController();
   let received: StopSignal | undefined;
   let resolveStopped: (s: StopSignal) => void = () => undefined;

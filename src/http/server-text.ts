@@ -16,6 +16,17 @@ export interface CleanOptions {
 }
 
 const REDACTED = "[redacted]";
+
+/**
+ * Secrets that were never sent in a body but may still come back (an account's auth token read
+ * from the Accounts API, the Basic-auth header a proxy echoes): every cleaning looks for them too.
+ */
+const needles = new Set<string>();
+
+/** Adds values that no cleaned server text may contain (kept for the life of the process). */
+export function addSecretNeedles(...values: string[]): void {
+  for (const v of values) if (v.length >= MIN_ECHO_RUN) needles.add(v);
+}
 /** Shorter runs can be ordinary words; from 8 characters on a match with what was sent is no accident. */
 const MIN_ECHO_RUN = 8;
 /** Base64 or hex this long is key material, a token or a digest: never worth showing. */
@@ -34,7 +45,7 @@ const SID = /^[A-Z]{2}[0-9a-f]{32}$/;
  * characters; collapses whitespace, cuts to `MAX_SERVER_TEXT_CHARS` and escapes control characters.
  */
 export function cleanServerText(text: string, opts: CleanOptions = {}): string {
-  const material = secretMaterial(opts.sent ?? []);
+  const material = secretMaterial(needles.size > 0 ? [...(opts.sent ?? []), ...needles] : (opts.sent ?? []));
   const echoed = (run: string): boolean => material.some((m) => m.includes(run));
   let out = text.slice(0, SERVER_TEXT_SCAN_CHARS);
   out = out.replace(PEM_BLOCK, REDACTED).replace(PEM_MARKER, REDACTED);

@@ -5,6 +5,7 @@ import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
+import { reportResult } from "../account-run.js";
 
 export interface StatusArgs extends GlobalArgs {
   /** `--expiring-within <days>`: whole days ≥ 0 (kept as given, checked here). */
@@ -55,6 +56,7 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
     }
     for (const w of warnings) rt.logger.warn(w);
     const exitCode = status.drift || status.expiring.length > 0 ? 2 : 0;
+    reportResult({ summary: { ...status.summary, ...(expiringWithinDays !== undefined ? { expiring: status.expiring.length } : {}) }, problems: warnings, changes: exitCode === 2, empty: entries.size === 0 });
     if (rt.settings.json) {
       printJson({
         accountSid: rt.credentials.accountSid,
