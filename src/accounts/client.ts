@@ -47,6 +47,8 @@ export interface AccountsClientConfig {
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   maxPages?: number;
+  /** Default ACCOUNTS_PAGE_SIZE (tests use small pages). */
+  pageSize?: number;
 }
 
 export interface AccountsClient {
@@ -104,7 +106,7 @@ export function createAccountsClient(cfg: AccountsClientConfig): AccountsClient 
     async listAll() {
       const bySid = new Map<string, AccountInfo>();
       const seen = new Set<string>();
-      let url = new URL(`${root}/2010-04-01/Accounts.json?PageSize=${ACCOUNTS_PAGE_SIZE}`);
+      let url = new URL(`${root}/2010-04-01/Accounts.json?PageSize=${cfg.pageSize ?? ACCOUNTS_PAGE_SIZE}`);
       const maxPages = cfg.maxPages ?? ACCOUNTS_MAX_PAGES;
       for (let pages = 1; ; pages++) {
         const res = await get(url);

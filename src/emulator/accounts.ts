@@ -22,6 +22,8 @@ export interface SubaccountSpec {
   seed?: Omit<Seed, "accountSid" | "authToken" | "apiKeys">;
   /** Requests beyond this many in flight for this account get 429; default: the emulator's. */
   maxInFlight?: number;
+  /** Rehearses a race: listed active once, then suspended at once (its token stops working). */
+  suspendAfterListing?: boolean;
 }
 
 /** One account the emulator serves. */
@@ -36,6 +38,7 @@ export interface EmulatorAccount {
   maxInFlight: number | undefined;
   inFlight: number;
   dateCreated: string;
+  suspendAfterListing: boolean;
 }
 
 /** Accounts 2010 list: default 50 a page, at most 1000 (OpenAPI `PageSize`). */
@@ -79,6 +82,7 @@ export function buildAccounts(seed: ResolvedSeed, parentState: EmulatorState, su
     maxInFlight,
     inFlight: 0,
     dateCreated: new Date(at).toUTCString(),
+    suspendAfterListing: false,
   });
   subaccounts.forEach((s, i) => {
     if (!ACCOUNT_SID_PATTERN.test(s.sid)) throw new Error(`subaccount sid ${s.sid} is not AC + 32 hex digits`);
@@ -102,6 +106,7 @@ export function buildAccounts(seed: ResolvedSeed, parentState: EmulatorState, su
       maxInFlight: s.maxInFlight ?? maxInFlight,
       inFlight: 0,
       dateCreated: new Date(at + (i + 1) * 60_000).toUTCString(),
+      suspendAfterListing: s.suspendAfterListing ?? false,
     });
   });
   return accounts;
@@ -157,13 +162,20 @@ function list(ctx: RequestContext, visible: EmulatorAccount[], byKey: boolean): 
   }
   const page = Number(ctx.query.get("Page") ?? "0") || 0;
   const items = all.slice(start, start + pageSize);
+  const body = items.map((a) => view(a, byKey));
+  for (const a of items) {
+    if (a.suspendAfterListing && a.status === "active") {
+      a.status = "suspended";
+      a.suspendAfterListing = false;
+    }
+  }
   const last = items[items.length - 1];
   const query = `PageSize=${pageSize}${status !== null ? `&Status=${encodeURIComponent(status)}` : ""}${name !== null ? `&FriendlyName=${encodeURIComponent(name)}` : ""}`;
   const hasNext = last !== undefined && start + items.length < all.length;
   return {
     status: 200,
     body: {
-      accounts: items.map((a) => view(a, byKey)),
+      accounts: body,
       first_page_uri: `${PREFIX}.json?${query}&Page=0`,
       next_page_uri: hasNext && last ? `${PREFIX}.json?${query}&Page=${page + 1}&PageToken=PA${encodeToken(last.sid)}` : null,
       previous_page_uri: null,

@@ -8,6 +8,8 @@ export interface ScriptedFault {
   /** Path to match: a RegExp, or a substring of the path; any when absent. */
   path?: RegExp | string;
   kind: FaultKind;
+  /** Only requests signed by this account; any when absent. */
+  account?: string;
   /** How many matching requests get it (default 1). */
   times?: number;
 }
@@ -55,13 +57,14 @@ export class FaultInjector {
   }
 
   /** The fault for this request, consuming a scripted entry or a random draw. */
-  next(method: string, path: string): FaultKind | undefined {
+  next(method: string, path: string, account?: string): FaultKind | undefined {
     const script = this.options.script ?? [];
     for (let i = 0; i < script.length; i++) {
       const s = script[i];
       const left = this.remaining[i] ?? 0;
       if (!s || left <= 0) continue;
       if (s.method && s.method.toUpperCase() !== method.toUpperCase()) continue;
+      if (s.account !== undefined && s.account !== account) continue;
       if (s.path !== undefined && !matchesPath(s.path, path)) continue;
       this.remaining[i] = left - 1;
       return s.kind;

@@ -150,7 +150,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (slot) slot.inFlight++;
     else anonymousInFlight++;
     try {
-      const fault = faults.next(method, path);
+      const fault = faults.next(method, path, slot?.sid);
       if (fault) entry.fault = fault;
       const retryAfter = String(faults.retryAfterSeconds);
       let body: string;

@@ -38,9 +38,20 @@ const given = (v: unknown): string | undefined => {
   return value === undefined || value === "" || value === false ? undefined : String(value);
 };
 
-/** True when the run is over many accounts: `--all-subaccounts`, or `--accounts` / CR2COMMS_ACCOUNTS. */
+/**
+ * True when the run is over many accounts: `--all-subaccounts`, or `--accounts` / CR2COMMS_ACCOUNTS
+ * — or another fleet flag, which then fails as a usage error naming what it needs.
+ */
 export function isFleetRun(args: FleetArgs, env: Env = process.env): boolean {
-  return args.allSubaccounts === true || given(args.accounts) !== undefined || given(env.CR2COMMS_ACCOUNTS) !== undefined;
+  return (
+    args.allSubaccounts === true ||
+    given(args.accounts) !== undefined ||
+    given(env.CR2COMMS_ACCOUNTS) !== undefined ||
+    args.includeParent === true ||
+    given(args.accountsConcurrency) !== undefined ||
+    given(args.mappingDir) !== undefined ||
+    given(args.apiUrl) !== undefined
+  );
 }
 
 /** Flag, then variable, then default; every conflict is a usage error naming the flags. */
@@ -49,6 +60,10 @@ export function resolveFleetSettings(args: FleetArgs, env: Env, cwd = process.cw
   const fileFrom = given(args.accounts) !== undefined ? "--accounts" : "CR2COMMS_ACCOUNTS";
   if (args.allSubaccounts && file !== undefined) throw new UsageError(`--all-subaccounts and ${fileFrom} exclude each other: use one of them`);
   if (args.includeParent && !args.allSubaccounts) throw new UsageError("--include-parent goes with --all-subaccounts (with --accounts FILE, list the parent's sid in the file)");
+  if (!args.allSubaccounts && file === undefined) {
+    const flag = given(args.accountsConcurrency) !== undefined ? "--accounts-concurrency" : given(args.mappingDir) !== undefined ? "--mapping-dir" : "--api-url";
+    throw new UsageError(`${flag} is for runs over many accounts: add --all-subaccounts or --accounts FILE`);
+  }
   const what = args.allSubaccounts ? "--all-subaccounts" : fileFrom;
   for (const [flag, variable, value, fromEnv] of [
     ["--mapping", "CR2COMMS_MAPPING", given(args.mapping), given(env.CR2COMMS_MAPPING)],
