@@ -256,8 +256,8 @@ function builder(def: CommandDef): (cy: Argv) => Argv {
     const own = Object.keys(def.options);
     b = b.options(def.options);
     if (own.length) b = b.group(own, def.global ? `Options for ${name}:` : "Options:");
-    if (def.fleet) b = b.options(FLEET_OPTIONS).group(Object.keys(FLEET_OPTIONS), "Many accounts:");
     if (def.global) b = b.options(GLOBAL_OPTIONS).group([...Object.keys(GLOBAL_OPTIONS), "help", "version"], "Global options:");
+    if (def.fleet) b = b.options(FLEET_OPTIONS).group(Object.keys(FLEET_OPTIONS), "Many accounts:");
     for (const [cmd, what] of def.examples) b = b.example(cmd, what);
     return b.epilogue(EXIT_CODES);
   };
@@ -357,7 +357,7 @@ function renderHelp(def: CommandDef | undefined): string {
   const name = def.command.split(" ")[0]!;
   const own = Object.keys(def.options).length ? [def.global ? `Options for ${name}:` : "Options:", ...optionRows(def.options, def.global ? [] : builtins), ""] : [];
   const global = def.global ? ["Global options:", ...optionRows(GLOBAL_OPTIONS, builtins), ""] : [];
-  if (def.fleet) global.unshift("Many accounts:", ...optionRows(FLEET_OPTIONS), "");
+  if (def.fleet) global.push("Many accounts:", ...optionRows(FLEET_OPTIONS), "");
   const positionals = Object.entries(def.positionals ?? {}).map(([p, spec]) => `  ${p}  ${spec.describe}  [choices: ${spec.choices.map((c) => `"${c}"`).join(", ")}]`);
   const args = positionals.length ? ["Positionals:", ...positionals, ""] : [];
   return [`cr2comms ${def.command}`, "", def.describe, "", ...args, ...own, ...global, "Examples:", ...def.examples.map(example), "", EXIT_CODES, ""].join("\n");
