@@ -97,6 +97,8 @@ export const COMMANDS: CommandDef[] = [
       out: str("where to write it (default: the --mapping path)"),
       force: bool("overwrite an existing file"),
       update: bool("add entries for legacy credentials the mapping lacks; keep every edit"),
+      "app-name-template": str("appNames from a template: {accountSid}, {accountName}, {friendlyName}, {type} (made a valid appName)"),
+      "secrets-template": str("secret references from a template: {accountSid}, {sid}, {part}, e.g. file:../../secrets/{accountSid}/{sid}.{part}"),
     },
     global: true,
     examples: [

@@ -30,6 +30,8 @@ export interface AccountRun {
   stop: StopWatch;
   /** Shared by every account of the run: a secret file many accounts use is read and validated once. */
   secrets: Map<string, Promise<SecretResult>>;
+  /** The account's friendly name, as the Accounts API lists it. */
+  accountName?: string | null;
   result?: AccountResult;
 }
 

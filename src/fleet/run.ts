@@ -127,7 +127,7 @@ export async function runFleet(command: FleetCommand, args: GlobalArgs & FleetAr
       const accountSettings: Settings = { ...base, reportsDir: dir, ledgerPath: join(dir, "ledger.jsonl"), mappingPath: join(fleet.mappingDir, `${a.sid}.yaml`) };
       const accountLogger = logger.child({ account: a.sid }, { level: quieter(settings.logLevel) });
       const runtime = accountRuntime({ settings: accountSettings, credentials, logger: accountLogger, dispatcher });
-      const run: AccountRun = { runtime, stop, secrets };
+      const run: AccountRun = { runtime, stop, secrets, accountName: a.friendlyName };
       try {
         if ((command === "plan" || command === "apply") && !existsSync(accountSettings.mappingPath)) {
           const legacy = await runtime.legacy.listAll();
