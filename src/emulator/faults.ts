@@ -1,5 +1,6 @@
 /** A fault the emulator can inject into one request. */
-export type FaultKind = "429" | "503" | "drop-before-commit" | "drop-after-commit" | "500-after-commit";
+/** "403" is scripted only: a key or account without the permission (nothing is carried out). */
+export type FaultKind = "429" | "503" | "403" | "drop-before-commit" | "drop-after-commit" | "500-after-commit";
 
 /** One deterministic fault, applied to the next `times` requests that match. */
 export interface ScriptedFault {

@@ -32,6 +32,7 @@ export function commsError(status: number, code: number, message: string): Reply
 export const CODE = {
   invalidParameter: 20001,
   authenticate: 20003,
+  permissionDenied: 20403,
   methodNotAllowed: 20004,
   pageSizeTooLarge: 20007,
   notFound: 20404,

@@ -165,6 +165,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       // still carried out; only the answer is lost (the writer must reconcile such creates).
       if (fault === "drop-before-commit") return drop();
       if (fault === "429") return reply({ ...error(429, CODE.tooManyRequests, "Too Many Requests"), headers: { "Retry-After": retryAfter } });
+      if (fault === "403") return reply(error(403, CODE.permissionDenied, "Permission denied"));
       if (fault === "503") return reply({ ...error(503, CODE.unavailable, "Service Unavailable"), headers: { "Retry-After": retryAfter } });
 
       let r: Reply;

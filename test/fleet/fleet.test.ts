@@ -70,13 +70,19 @@ describe("fleet: plan → apply → rerun over every subaccount", () => {
 });
 
 describe("fleet: one account's failure never stops or changes the others", () => {
-  it("a 5xx storm, a broken mapping, a held lock, a missing mapping and a suspension after listing each get one row saying why", async () => {
-    const [ok, storm, broken, locked, unmapped, racing] = subs(6);
+  it("a 5xx storm, a 403, a broken mapping, a held lock, a missing mapping and a suspension after listing each get one row saying why", async () => {
+    const [ok, storm, broken, locked, unmapped, racing, forbidden] = subs(7);
     racing!.suspendAfterListing = true;
-    const w = (world = await fleetWorld([ok!, storm!, broken!, locked!, unmapped!, racing!], {
-      faults: { script: [{ account: storm!.sid, path: "/v1/Credentials", kind: "503", times: 1000 }], retryAfterSeconds: 0 },
+    const w = (world = await fleetWorld([ok!, storm!, broken!, locked!, unmapped!, racing!, forbidden!], {
+      faults: {
+        script: [
+          { account: storm!.sid, path: "/v1/Credentials", kind: "503", times: 1000 },
+          { account: forbidden!.sid, method: "POST", kind: "403", times: 1000 },
+        ],
+        retryAfterSeconds: 0,
+      },
     }));
-    w.mapDemo(ok!.sid, storm!.sid, locked!.sid, racing!.sid);
+    w.mapDemo(ok!.sid, storm!.sid, locked!.sid, racing!.sid, forbidden!.sid);
     writeFileSync(join(w.mappingDir, `${broken!.sid}.yaml`), "version: 1\ncredentials: [ {sid: \n");
     const lockDir = join(w.reports, "accounts", locked!.sid);
     mkdirSync(lockDir, { recursive: true });
@@ -85,7 +91,7 @@ describe("fleet: one account's failure never stops or changes the others", () =>
     const run = await w.cli(["apply", "--all-subaccounts", "--yes", "--json"]);
     expect(run.code).toBe(1);
     const rollUp = parseJson(run.stdout);
-    expect(rollUp.accounts).toHaveLength(6);
+    expect(rollUp.accounts).toHaveLength(7);
     const rows = rowsBySid(rollUp);
     expect(rows[ok!.sid]).toMatchObject({ outcome: "applied", exitCode: 0 });
     expect(commsCounts(w.emu, ok!.sid)).toEqual(EXPECTED);
@@ -98,6 +104,9 @@ describe("fleet: one account's failure never stops or changes the others", () =>
     expect(rows[unmapped!.sid].problems[0]).toMatch(/cr2comms init/);
     expect(rows[racing!.sid]).toMatchObject({ outcome: "unreachable", exitCode: 1, accountStatus: "suspended" });
     expect(rows[racing!.sid].problems[0]).toMatch(/suspended since it was listed/);
+    expect(rows[forbidden!.sid]).toMatchObject({ outcome: "failed", exitCode: 1 });
+    expect(rows[forbidden!.sid].problems.join(" ")).toMatch(/403/);
+    expect(commsCounts(w.emu, forbidden!.sid)).toEqual({});
     for (const r of rollUp.accounts) {
       expect(r.problems.every((p: string) => !p.includes("\n"))).toBe(true);
     }
