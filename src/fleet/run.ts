@@ -83,10 +83,11 @@ export async function runFleet(command: FleetCommand, args: GlobalArgs & FleetAr
   }
   addSecretNeedles(parent.password);
   const dispatcher = createDispatcher({ proxy: !settings.emulator, env });
-  // Each account in flight listens to the one stop signal, and its ledger to the process's exit while it commits.
+  // Each account's ledger listens to the process's exit while it commits.
   process.setMaxListeners(Math.max(process.getMaxListeners(), 2 * fleet.accountsConcurrency + 10));
   const stop = watchStopSignals((signal) => logger.warn(`${signal} received: no new account is started; accounts in flight stop as a single-account run does, then the roll-up is written (press Ctrl-C again to quit at once)`));
-  setMaxListeners(8 * fleet.accountsConcurrency + 10, stop.signal);
+  // Every account in flight (and each of its requests waiting on it) listens on it at once: not a leak.
+  setMaxListeners(0, stop.signal);
   const rows = new Map<string, FleetRow>();
   try {
     const accounts = createAccountsClient({ accountSid: parent.accountSid, username: parent.username, password: parent.password, baseUrl: apiUrl, dispatcher, logger });
