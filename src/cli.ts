@@ -64,7 +64,7 @@ export const FLEET_OPTIONS: Record<string, Options> = {
   "all-subaccounts": bool("every subaccount of the --account-sid parent (suspended and closed ones are listed, not worked)"),
   accounts: str("only the accounts listed in this file, one AC sid a line [CR2COMMS_ACCOUNTS]"),
   "include-parent": bool("with --all-subaccounts: the parent account too"),
-  "accounts-concurrency": str("accounts worked at once, 1-64 [CR2COMMS_ACCOUNTS_CONCURRENCY] (default 8)"),
+  "accounts-concurrency": str("accounts worked at once, 1-64 [CR2COMMS_ACCOUNTS_CONCURRENCY] (default 32)"),
   "mapping-dir": str("where each account's mapping is, <dir>/<ACsid>.yaml [CR2COMMS_MAPPING_DIR] (default mappings/accounts)"),
   "api-url": str("2010 Accounts API base URL [CR2COMMS_API_URL] (default https://api.twilio.com, or the TWILIO_REGION/TWILIO_EDGE host)"),
 };

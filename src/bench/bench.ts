@@ -19,6 +19,7 @@ import type { CommsClient } from "../comms/types.js";
 import type { SecretResult } from "../domain.js";
 import { generateLegacyCredentials, startEmulator, type Emulator, type EmulatorOptions } from "../emulator/index.js";
 import { LEGACY_PAGE_SIZE } from "../limits.js";
+import { DEFAULT_ACCOUNTS_CONCURRENCY } from "../fleet/options.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { encodeContent, resolveEntrySecrets } from "../secrets/index.js";
 
@@ -446,7 +447,7 @@ async function benchFleetApply(n: number, concurrency: number | "default"): Prom
     const peakRssMiB = round(run.peakKiB / 1024, 1);
     return {
       scenario: `fleet apply ${n} accounts × ${FLEET_CREDENTIALS}, ${FLEET_LATENCY_MS} ms, ${FLEET_IN_FLIGHT} in flight per account`,
-      concurrency: concurrency === "default" ? "default (8)" : concurrency,
+      concurrency: concurrency === "default" ? `default (${DEFAULT_ACCOUNTS_CONCURRENCY})` : concurrency,
       seconds: round(run.seconds),
       requests: f.emu.requests.length,
       retries: f.emu.requests.filter((q) => q.status === 429).length,

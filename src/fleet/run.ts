@@ -15,7 +15,7 @@ import { runAsAccount, type AccountResult, type AccountRun } from "../cli/accoun
 import { resolveCredentials, resolveSettings, type Credentials, type GlobalArgs, type Settings } from "../cli/config.js";
 import { print, printJson, withOutput } from "../cli/output.js";
 import { accountRuntime, loadEmulatorState, saveEmulatorState } from "../cli/runtime.js";
-import { exitCodeFor, watchStopSignals, type StopWatch } from "../cli/signals.js";
+import { accountStopWatch, exitCodeFor, watchStopSignals, type StopWatch } from "../cli/signals.js";
 import type { SecretResult } from "../domain.js";
 import type { Emulator } from "../emulator/index.js";
 import { AuthError, Cr2commsError, EXIT, InterruptedError, LockedError, UsageError } from "../errors.js";
@@ -143,9 +143,16 @@ export async function runFleet(command: FleetCommand, args: GlobalArgs & FleetAr
         let code: number;
         if (READS_ONLY.has(command)) {
           working.catch(() => undefined);
-          const raced = await Promise.race([working, stop.stopped]);
-          if (typeof raced === "string") return row("interrupted", exitCodeFor(raced), [`interrupted (${raced}) while reading; nothing was sent`]);
-          code = raced;
+          // This account's own link to the fleet's signal, undone when it ends: nothing of a
+          // finished account stays reachable from the fleet's signal.
+          const watch = accountStopWatch(stop);
+          try {
+            const raced = await Promise.race([working, watch.stopped]);
+            if (typeof raced === "string") return row("interrupted", exitCodeFor(raced), [`interrupted (${raced}) while reading; nothing was sent`]);
+            code = raced;
+          } finally {
+            watch.dispose();
+          }
         } else {
           code = await working;
         }
