@@ -26,7 +26,7 @@ export interface FleetSettings {
  * Accounts worked at once by default. Each account has its own concurrency limit at Twilio, so
  * more accounts at once is more throughput until this machine is the bottleneck: `npm run bench`
  * (fleet section: 200 accounts × 10 credentials, 50 ms, 5 in flight per account) measured 4, 8, 16
- * and 32 at 195, 166, 97 and 64 s, so the default is the fastest of them.
+ * and 32 at 95, 66, 57 and 51 s (a quieter run: 195, 166, 97, 64 s), so the default is the fastest.
  */
 export const DEFAULT_ACCOUNTS_CONCURRENCY = 32;
 export const MAX_ACCOUNTS_CONCURRENCY = 64;
