@@ -11,6 +11,7 @@ import { TOOL_VERSION } from "./version.js";
 import { colorEnabled, paint } from "./cli/color.js";
 import { helpWidth, ignoreClosedStdout, wrapText } from "./cli/output.js";
 import { editDistance, escapeControl } from "./text.js";
+import type { FleetCommand } from "./fleet/options.js";
 
 type Args = Record<string, unknown>;
 
@@ -29,6 +30,8 @@ interface CommandDef {
    * `apply` and `rollback` handle signals themselves (finish what is in flight, journal, report).
    */
   readsOnly?: boolean;
+  /** Also runs over many accounts (the fleet flags). */
+  fleet?: boolean;
   run: (args: Args) => Promise<number>;
 }
 
@@ -57,6 +60,16 @@ export const GLOBAL_OPTIONS: Record<string, Options> = {
   emulator: bool("rehearse against an embedded emulator with sample data (no Twilio account); reports go to reports/emulator"),
 };
 
+/** Options of a run over many accounts (SPEC "Many accounts in one run"). */
+export const FLEET_OPTIONS: Record<string, Options> = {
+  "all-subaccounts": bool("every subaccount of the --account-sid parent (suspended and closed ones are listed, not worked)"),
+  accounts: str("only the accounts listed in this file, one AC sid a line [CR2COMMS_ACCOUNTS]"),
+  "include-parent": bool("with --all-subaccounts: the parent account too"),
+  "accounts-concurrency": str("accounts worked at once, 1-64 [CR2COMMS_ACCOUNTS_CONCURRENCY] (default 32)"),
+  "mapping-dir": str("where each account's mapping is, <dir>/<ACsid>.yaml [CR2COMMS_MAPPING_DIR] (default mappings/accounts)"),
+  "api-url": str("2010 Accounts API base URL [CR2COMMS_API_URL] (default https://api.twilio.com, or the TWILIO_REGION/TWILIO_EDGE host)"),
+};
+
 const EXIT_CODES =
   "Exit codes: 0 success · 1 failure or blocking problems (the report is still written) · " +
   "2 plan --detailed-exitcode has changes, or status found drift or expiring certificates · 64 bad usage · " +
@@ -65,6 +78,7 @@ const EXIT_CODES =
 export const COMMANDS: CommandDef[] = [
   {
     command: "inventory",
+    fleet: true,
     readsOnly: true,
     describe: "list legacy credentials (and, with --comms, Comms credentials by App)",
     options: { comms: bool("also list existing Comms credentials grouped by App") },
@@ -77,12 +91,15 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "init",
+    fleet: true,
     readsOnly: true,
     describe: "write a mapping file scaffold from the live inventory",
     options: {
       out: str("where to write it (default: the --mapping path)"),
       force: bool("overwrite an existing file"),
       update: bool("add entries for legacy credentials the mapping lacks; keep every edit"),
+      "app-name-template": str("appNames from a template: {accountSid}, {accountName}, {friendlyName}, {type} (made a valid appName)"),
+      "secrets-template": str("secret references from a template: {accountSid}, {sid}, {part}, e.g. file:../../secrets/{accountSid}/{sid}.{part}"),
     },
     global: true,
     examples: [
@@ -93,6 +110,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "plan",
+    fleet: true,
     readsOnly: true,
     describe: "dry run: read everything, validate secrets, write a plan report",
     options: {
@@ -108,6 +126,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "apply",
+    fleet: true,
     describe: "carry out the plan in Comms, journalled in the ledger (safe to rerun)",
     options: {
       yes: bool("do not ask for confirmation (required without a terminal)"),
@@ -125,6 +144,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "status",
+    fleet: true,
     readsOnly: true,
     describe: "compare the ledger with live Comms state (exit 0 in sync, 2 drift)",
     options: {
@@ -139,6 +159,7 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     command: "rollback",
+    fleet: true,
     describe: "delete the Comms credentials this tool created (from the ledger)",
     options: {
       yes: bool("do not ask for confirmation (required without a terminal)"),
@@ -176,7 +197,8 @@ export const COMMANDS: CommandDef[] = [
       "latency-ms": { type: "number", requiresArg: true, describe: "added to every response" },
       "visibility-delay-ms": { type: "number", requiresArg: true, describe: "a created credential is invisible for this long after its 202" },
       "fault-rate": { type: "number", requiresArg: true, describe: "0..1: share of requests answered 429/503 or dropped" },
-      "max-in-flight": { type: "number", requiresArg: true, describe: "answer 429 beyond this many requests in flight" },
+      "max-in-flight": { type: "number", requiresArg: true, describe: "answer 429 beyond this many requests in flight (per account)" },
+      subaccounts: { type: "number", requiresArg: true, describe: "also serve this many subaccounts of the account, each with the sample legacy credentials and its own token, and the 2010 Accounts API" },
       "log-level": str("ignored (the emulator logs one line)"),
     },
     global: false,
@@ -190,6 +212,7 @@ function knownOptions(commandName: string | undefined): string[] {
   const def = COMMANDS.find((c) => c.command.split(" ")[0] === commandName);
   const own = def ? Object.keys(def.options) : [];
   const global = !def || def.global ? Object.keys(GLOBAL_OPTIONS) : [];
+  if (!def || def.fleet) global.push(...Object.keys(FLEET_OPTIONS));
   return [...own, ...global, "help", "version", ...(own.includes("wait") ? ["no-wait"] : [])];
 }
 
@@ -254,6 +277,7 @@ function builder(def: CommandDef): (cy: Argv) => Argv {
     b = b.options(def.options);
     if (own.length) b = b.group(own, def.global ? `Options for ${name}:` : "Options:");
     if (def.global) b = b.options(GLOBAL_OPTIONS).group([...Object.keys(GLOBAL_OPTIONS), "help", "version"], "Global options:");
+    if (def.fleet) b = b.options(FLEET_OPTIONS).group(Object.keys(FLEET_OPTIONS), "Many accounts:");
     for (const [cmd, what] of def.examples) b = b.example(cmd, what);
     return b.epilogue(EXIT_CODES);
   };
@@ -267,6 +291,14 @@ function register(y: Argv, def: CommandDef): Argv {
 
 /** Runs a parsed command; one that sends nothing to Twilio ends at once on a signal. */
 async function runCommand(def: CommandDef, argv: Args): Promise<number> {
+  if (def.fleet) {
+    const { isFleetRun } = await import("./fleet/options.js");
+    if (isFleetRun(argv)) {
+      // Over many accounts the fleet handles signals: no new account starts, the roll-up is written.
+      const { runFleet } = await import("./fleet/run.js");
+      return runFleet(def.command as FleetCommand, argv, def.run);
+    }
+  }
   const quiet = def.readsOnly ? stopOnSignal() : undefined;
   try {
     return await def.run(argv);
@@ -358,6 +390,7 @@ export function renderHelp(def: CommandDef | undefined, width: number = helpWidt
   const name = def.command.split(" ")[0]!;
   const own = Object.keys(def.options).length ? [def.global ? `Options for ${name}:` : "Options:", ...optionRows(def.options, width, def.global ? [] : builtins), ""] : [];
   const global = def.global ? ["Global options:", ...optionRows(GLOBAL_OPTIONS, width, builtins), ""] : [];
+  if (def.fleet) global.push("Many accounts:", ...optionRows(FLEET_OPTIONS, width), "");
   const positionals = columns(
     Object.entries(def.positionals ?? {}).map(([p, spec]): [string, string] => [p, `${spec.describe}  [choices: ${spec.choices.map((c) => `"${c}"`).join(", ")}]`]),
     width,

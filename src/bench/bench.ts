@@ -19,6 +19,7 @@ import type { CommsClient } from "../comms/types.js";
 import type { SecretResult } from "../domain.js";
 import { generateLegacyCredentials, startEmulator, type Emulator, type EmulatorOptions } from "../emulator/index.js";
 import { LEGACY_PAGE_SIZE } from "../limits.js";
+import { DEFAULT_ACCOUNTS_CONCURRENCY } from "../fleet/options.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { encodeContent, resolveEntrySecrets } from "../secrets/index.js";
 
@@ -379,6 +380,135 @@ async function barePaging(emu: Emulator): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+
+// ---- many accounts ----
+
+const FLEET_ACCOUNTS = Number(process.env.BENCH_FLEET_ACCOUNTS ?? 200);
+const FLEET_LARGE = Number(process.env.BENCH_FLEET_LARGE ?? 500);
+const FLEET_CREDENTIALS = 10;
+const FLEET_LATENCY_MS = 50;
+const FLEET_IN_FLIGHT = 5;
+const FLEET_LOOP_SAMPLE = 10;
+const FLEET_FIXED = listFromEnv("BENCH_FLEET_FIXED", [4, 8, 16, 32]);
+
+interface FleetBench {
+  emu: Emulator;
+  dir: string;
+  env: Record<string, string>;
+  sids: string[];
+}
+
+/** A parent with `n` subaccounts of 10 credentials each (2 Apps), each limited to 5 requests in flight; a mapping per account. */
+async function withFleet<T>(n: number, fn: (f: FleetBench) => Promise<T>): Promise<T> {
+  const { sampleSubaccount } = await import("../emulator/index.js");
+  const legacy = generateLegacyCredentials(FLEET_CREDENTIALS, { types: ["apn", "apn", "fcm"] });
+  const parent = "AC00000000000000000000000000000000";
+  const subaccounts = Array.from({ length: n }, (_, i) => ({ ...sampleSubaccount(parent, i + 1), seed: { legacyCredentials: legacy } }));
+  const emu = await startEmulator({ port: 0, visibilityDelayMs: VISIBILITY_MS, latencyMs: FLEET_LATENCY_MS, maxInFlight: FLEET_IN_FLIGHT, seed: { legacyCredentials: [] }, subaccounts });
+  const dir = mkdtempSync(join(tmpdir(), "cr2comms-bench-fleet-"));
+  try {
+    const mappingDir = join(dir, "mappings");
+    mkdirSync(mappingDir, { recursive: true });
+    const mapping = benchMapping(SECRETS, legacy);
+    const yaml = ["version: 1", "credentials:"];
+    mapping.credentials.forEach((e, k) => {
+      yaml.push(`  - sid: ${e.sid}`, `    appName: fleet_app_${k % 2}`, "    secrets:");
+      for (const [key, v] of Object.entries(e.secrets ?? {})) yaml.push(`      ${key}: ${v.replace("file:", `file:${SECRETS}/`)}`);
+    });
+    for (const s of subaccounts) writeFileSync(join(mappingDir, `${s.sid}.yaml`), yaml.join("\n") + "\n");
+    const env = {
+      TWILIO_ACCOUNT_SID: emu.accountSid,
+      TWILIO_AUTH_TOKEN: emu.authToken,
+      CR2COMMS_CONVERSATIONS_URL: emu.url,
+      CR2COMMS_COMMS_URL: emu.url,
+      CR2COMMS_API_URL: emu.url,
+      CR2COMMS_MAPPING_DIR: mappingDir,
+      CR2COMMS_STATE_DIR: join(dir, "state"),
+      LOG_LEVEL: "error",
+    };
+    return await fn({ emu, dir, env, sids: subaccounts.map((s) => s.sid) });
+  } finally {
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `apply --all-subaccounts --yes` over a fresh fleet; checks every account applied. */
+async function benchFleetApply(n: number, concurrency: number | "default"): Promise<Row & { peakRssMiB: number }> {
+  return withFleet(n, async (f) => {
+    const run = await runNode(
+      [CLI, "apply", "--all-subaccounts", "--yes", "--json", "--reports-dir", join(f.dir, "reports"), ...(concurrency === "default" ? [] : ["--accounts-concurrency", String(concurrency)])],
+      f.env,
+    );
+    const rollUp = JSON.parse(run.stdout) as { summary: { outcomes: Record<string, number> } };
+    if (run.code !== 0 || rollUp.summary.outcomes.applied !== n) throw new Error(`bench fleet apply exited ${run.code}: ${JSON.stringify(rollUp.summary.outcomes)}`);
+    const posts = f.emu.requests.filter((q) => q.method === "POST" && q.status === 202).length;
+    if (posts !== n * FLEET_CREDENTIALS) throw new Error(`bench fleet apply made ${posts} credentials for ${n * FLEET_CREDENTIALS}`);
+    const peakRssMiB = round(run.peakKiB / 1024, 1);
+    return {
+      scenario: `fleet apply ${n} accounts × ${FLEET_CREDENTIALS}, ${FLEET_LATENCY_MS} ms, ${FLEET_IN_FLIGHT} in flight per account`,
+      concurrency: concurrency === "default" ? `default (${DEFAULT_ACCOUNTS_CONCURRENCY})` : concurrency,
+      seconds: round(run.seconds),
+      requests: f.emu.requests.length,
+      retries: f.emu.requests.filter((q) => q.status === 429).length,
+      peakRssMiB,
+      note: `peak RSS ${peakRssMiB} MiB`,
+    };
+  });
+}
+
+/** The single-account CLI run once per account in a loop (as a script would), over `FLEET_LOOP_SAMPLE` accounts. */
+async function benchFleetLoop(): Promise<Row> {
+  return withFleet(FLEET_LOOP_SAMPLE, async (f) => {
+    const t0 = performance.now();
+    for (const sid of f.sids) {
+      const token = f.emu.accounts.get(sid)!.authToken;
+      const dir = join(f.dir, "loop", sid);
+      const run = await runNode([CLI, "apply", "--yes", "--json", "--mapping", join(f.env.CR2COMMS_MAPPING_DIR!, `${sid}.yaml`), "--reports-dir", dir], {
+        ...f.env,
+        CR2COMMS_MAPPING_DIR: "",
+        TWILIO_ACCOUNT_SID: sid,
+        TWILIO_AUTH_TOKEN: token,
+      });
+      if (run.code !== 0) throw new Error(`bench loop apply exited ${run.code} for ${sid}`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      scenario: `single-account CLI in a loop, ${FLEET_LOOP_SAMPLE} accounts × ${FLEET_CREDENTIALS} (scaled to ${FLEET_ACCOUNTS}: ${round((seconds * FLEET_ACCOUNTS) / FLEET_LOOP_SAMPLE, 1)} s)`,
+      concurrency: "loop",
+      seconds: round(seconds),
+      requests: f.emu.requests.length,
+      retries: f.emu.requests.filter((q) => q.status === 429).length,
+    };
+  });
+}
+
+async function fleetScenarios(): Promise<string[]> {
+  const loop = await benchFleetLoop();
+  rows.push(loop);
+  const loopScaled = (loop.seconds * FLEET_ACCOUNTS) / FLEET_LOOP_SAMPLE;
+  const byDefault = await benchFleetApply(FLEET_ACCOUNTS, "default");
+  byDefault.speedup = round(loopScaled / byDefault.seconds, 1);
+  rows.push(byDefault);
+  const fixed: (Row & { peakRssMiB: number })[] = [];
+  for (const c of FLEET_FIXED) {
+    const row = await benchFleetApply(FLEET_ACCOUNTS, c);
+    row.speedup = round(loopScaled / row.seconds, 1);
+    fixed.push(row);
+    rows.push(row);
+  }
+  const best = fixed.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const large = await benchFleetApply(FLEET_LARGE, "default");
+  rows.push(large);
+  const peak = Math.max(byDefault.peakRssMiB, ...fixed.map((r) => r.peakRssMiB), large.peakRssMiB);
+  return [
+    `fleet ${FLEET_ACCOUNTS}×${FLEET_CREDENTIALS}: default ${byDefault.seconds} s vs the single-account CLI in a loop ${round(loopScaled, 1)} s (scaled from ${FLEET_LOOP_SAMPLE}): ${byDefault.speedup}× (target ≥ 20×) ${byDefault.speedup! >= 20 ? "MET" : "NOT MET"}`,
+    `fleet ${FLEET_ACCOUNTS}×${FLEET_CREDENTIALS}: default ${byDefault.seconds} s vs best fixed --accounts-concurrency ${best.concurrency} ${best.seconds} s: ${round(byDefault.seconds / best.seconds)}× (target ≤ 1.25×) ${byDefault.seconds / best.seconds <= 1.25 ? "MET" : "NOT MET"}`,
+    `fleet peak RSS ${peak} MiB over every fleet run (target < 300 MiB) ${peak < 300 ? "MET" : "NOT MET"}`,
+    `fleet ${FLEET_LARGE}×${FLEET_CREDENTIALS} with the default: ${large.seconds} s, peak RSS ${large.peakRssMiB} MiB`,
+  ];
+}
+
 function printTable(): void {
   const headers = ["scenario", "conc.", "seconds", "floor s", "× floor", "× faster than seq.", "requests", "retries"];
   const body = rows.map((r) => [r.scenario, String(r.concurrency), r.seconds.toFixed(r.seconds < 1 ? 3 : 2), r.floorSeconds?.toFixed(r.floorSeconds < 1 ? 3 : 2) ?? "", r.vsFloor?.toFixed(2) ?? "", r.speedup?.toFixed(1) ?? "", String(r.requests), String(r.retries)]);
@@ -392,8 +522,9 @@ function printTable(): void {
 async function main(): Promise<void> {
   console.error(`cr2comms bench: built CLI, ${N} credentials in ${APPS} Apps, latency ${LATENCIES_MS.join(" and ")} ms/request, visibility delay ${VISIBILITY_MS} ms, best of ${REPEAT}`);
   const startSeconds = await nodeStartSeconds();
-  const only = process.env.BENCH_ONLY; // "apply", "rollback", "plan" or "startup": one section (for a quick look)
+  const only = process.env.BENCH_ONLY; // "apply", "rollback", "plan", "fleet" or "startup": one section (for a quick look)
   const { checks } = only && only !== "apply" ? { checks: [] as string[] } : await applyScenarios(startSeconds);
+  if (!only || only === "fleet") checks.push(...(await fleetScenarios()));
   if (!only || only === "rollback") {
     for (const c of ["default", 4, 16] as const) rows.push(await benchRollbackCli(c, LATENCIES_MS[0]!));
   }

@@ -1,13 +1,32 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { jsonPieces } from "../report/write.js";
 import { escapeControl } from "../text.js";
+
+/**
+ * Where a command's results go: stdout, unless it runs as one account of a fleet, whose
+ * per-account tables must not reach stdout (the fleet prints its own roll-up).
+ */
+const sink = new AsyncLocalStorage<(text: string) => void>();
+
+/** Runs `f` with everything it prints sent to `write` instead of stdout. */
+export function withOutput<T>(write: (text: string) => void, f: () => Promise<T>): Promise<T> {
+  return sink.run(write, f);
+}
+
+const out = (text: string): void => {
+  const write = sink.getStore();
+  if (write) write(text);
+  else process.stdout.write(text);
+};
+
 /** stdout carries results (tables or `--json`); logs go to stderr through pino. */
 export function print(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : text + "\n");
+  out(text.endsWith("\n") ? text : text + "\n");
 }
 
 /** Pretty JSON in pieces (`jsonPieces`): a large report is never one string. */
 export function printJson(value: unknown): void {
-  for (const piece of jsonPieces(value)) process.stdout.write(piece);
+  for (const piece of jsonPieces(value)) out(piece);
 }
 
 /** "3 create, 1 drop" in a stable order. */

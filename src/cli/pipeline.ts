@@ -5,6 +5,28 @@ import { plan as makePlan, secretsNeeded } from "../plan/index.js";
 import type { Plan, Snapshot } from "../plan/types.js";
 import { promptHidden, resolveEntrySecrets } from "../secrets/index.js";
 import type { Runtime } from "./runtime.js";
+import { currentAccountRun } from "./account-run.js";
+import { tryParseSecretRef } from "../secrets/index.js";
+import type { CredentialType } from "../domain.js";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+
+/**
+ * What identifies a secret across accounts: the target type and where each field comes from
+ * (absolute file paths, variable names). Undefined when a field is a prompt or not a reference.
+ */
+export function sharedSecretKey(secrets: object, target: CredentialType, mappingDir: string): string | undefined {
+  const parts: string[] = [target];
+  for (const [field, value] of Object.entries(secrets).sort(([a], [b]) => a.localeCompare(b))) {
+    if (typeof value !== "string") continue;
+    const parsed = tryParseSecretRef(value);
+    if ("error" in parsed || parsed.ref.kind === "prompt") return undefined;
+    const ref = parsed.ref;
+    const where = ref.kind === "env" ? `env:${ref.name}` : `file:${ref.path.startsWith("~/") ? join(homedir(), ref.path.slice(2)) : isAbsolute(ref.path) ? ref.path : resolve(mappingDir, ref.path)}`;
+    parts.push(`${field}=${where}`);
+  }
+  return parts.join("\n");
+}
 
 export interface Planned {
   plan: Plan;
@@ -44,7 +66,19 @@ export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; inter
       interactive: opts.interactive,
       prompt: promptHidden,
     };
-    secrets.set(entry.sid, await resolveEntrySecrets(entry, target, ctx));
+    const shared = currentAccountRun()?.secrets;
+    const key = shared ? sharedSecretKey(entry.secrets ?? {}, target, ctx.mappingDir) : undefined;
+    if (shared && key) {
+      // Across the accounts of a fleet, the same files and variables are read and validated once.
+      let result = shared.get(key);
+      if (!result) {
+        result = resolveEntrySecrets(entry, target, ctx);
+        shared.set(key, result);
+      }
+      secrets.set(entry.sid, await result);
+    } else {
+      secrets.set(entry.sid, await resolveEntrySecrets(entry, target, ctx));
+    }
   }
   const plan = makePlan(snapshot, mapping, secrets, { now: opts.now(), clockSkewMs: rt.settings.clockSkewMs, ...(opts.replace?.size ? { replace: opts.replace } : {}) });
   return { plan, snapshot, secrets };

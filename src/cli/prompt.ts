@@ -1,4 +1,5 @@
 import { InterruptedError } from "../errors.js";
+import { currentAccountRun } from "./account-run.js";
 
 export interface PromptStreams {
   input?: NodeJS.ReadableStream;
@@ -10,6 +11,8 @@ export interface PromptStreams {
 
 /** Prompt only when a person can answer: stdin and stderr are both terminals. */
 export function isInteractive(stdin: { isTTY?: boolean } = process.stdin, stderr: { isTTY?: boolean } = process.stderr): boolean {
+  // An account of a fleet never asks: many run at once.
+  if (currentAccountRun()) return false;
   return Boolean(stdin.isTTY) && Boolean(stderr.isTTY);
 }
 

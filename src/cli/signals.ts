@@ -1,5 +1,6 @@
 import { constants } from "node:os";
 import { InterruptedError } from "../errors.js";
+import { currentAccountRun } from "./account-run.js";
 
 /** The signals a run that writes to Comms finishes cleanly on: Ctrl-C, `kill`, a closed terminal. */
 const HANDLED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -25,6 +26,9 @@ export interface StopWatch {
  * finished and journalled, nothing new starts) and calls `onFirst`; a second one exits at once.
  */
 export function watchStopSignals(onFirst: (signal: StopSignal) => void): StopWatch {
+  // One account of a fleet stops on the fleet's signal; the fleet owns the handlers.
+  const fleet = currentAccountRun()?.stop;
+  if (fleet) return accountStopWatch(fleet, onFirst);
   const controller = new AbortController();
   let received: StopSignal | undefined;
   let resolveStopped: (s: StopSignal) => void = () => undefined;
@@ -62,4 +66,31 @@ export async function atPrompt<T>(ask: () => Promise<T>, watch: StopWatch): Prom
     }
     throw err;
   }
+}
+
+/**
+ * One account's view of the fleet's stop watch: its own signal, linked to the fleet's until
+ * `dispose` unlinks it, so that a finished account leaves nothing listening on the fleet's signal
+ * (hundreds of accounts must not stay reachable from it).
+ */
+export function accountStopWatch(fleet: StopWatch, onFirst: (signal: StopSignal) => void = () => undefined): StopWatch {
+  const controller = new AbortController();
+  let resolveStopped: (s: StopSignal) => void = () => undefined;
+  const stopped = new Promise<StopSignal>((resolve) => (resolveStopped = resolve));
+  const onAbort = () => {
+    const received = fleet.received ?? "SIGINT";
+    controller.abort();
+    onFirst(received);
+    resolveStopped(received);
+  };
+  if (fleet.signal.aborted) onAbort();
+  else fleet.signal.addEventListener("abort", onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    get received() {
+      return controller.signal.aborted ? fleet.received : undefined;
+    },
+    stopped,
+    dispose: () => fleet.signal.removeEventListener("abort", onAbort),
+  };
 }

@@ -1,5 +1,6 @@
 /** A fault the emulator can inject into one request. */
-export type FaultKind = "429" | "503" | "drop-before-commit" | "drop-after-commit" | "500-after-commit";
+/** "403" is scripted only: a key or account without the permission (nothing is carried out). */
+export type FaultKind = "429" | "503" | "403" | "drop-before-commit" | "drop-after-commit" | "500-after-commit";
 
 /** One deterministic fault, applied to the next `times` requests that match. */
 export interface ScriptedFault {
@@ -8,6 +9,8 @@ export interface ScriptedFault {
   /** Path to match: a RegExp, or a substring of the path; any when absent. */
   path?: RegExp | string;
   kind: FaultKind;
+  /** Only requests signed by this account; any when absent. */
+  account?: string;
   /** How many matching requests get it (default 1). */
   times?: number;
 }
@@ -55,13 +58,14 @@ export class FaultInjector {
   }
 
   /** The fault for this request, consuming a scripted entry or a random draw. */
-  next(method: string, path: string): FaultKind | undefined {
+  next(method: string, path: string, account?: string): FaultKind | undefined {
     const script = this.options.script ?? [];
     for (let i = 0; i < script.length; i++) {
       const s = script[i];
       const left = this.remaining[i] ?? 0;
       if (!s || left <= 0) continue;
       if (s.method && s.method.toUpperCase() !== method.toUpperCase()) continue;
+      if (s.account !== undefined && s.account !== account) continue;
       if (s.path !== undefined && !matchesPath(s.path, path)) continue;
       this.remaining[i] = left - 1;
       return s.kind;

@@ -7,6 +7,7 @@
 import { Cr2commsError, EXIT } from "../errors.js";
 import { loadSeedFile, resolveSeed, SAMPLE_SEED } from "./seed.js";
 import { startEmulator, type Emulator, type EmulatorOptions } from "./server.js";
+import { sampleSubaccounts } from "./accounts.js";
 
 export { startEmulator } from "./server.js";
 export type { Emulator, EmulatorOptions, RequestLogEntry } from "./server.js";
@@ -14,6 +15,8 @@ export type { FaultKind, FaultOptions, ScriptedFault } from "./faults.js";
 export { COMMS_ID_PATTERN, generateLegacyCredentials, loadSeedFile, resolveSeed, SAMPLE_SEED, validateSeed } from "./seed.js";
 export type { ResolvedSeed, Seed, SeedApiKey, SeedCommsCredential, SeedDeviceRegistration, SeedLegacyCredential } from "./seed.js";
 export { EmulatorState } from "./state.js";
+export { sampleSubaccount, sampleSubaccounts, ACCOUNTS_MAX_PAGE_SIZE } from "./accounts.js";
+export type { EmulatorAccount, EmulatorAccountStatus, SubaccountSpec } from "./accounts.js";
 export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential, StoredRegistration } from "./state.js";
 
 /**
@@ -23,14 +26,15 @@ export type { CommsLimitError, LegacyRecord, StoredApp, StoredCommsCredential, S
  * The caller keeps it running and closes it.
  */
 export async function runEmulatorCommand(
-  opts: EmulatorOptions & { seedFile?: string },
+  opts: EmulatorOptions & { seedFile?: string; /** Serve this many sample subaccounts of the seed's account. */ subaccountCount?: number },
   log: (line: string) => void,
 ): Promise<Emulator> {
-  const { seedFile, ...rest } = opts;
+  const { seedFile, subaccountCount, ...rest } = opts;
   const seed = seedFile !== undefined ? loadSeedFile(seedFile) : resolveSeed(rest.seed ?? SAMPLE_SEED);
+  const subaccounts = subaccountCount ? sampleSubaccounts(seed.accountSid, subaccountCount) : rest.subaccounts;
   let emulator: Emulator;
   try {
-    emulator = await startEmulator({ ...rest, seed });
+    emulator = await startEmulator({ ...rest, seed, ...(subaccounts ? { subaccounts } : {}) });
   } catch (err) {
     // A busy port is the user's to resolve, not a crash: one line, exit 1 (the run failed; the
     // command line itself was well-formed).
@@ -48,12 +52,14 @@ export async function runEmulatorCommand(
     ["TWILIO_AUTH_TOKEN", emulator.authToken],
     // Its ledger and reports are kept apart from a real account's (the default ./reports).
     ["CR2COMMS_REPORTS_DIR", "reports/emulator"],
+    ...(emulator.accounts.size > 1 ? [["CR2COMMS_API_URL", emulator.url] as [string, string]] : []),
   ];
   log(
     [
       `Twilio emulator listening on ${emulator.url}`,
       "  legacy /v1/Credentials; Comms /v1 and /preview PushNotifications",
       `  Credentials, Apps, DeviceRegistrations; ${seed.legacyCredentials.length} legacy credentials`,
+      ...(emulator.accounts.size > 1 ? [`  ${emulator.accounts.size - 1} subaccounts and the 2010 Accounts API (their tokens are read through the parent)`] : []),
       `  account ${emulator.accountSid}, auth token ${emulator.authToken}`,
       ...(key ? [`  or API key ${key.sid} / ${key.secret}`] : []),
       ...(readOnlyKey ? [`  or read-only API key ${readOnlyKey.sid} / ${readOnlyKey.secret}`, "    (reads only: writes are answered 403)"] : []),

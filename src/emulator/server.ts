@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { buildAccounts, handleAccounts, isAccountsPath, type EmulatorAccount, type EmulatorAccountStatus, type SubaccountSpec } from "./accounts.js";
 import { handleComms, isCommsPath, type CommsSettings } from "./comms.js";
 import { FaultInjector, type FaultKind, type FaultOptions } from "./faults.js";
 import { CODE, commsError, legacyError, type Reply, type RequestContext } from "./http.js";
@@ -20,8 +21,10 @@ export interface EmulatorOptions {
   /** A created Comms credential is invisible to GET/list for this long after its 202. */
   visibilityDelayMs?: number;
   faults?: FaultOptions;
-  /** Requests beyond this many in flight get 429 (code 20429) with Retry-After. */
+  /** Requests beyond this many in flight get 429 (code 20429) with Retry-After; counted per account. */
   maxInFlight?: number;
+  /** Subaccounts of the seed's account, each with its own token, stores and limit. Default none. */
+  subaccounts?: readonly SubaccountSpec[];
 }
 
 /** One request as the emulator saw it. `status` is "dropped" when the connection was destroyed unanswered. */
@@ -30,7 +33,9 @@ export interface RequestLogEntry {
   path: string;
   query: Record<string, string>;
   status: number | "dropped";
-  api: "legacy" | "comms";
+  api: "legacy" | "comms" | "accounts";
+  /** The account whose credentials signed the request (undefined when they matched none). */
+  accountSid?: string;
   fault?: FaultKind;
   /** Arrival time, epoch ms. */
   at: number;
@@ -45,10 +50,14 @@ export interface Emulator {
   authToken: string;
   /** Every request, in arrival order. */
   requests: RequestLogEntry[];
-  /** POST/PATCH/DELETE requests to either API (proves a dry run writes nothing). */
-  writeCount(): number;
-  /** Direct access to the legacy and Comms stores. */
+  /** POST/PATCH/DELETE requests to either API (proves a dry run writes nothing); of one account when given. */
+  writeCount(accountSid?: string): number;
+  /** Direct access to the legacy and Comms stores (of the parent account). */
   state: EmulatorState;
+  /** Every account served: the parent first, then its subaccounts. */
+  accounts: ReadonlyMap<string, EmulatorAccount>;
+  /** Suspends, closes or reactivates an account (its own credentials then get 401 on Conversations and Comms). */
+  setAccountStatus(sid: string, status: EmulatorAccountStatus): void;
   /** Replaces the fault settings (and restarts the PRNG and script); undefined turns faults off. */
   setFaults(f: FaultOptions | undefined): void;
   setMaxInFlight(n: number | undefined): void;
@@ -69,13 +78,14 @@ const WRITE_METHODS = new Set(["POST", "PATCH", "DELETE", "PUT"]);
 export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   const seed = resolveSeed(opts.seed ?? SAMPLE_SEED);
   const state = new EmulatorState(seed);
+  const accounts = buildAccounts(seed, state, opts.subaccounts ?? [], opts.maxInFlight);
+  let anonymousInFlight = 0;
   const host = opts.host ?? "127.0.0.1";
   const requests: RequestLogEntry[] = [];
   const comms: CommsSettings = { visibilityDelayMs: opts.visibilityDelayMs ?? 0 };
   let latencyMs = opts.latencyMs ?? 0;
   let faults = new FaultInjector(opts.faults);
   let maxInFlight = opts.maxInFlight;
-  let inFlight = 0;
   const timers = new Set<NodeJS.Timeout>();
   let held: Promise<void> | undefined;
 
@@ -90,8 +100,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
           timers.add(t);
         });
 
-  /** What the Basic credentials of a request may do: everything, only read, or nothing (not known). */
-  const access = (header: string | undefined): "all" | "read" | undefined => {
+  /** The account the Basic credentials belong to; whether they are an API key; what they may do. */
+  const authenticate = (header: string | undefined): { account: EmulatorAccount; byKey: boolean; readOnly: boolean } | undefined => {
     const m = /^Basic\s+(.+)$/i.exec(header ?? "");
     if (!m?.[1]) return undefined;
     const decoded = Buffer.from(m[1], "base64").toString("utf8");
@@ -99,10 +109,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     if (colon < 0) return undefined;
     const user = decoded.slice(0, colon);
     const pass = decoded.slice(colon + 1);
-    if (user === seed.accountSid && pass === seed.authToken) return "all";
+    const account = accounts.get(user);
+    if (account && pass === account.authToken) return { account, byKey: false, readOnly: false };
+    const parent = accounts.get(seed.accountSid)!;
     const key = seed.apiKeys.find((k) => k.sid === user && k.secret === pass);
-    if (!key) return undefined;
-    return key.readOnly === true ? "read" : "all";
+    return key ? { account: parent, byKey: true, readOnly: key.readOnly === true } : undefined;
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -111,13 +122,17 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", "http://emulator.invalid");
     const path = url.pathname;
-    const api: "legacy" | "comms" = isCommsPath(path) ? "comms" : "legacy";
-    const entry: RequestLogEntry = { method, path, query: Object.fromEntries(url.searchParams), status: 0, api, at };
+    const api: RequestLogEntry["api"] = isCommsPath(path) ? "comms" : isAccountsPath(path) ? "accounts" : "legacy";
+    const auth = authenticate(req.headers.authorization);
+    const slot = auth?.account;
+    const entry: RequestLogEntry = { method, path, query: Object.fromEntries(url.searchParams), status: 0, api, ...(slot ? { accountSid: slot.sid } : {}), at };
     requests.push(entry);
-    const error = api === "legacy" ? legacyError : commsError;
+    const error = api === "comms" ? commsError : legacyError;
+    const limit = slot ? slot.maxInFlight : maxInFlight;
+    const inFlight = slot ? slot.inFlight : anonymousInFlight;
     const reply = (r: Reply) => {
       entry.status = res.destroyed ? "dropped" : r.status;
-      send(res, r, inFlight);
+      send(res, r, slot ? slot.inFlight : anonymousInFlight);
     };
     const drop = () => {
       entry.status = "dropped";
@@ -125,7 +140,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       res.destroy();
     };
 
-    if (maxInFlight !== undefined && inFlight >= maxInFlight) {
+    if (limit !== undefined && inFlight >= limit) {
       // Twilio rejects without processing: the request never counts as in flight.
       await readBody(req).catch(() => "");
       await sleep(latencyMs);
@@ -133,9 +148,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       reply({ ...r, headers: { "Retry-After": "1" } });
       return;
     }
-    inFlight++;
+    if (slot) slot.inFlight++;
+    else anonymousInFlight++;
     try {
-      const fault = faults.next(method, path);
+      const fault = faults.next(method, path, slot?.sid);
       if (fault) entry.fault = fault;
       const retryAfter = String(faults.retryAfterSeconds);
       let body: string;
@@ -150,14 +166,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       // still carried out; only the answer is lost (the writer must reconcile such creates).
       if (fault === "drop-before-commit") return drop();
       if (fault === "429") return reply({ ...error(429, CODE.tooManyRequests, "Too Many Requests"), headers: { "Retry-After": retryAfter } });
+      if (fault === "403") return reply(error(403, CODE.permissionDenied, "Permission denied"));
       if (fault === "503") return reply({ ...error(503, CODE.unavailable, "Service Unavailable"), headers: { "Retry-After": retryAfter } });
 
       let r: Reply;
-      const may = access(req.headers.authorization);
-      if (may === undefined) {
+      if (!slot || (slot.status !== "active" && api !== "accounts")) {
+        // A suspended or closed account's own credentials no longer authenticate.
         r = error(401, CODE.authenticate, "Authenticate");
         r.headers = { "WWW-Authenticate": 'Basic realm="Twilio API"' };
-      } else if (may === "read" && WRITE_METHODS.has(method)) {
+      } else if (auth?.readOnly && WRITE_METHODS.has(method)) {
         // As Twilio answers a restricted key without the grant: refused before anything is done.
         r = error(403, CODE.permissionDenied, "Authenticated user is not authorized to perform this action");
       } else {
@@ -169,7 +186,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
           origin: `http://${req.headers.host ?? hostPort(host, port)}`,
           now: Date.now(),
         };
-        r = api === "comms" ? handleComms(ctx, state, comms) : handleLegacy(ctx, state);
+        r = api === "comms" ? handleComms(ctx, slot.state, comms) : api === "accounts" ? handleAccounts(ctx, slot, auth.byKey, accounts) : handleLegacy(ctx, slot.state);
       }
       if (fault === "drop-after-commit") return drop();
       if (fault === "500-after-commit") return reply(error(500, CODE.internal, "Internal Server Error"));
@@ -177,7 +194,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     } catch (err) {
       reply(error(500, CODE.internal, `emulator error: ${err instanceof Error ? err.message : String(err)}`));
     } finally {
-      inFlight--;
+      if (slot) slot.inFlight--;
+      else anonymousInFlight--;
     }
   }
 
@@ -198,13 +216,20 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     accountSid: seed.accountSid,
     authToken: seed.authToken,
     requests,
-    writeCount: () => requests.filter((r) => WRITE_METHODS.has(r.method)).length,
+    writeCount: (accountSid) => requests.filter((r) => WRITE_METHODS.has(r.method) && (accountSid === undefined || r.accountSid === accountSid)).length,
     state,
+    accounts,
+    setAccountStatus(sid, status) {
+      const account = accounts.get(sid);
+      if (!account) throw new Error(`no account ${sid}`);
+      account.status = status;
+    },
     setFaults(f) {
       faults = new FaultInjector(f);
     },
     setMaxInFlight(n) {
       maxInFlight = n;
+      for (const a of accounts.values()) a.maxInFlight = n;
     },
     setLatencyMs(ms) {
       latencyMs = ms;

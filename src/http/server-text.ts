@@ -20,6 +20,7 @@ export interface CleanOptions {
 }
 
 const REDACTED = "[redacted]";
+
 /** Shorter runs can be ordinary words; from 8 characters on a match with what was sent is no accident. */
 const MIN_ECHO_RUN = 8;
 /** Base64 or hex this long is key material, a token or a digest: never worth showing. */
@@ -39,14 +40,18 @@ const remembered = new Set<string>();
 const rememberedMaterial: string[] = [];
 
 /**
- * Adds a secret this run sends to what `cleanServerText` always removes, from then on and on
- * every path. Values shorter than 8 characters cannot be told from ordinary words and are skipped.
+ * Adds secrets to what `cleanServerText` always removes, from then on and on every path: a token
+ * or API secret a client sends, an account's auth token read from the Accounts API, the Basic-auth
+ * header a proxy may echo. Values shorter than 8 characters cannot be told from ordinary words and
+ * are skipped.
  */
-export function rememberSecret(value: string): void {
-  if (value.length < MIN_ECHO_RUN || remembered.has(value)) return;
-  remembered.add(value);
-  for (const m of secretMaterial([value])) {
-    if (!rememberedMaterial.includes(m)) rememberedMaterial.push(m);
+export function rememberSecret(...values: string[]): void {
+  for (const value of values) {
+    if (value.length < MIN_ECHO_RUN || remembered.has(value)) continue;
+    remembered.add(value);
+    for (const m of secretMaterial([value])) {
+      if (!rememberedMaterial.includes(m)) rememberedMaterial.push(m);
+    }
   }
 }
 

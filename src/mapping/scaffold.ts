@@ -33,6 +33,45 @@ export function proposeAppName(friendlyName: string | null, sid: string, taken: 
   }
 }
 
+/**
+ * `init --app-name-template` / `--secrets-template` (SPEC "init over many accounts"), so that 500
+ * accounts need no hand edits. `accountName` is the account's friendly name when known.
+ */
+export interface ScaffoldTemplates {
+  appName?: string;
+  secrets?: string;
+  accountSid: string;
+  accountName?: string | null;
+}
+
+const APP_NAME_PLACEHOLDERS = ["accountSid", "accountName", "friendlyName", "type"] as const;
+const SECRETS_PLACEHOLDERS = ["accountSid", "sid", "part"] as const;
+
+/** A template's unknown placeholders, as a usage error naming the flag. */
+export function checkTemplate(flag: string, template: string, allowed: readonly string[]): void {
+  for (const m of template.matchAll(/\{([^{}]*)\}/g)) {
+    if (!allowed.includes(m[1]!)) throw new UsageError(`${flag}: unknown placeholder {${escapeControl(m[1]!)}} (use ${allowed.map((a) => `{${a}}`).join(", ")})`);
+  }
+}
+
+export function checkTemplates(t: { appName?: string; secrets?: string }): void {
+  if (t.appName !== undefined) checkTemplate("--app-name-template", t.appName, APP_NAME_PLACEHOLDERS);
+  if (t.secrets !== undefined) {
+    checkTemplate("--secrets-template", t.secrets, SECRETS_PLACEHOLDERS);
+    if (!/^(file:.+|env:.+)$/.test(t.secrets)) throw new UsageError("--secrets-template must be a file:<path> or env:<VAR> reference with placeholders, e.g. file:../../secrets/{accountSid}/{sid}.{part}");
+  }
+}
+
+function fill(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([^{}]*)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/** The text an appName is made from: the template filled in, or the friendly name. */
+function nameSource(c: LegacyCredential, t: ScaffoldTemplates | undefined): string | null {
+  if (t?.appName === undefined) return c.friendlyName;
+  return fill(t.appName, { accountSid: t.accountSid, accountName: t.accountName ?? "", friendlyName: c.friendlyName ?? "", type: c.type });
+}
+
 /** The Comms type a legacy credential maps to (SPEC mapping table); undefined for gcm and unknown types. */
 function targetType(c: LegacyCredential): CredentialType | undefined {
   if (c.type === "apn") return c.sandbox === true ? "APN_SANDBOX" : "APN";
@@ -83,7 +122,7 @@ const HEADER = `# cr2comms mapping file: which legacy Conversations credential (
  * proposed appName and secret placeholders; gcm and unknown types as comments only.
  * The result loads with `loadMapping`.
  */
-export function renderScaffold(legacy: LegacyCredential[], opts: { generatedAt: string; accountSid: string }): string {
+export function renderScaffold(legacy: LegacyCredential[], opts: { generatedAt: string; accountSid: string; templates?: ScaffoldTemplates }): string {
   const lines: string[] = [HEADER.trimEnd()];
   lines.push(`#`, `# Generated ${opts.generatedAt} for account ${opts.accountSid} from ${legacy.length} legacy credential(s).`, ``);
   lines.push(`version: 1`);
@@ -100,9 +139,9 @@ export function renderScaffold(legacy: LegacyCredential[], opts: { generatedAt: 
     }
     const taken = takenByType.get(type) ?? new Set<string>();
     takenByType.set(type, taken);
-    const appName = proposeAppName(c.friendlyName, c.sid, taken);
+    const appName = proposeAppName(nameSource(c, opts.templates), c.sid, taken);
     taken.add(appName);
-    const parts = entryParts(c, type, appName);
+    const parts = entryParts(c, type, appName, opts.templates);
     const entry = [`  # ${parts.comment}`, ...parts.body.map((l) => `  ${l}`)];
     entries.push(entry);
   }
@@ -141,10 +180,15 @@ function noteLines(c: LegacyCredential): string[] {
 }
 
 /** One entry as `init` writes it: the comment above it (without `# `) and its lines, indented from the `- `. */
-function entryParts(c: LegacyCredential, type: CredentialType, appName: string): { comment: string; body: string[] } {
+function entryParts(c: LegacyCredential, type: CredentialType, appName: string, templates?: ScaffoldTemplates): { comment: string; body: string[] } {
   const file = `secrets/${appName}-${c.sid.slice(-8).toLowerCase()}`;
   const body = [`- sid: ${c.sid}`, `  appName: ${appName}`, `  secrets:`];
-  if (type === "FCM") {
+  const t = templates?.secrets;
+  if (t !== undefined) {
+    const ref = (part: string) => JSON.stringify(fill(t, { accountSid: templates!.accountSid, sid: c.sid, part }));
+    if (type === "FCM") body.push(`    serviceAccount: ${ref("serviceAccount")}`);
+    else body.push(`    certificate: ${ref("certificate")}`, `    privateKey: ${ref("privateKey")}`);
+  } else if (type === "FCM") {
     body.push(
       `    # The legacy FCM server key cannot be used by Comms: it needs the Firebase`,
       `    # service-account JSON (Firebase console > Project settings > Service accounts).`,
@@ -196,12 +240,12 @@ export interface ScaffoldUpdate {
  * as mentioned when its sid appears anywhere in the file (an entry, or a comment such as `init`'s
  * gcm notes). Proposed appNames avoid the names the file already uses. JSON files get entries only.
  */
-export function updateScaffold(text: string, legacy: LegacyCredential[], opts: { generatedAt: string; path: string }): ScaffoldUpdate {
+export function updateScaffold(text: string, legacy: LegacyCredential[], opts: { generatedAt: string; path: string; templates?: ScaffoldTemplates }): ScaffoldUpdate {
   const lower = text.toLowerCase();
   const fresh = legacy.filter((c) => !lower.includes(c.sid.toLowerCase()));
   const json = extname(opts.path).toLowerCase() === ".json";
   if (fresh.length === 0) return { text, added: [], noted: [] };
-  return json ? updateJson(text, legacy, fresh, opts.path) : updateYaml(text, legacy, fresh, opts);
+  return json ? updateJson(text, legacy, fresh, opts.path, opts.templates) : updateYaml(text, legacy, fresh, opts);
 }
 
 /** appNames already used in the file, by the type their legacy credential maps to (all types when unknown). */
@@ -220,7 +264,7 @@ function takenNames(entries: { sid?: unknown; appName?: unknown }[], legacy: Leg
   return taken;
 }
 
-function updateYaml(text: string, legacy: LegacyCredential[], fresh: LegacyCredential[], opts: { generatedAt: string; path: string }): ScaffoldUpdate {
+function updateYaml(text: string, legacy: LegacyCredential[], fresh: LegacyCredential[], opts: { generatedAt: string; path: string; templates?: ScaffoldTemplates }): ScaffoldUpdate {
   const lineCounter = new LineCounter();
   // prettyErrors would quote the source, which may hold a pasted secret.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -253,9 +297,9 @@ function updateYaml(text: string, legacy: LegacyCredential[], fresh: LegacyCrede
       continue;
     }
     const names = taken.get(type)!;
-    const appName = proposeAppName(c.friendlyName, c.sid, names);
+    const appName = proposeAppName(nameSource(c, opts.templates), c.sid, names);
     names.add(appName);
-    entries.push(entryParts(c, type, appName));
+    entries.push(entryParts(c, type, appName, opts.templates));
     added.push(c);
   }
   const header = ` Added by cr2comms init --update on ${opts.generatedAt}:`;
@@ -324,7 +368,7 @@ function parsesWith(text: string, count: number): boolean {
   return isSeq(list) && list.items.length === count;
 }
 
-function updateJson(text: string, legacy: LegacyCredential[], fresh: LegacyCredential[], path: string): ScaffoldUpdate {
+function updateJson(text: string, legacy: LegacyCredential[], fresh: LegacyCredential[], path: string, templates?: ScaffoldTemplates): ScaffoldUpdate {
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -346,9 +390,9 @@ function updateJson(text: string, legacy: LegacyCredential[], fresh: LegacyCrede
       continue;
     }
     const names = taken.get(type)!;
-    const appName = proposeAppName(c.friendlyName, c.sid, names);
+    const appName = proposeAppName(nameSource(c, templates), c.sid, names);
     names.add(appName);
-    list.push((parseDocument(entryParts(c, type, appName).body.join("\n")).toJS() as Record<string, unknown>[])[0]!);
+    list.push((parseDocument(entryParts(c, type, appName, templates).body.join("\n")).toJS() as Record<string, unknown>[])[0]!);
     added.push(c);
   }
   if (added.length === 0) return { text, added, noted };

@@ -19,6 +19,7 @@ import { startProgress } from "../progress.js";
 import { confirmOrInterrupt, isInteractive } from "../prompt.js";
 import { atPrompt, exitCodeFor, watchStopSignals } from "../signals.js";
 import { printPlanSummary } from "./plan.js";
+import { reportResult } from "../account-run.js";
 
 export interface ApplyArgs extends GlobalArgs {
   yes?: boolean;
@@ -114,6 +115,13 @@ export async function applyCommand(args: ApplyArgs, now: () => Date = () => new 
     }
     const paths = await writeReport(rt.settings.reportsDir, "apply", applyReport(result), applyMarkdown(result), now());
     const unconfirmed = result.items.filter((i) => i.status === "accepted-unconfirmed").length;
+    reportResult({
+      summary: applyReport(result).summary,
+      report: paths.jsonPath,
+      problems: [...accountProblems, ...result.problems, ...result.items.filter((i) => i.status === "failed").map((i) => `${i.legacySid}: ${i.error ?? "failed"}`)],
+      changes: result.items.some((i) => i.status === "confirmed" && (i.action === "create" || i.action === "update-default" || i.action === "replace")) || (result.accountActions ?? []).length > 0,
+      blocked: accountProblems.length > 0 || result.items.some((i) => i.action === "blocked"),
+    });
     if (rt.settings.json) {
       printJson({ ...applyReport(result), reportPaths: paths });
     } else {

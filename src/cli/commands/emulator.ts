@@ -8,6 +8,7 @@ export interface EmulatorArgs {
   visibilityDelayMs?: number;
   faultRate?: number;
   maxInFlight?: number;
+  subaccounts?: number;
 }
 
 /** `cr2comms emulator`: serves both APIs on loopback until Ctrl-C. */
@@ -17,6 +18,7 @@ export async function emulatorCommand(args: EmulatorArgs): Promise<number> {
   checkNumber("--visibility-delay-ms", args.visibilityDelayMs, 0, Number.MAX_SAFE_INTEGER, true);
   checkNumber("--fault-rate", args.faultRate, 0, 1, false);
   checkNumber("--max-in-flight", args.maxInFlight, 1, Number.MAX_SAFE_INTEGER, true);
+  checkNumber("--subaccounts", args.subaccounts, 0, 1000, true);
   const emulator = await runEmulatorCommand(
     {
       port: args.port ?? 0,
@@ -25,6 +27,7 @@ export async function emulatorCommand(args: EmulatorArgs): Promise<number> {
       ...(args.visibilityDelayMs !== undefined ? { visibilityDelayMs: args.visibilityDelayMs } : {}),
       ...(args.faultRate ? { faults: { rate: args.faultRate } } : {}),
       ...(args.maxInFlight !== undefined ? { maxInFlight: args.maxInFlight } : {}),
+      ...(args.subaccounts ? { subaccountCount: args.subaccounts } : {}),
     },
     (line) => process.stdout.write(line + "\n"),
   );

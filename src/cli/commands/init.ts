@@ -1,4 +1,5 @@
-import { readMappingForUpdate, renderScaffold, updateScaffold, writeScaffold } from "../../mapping/index.js";
+import { checkTemplates, readMappingForUpdate, renderScaffold, updateScaffold, writeScaffold, type ScaffoldTemplates } from "../../mapping/index.js";
+import { currentAccountRun, reportResult } from "../account-run.js";
 import type { GlobalArgs } from "../config.js";
 import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
@@ -11,20 +12,35 @@ export interface InitArgs extends GlobalArgs {
   force?: boolean;
   /** Add entries for legacy credentials the mapping lacks; keep every edit. */
   update?: boolean;
+  /** `{accountSid}`, `{accountName}`, `{friendlyName}`, `{type}`: made a valid appName. */
+  appNameTemplate?: string;
+  /** A `file:`/`env:` reference with `{accountSid}`, `{sid}`, `{part}`. */
+  secretsTemplate?: string;
 }
 
 /** `cr2comms init`: a mapping scaffold from the live inventory. Never overwrites without --force; `--update` adds to an existing one. */
 export async function initCommand(args: InitArgs, now: () => Date = () => new Date()): Promise<number> {
   if (args.update && args.force) throw new UsageError("--update keeps the mapping file and adds to it; --force replaces it: use one of them");
+  checkTemplates({ ...(args.appNameTemplate !== undefined ? { appName: args.appNameTemplate } : {}), ...(args.secretsTemplate !== undefined ? { secrets: args.secretsTemplate } : {}) });
   const rt = await openRuntime(args);
+  const templates: ScaffoldTemplates | undefined =
+    args.appNameTemplate !== undefined || args.secretsTemplate !== undefined
+      ? {
+          accountSid: rt.credentials.accountSid,
+          accountName: currentAccountRun()?.accountName ?? null,
+          ...(args.appNameTemplate !== undefined ? { appName: args.appNameTemplate } : {}),
+          ...(args.secretsTemplate !== undefined ? { secrets: args.secretsTemplate } : {}),
+        }
+      : undefined;
   try {
     const out = args.out ? resolve(args.out) : rt.settings.mappingPath;
     if (args.update) {
       // Read before listing: a missing file is a usage error, not a reason to call Twilio.
       const before = readMappingForUpdate(out);
       const legacy = await rt.legacy.listAll();
-      const update = updateScaffold(before, legacy, { generatedAt: now().toISOString(), path: out });
+      const update = updateScaffold(before, legacy, { generatedAt: now().toISOString(), path: out, ...(templates ? { templates } : {}) });
       if (update.added.length > 0 || update.text !== before) await writeScaffold(out, update.text, { force: true });
+      reportResult({ summary: { added: update.added.length }, problems: [], changes: update.text !== before, empty: legacy.length === 0 });
       const gcm = update.noted.filter((c) => c.type === "gcm").length;
       if (rt.settings.json) {
         printJson({ path: out, updated: update.text !== before, added: update.added.map((c) => c.sid), noted: update.noted.map((c) => c.sid) });
@@ -37,10 +53,16 @@ export async function initCommand(args: InitArgs, now: () => Date = () => new Da
       return 0;
     }
     const legacy = await rt.legacy.listAll();
-    const text = renderScaffold(legacy, { generatedAt: now().toISOString(), accountSid: rt.credentials.accountSid });
-    await writeScaffold(out, text, { force: args.force ?? false });
     const counts: Record<"apn" | "fcm" | "gcm" | "other", number> = { apn: 0, fcm: 0, gcm: 0, other: 0 };
     for (const c of legacy) counts[(["apn", "fcm", "gcm"] as const).find((t) => t === c.type) ?? "other"]++;
+    // Over many accounts, only an account with something to map gets a file.
+    if (currentAccountRun() && counts.apn + counts.fcm === 0) {
+      reportResult({ summary: { gcm: counts.gcm }, problems: [], empty: true });
+      return 0;
+    }
+    const text = renderScaffold(legacy, { generatedAt: now().toISOString(), accountSid: rt.credentials.accountSid, ...(templates ? { templates } : {}) });
+    await writeScaffold(out, text, { force: args.force ?? false });
+    reportResult({ summary: { apn: counts.apn, fcm: counts.fcm, gcm: counts.gcm }, report: out, problems: [], changes: true });
     if (rt.settings.json) {
       printJson({ path: out, entries: counts.apn + counts.fcm, dropped: counts.gcm, unknown: counts.other });
     } else {

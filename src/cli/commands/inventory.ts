@@ -4,6 +4,7 @@ import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson, printTable, printWrapped } from "../output.js";
 import { openRuntime } from "../runtime.js";
+import { reportResult } from "../account-run.js";
 
 export interface InventoryArgs extends GlobalArgs {
   comms?: boolean;
@@ -23,6 +24,7 @@ export async function inventoryCommand(args: InventoryArgs): Promise<number> {
     const defaultApp = appsRead?.find((a) => a.isDefault)?.name ?? null;
     const byType: Record<string, number> = {};
     for (const c of legacy) byType[c.type] = (byType[c.type] ?? 0) + 1;
+    reportResult({ summary: { ...byType, ...(comms ? { comms: comms.length } : {}) }, problems: [], changes: legacy.length > 0, empty: legacy.length === 0 });
     if (rt.settings.json) {
       printJson({
         accountSid: rt.credentials.accountSid,

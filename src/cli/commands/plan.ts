@@ -11,6 +11,7 @@ import { observeAndPlan } from "../pipeline.js";
 import { formatCounts, print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
 import { isInteractive } from "../prompt.js";
+import { reportResult } from "../account-run.js";
 
 export interface PlanArgs extends GlobalArgs {
   out?: string;
@@ -32,6 +33,7 @@ export async function planCommand(args: PlanArgs, now: () => Date = () => new Da
       // Whole or not at all: a plan file cut short would be refused by apply --plan anyway, but never half-replaced.
       await writeFileAtomic(planFile, serializePlanFile(plan), { overwrite: true });
     }
+    reportResult({ summary: report.summary, report: paths.jsonPath, problems: messageLines(plan).problems, changes: hasChanges(plan), blocked: isBlocked(plan), empty: plan.items.length === 0 });
     if (rt.settings.json) {
       printJson({ ...report, reportPaths: paths, ...(planFile ? { planFile } : {}) });
     } else {

@@ -11,6 +11,7 @@ import { countAppRegistrations, describeAppDeletion, planRollback, registrations
 import type { GlobalArgs } from "../config.js";
 import { print, printJson } from "../output.js";
 import { openRuntime } from "../runtime.js";
+import { reportResult } from "../account-run.js";
 
 export interface RollbackArgs extends GlobalArgs {
   yes?: boolean;
@@ -69,6 +70,13 @@ export async function rollbackCommand(args: RollbackArgs, now: () => Date = () =
       onItem: (i) => rt.logger.info({ sid: i.legacySid, commsCredentialId: i.commsCredentialId, status: i.status }, `${i.legacySid} delete → ${i.status}`),
     });
     const paths = await writeReport(rt.settings.reportsDir, "rollback", applyReport(result), applyMarkdown(result), now());
+    reportResult({
+      summary: applyReport(result).summary,
+      report: paths.jsonPath,
+      problems: [...result.problems, ...result.items.filter((i) => i.status === "failed").map((i) => `${i.legacySid}: ${i.error ?? "failed"}`)],
+      changes: result.items.some((i) => i.action === "delete" && i.status === "confirmed"),
+      blocked: plan.refused.length > 0,
+    });
     if (rt.settings.json) printJson({ ...applyReport(result), reportPaths: paths });
     else {
       print(rollbackSentence(result));

@@ -5,6 +5,7 @@ import { escapeControl } from "../../text.js";
 import type { GlobalArgs } from "../config.js";
 import { formatCounts, print, printJson, printTable, printWrapped } from "../output.js";
 import { openRuntime } from "../runtime.js";
+import { reportResult } from "../account-run.js";
 
 export interface StatusArgs extends GlobalArgs {
   /** `--expiring-within <days>`: whole days ≥ 0 (kept as given, checked here). */
@@ -70,6 +71,7 @@ export async function statusCommand(args: StatusArgs, now: () => Date = () => ne
       warnings,
     };
     const reportPaths = await writeReport(rt.settings.reportsDir, "status", statusReport(input), () => statusMarkdownPieces(input), at);
+    reportResult({ summary: { ...status.summary, ...(expiringWithinDays !== undefined ? { expiring: status.expiring.length } : {}) }, problems: warnings, report: reportPaths.jsonPath, changes: exitCode === 2, empty: entries.size === 0 });
     if (rt.settings.json) {
       printJson({
         reportPaths,
