@@ -22,6 +22,7 @@ import { LEGACY_PAGE_SIZE } from "../limits.js";
 import { DEFAULT_ACCOUNTS_CONCURRENCY } from "../fleet/options.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { encodeContent, resolveEntrySecrets } from "../secrets/index.js";
+import { benchTable, writeTableInto } from "./markdown.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CLI = join(ROOT, "dist", "cli.js");
@@ -510,13 +511,7 @@ async function fleetScenarios(): Promise<string[]> {
 }
 
 function printTable(): void {
-  const headers = ["scenario", "conc.", "seconds", "floor s", "× floor", "× faster than seq.", "requests", "retries"];
-  const body = rows.map((r) => [r.scenario, String(r.concurrency), r.seconds.toFixed(r.seconds < 1 ? 3 : 2), r.floorSeconds?.toFixed(r.floorSeconds < 1 ? 3 : 2) ?? "", r.vsFloor?.toFixed(2) ?? "", r.speedup?.toFixed(1) ?? "", String(r.requests), String(r.retries)]);
-  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => "| " + cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ") + " |";
-  console.log(line(headers));
-  console.log("|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|");
-  for (const b of body) console.log(line(b));
+  console.log(benchTable(rows));
 }
 
 async function main(): Promise<void> {
@@ -554,7 +549,12 @@ async function main(): Promise<void> {
   );
   console.log(`\nnode -e 0: ${round(startSeconds, 3)} s (in every floor)`);
   console.log("\n" + checks.join("\n"));
-  console.log(`\nWritten to ${out}`);
+  const page = join(ROOT, "docs", "performance.md");
+  // Only a whole run replaces the page's table: a quick look at one section must not hide the rest.
+  const whole = !process.env.BENCH_ONLY && !process.env.BENCH_LATENCIES && !process.env.BENCH_FIXED;
+  const command = `${process.env.BENCH_REPEAT ? `BENCH_REPEAT=${REPEAT} ` : ""}npm run bench`;
+  const wrote = whole && writeTableInto(page, { command, node: process.version, nodeStartSeconds: round(startSeconds, 3), rows, checks });
+  console.log(`\nWritten to ${out}${wrote ? ` and ${page}` : ""}`);
 }
 
 await main();
