@@ -10,7 +10,7 @@ import { acquireLock, type HeldLock } from "./lock.js";
 import { describeOsError, osCode } from "./oserror.js";
 import { LEDGER_VERSION, REPLACED_REASON, type LedgerEvent } from "./types.js";
 
-/** The parts of an apply or rollback report (`reports/README.md`) that prove ledger events. */
+/** The parts of an apply or rollback report (`docs/reports.md`) that prove ledger events. */
 export interface RunReport {
   path: string;
   kind: "apply" | "rollback";

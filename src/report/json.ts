@@ -4,10 +4,10 @@ import type { SecretFingerprint, Target } from "../domain.js";
 import { summarize, type AccountAction, type Plan, type PlanItem } from "../plan/types.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
-/** Version of the JSON report format (reports/README.md). Bumped on any incompatible change. */
+/** Version of the JSON report format (docs/reports.md). Bumped on any incompatible change. */
 export const REPORT_SCHEMA_VERSION = 1;
 
-/** Non-secret facts about the secret used for an item (reports/README.md, "secret"). */
+/** Non-secret facts about the secret used for an item (docs/reports.md, "secret"). */
 export interface ReportSecretJson {
   kind: "apn" | "fcm";
   contentSha256: string;
@@ -20,7 +20,7 @@ export interface ReportSecretJson {
   keyId?: string;
 }
 
-/** What a `replace` item replaces (reports/README.md, "replaces"). */
+/** What a `replace` item replaces (docs/reports.md, "replaces"). */
 export interface ReportReplacesJson {
   /** The Comms credential being replaced; deleted once the new one is in place. */
   commsCredentialId: string;
@@ -58,7 +58,7 @@ export interface ReportItemJson {
   secret?: ReportSecretJson;
 }
 
-/** A change to the account itself (reports/README.md, "accountActions"): today only the default App. */
+/** A change to the account itself (docs/reports.md, "accountActions"): today only the default App. */
 export interface ReportAccountActionJson {
   action: "set-default-app";
   appName: string;

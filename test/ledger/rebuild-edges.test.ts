@@ -21,7 +21,7 @@ function scratch(name = "ledger.jsonl"): { dir: string; path: string; reports: s
   return { dir, path: join(reports, name), reports };
 }
 
-/** An applied report as `writeReport` writes it (reports/README.md). */
+/** An applied report as `writeReport` writes it (docs/reports.md). */
 function report(kind: "apply" | "rollback", startedAt: string, items: unknown[], over: Record<string, unknown> = {}) {
   return { schemaVersion: 1, kind, mode: "applied", accountSid: A1, runId: `run-${startedAt}`, startedAt, finishedAt: startedAt, items, ...over };
 }

@@ -96,7 +96,7 @@ describe("repairLedger", () => {
   });
 });
 
-/** An applied report as `writeReport` writes it (reports/README.md). */
+/** An applied report as `writeReport` writes it (docs/reports.md). */
 function report(kind: "apply" | "rollback", startedAt: string, items: object[], accountSid = A1) {
   return { schemaVersion: 1, kind, mode: "applied", generatedAt: startedAt, accountSid, tool: { name: "cr2comms", version: "0.1.0" }, runId: `run-${startedAt}`, startedAt, finishedAt: startedAt, interrupted: false, requests: {}, summary: {}, problems: [], warnings: [], items };
 }
