@@ -5,6 +5,8 @@
  * pino, cli-progress) is imported when that command runs, so start-up stays close to Node's own.
  */
 import "./heap.js";
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import type { Argv, Options } from "yargs";
 import { Cr2commsError, EXIT, UsageError } from "./errors.js";
 import { TOOL_VERSION } from "./version.js";
@@ -415,6 +417,36 @@ function needsFullParser(arg: string): boolean {
   return /help|version|completion|\$0/i.test(arg) || /^-[^-]*h/.test(arg);
 }
 
+/** A command's arguments, parsed strictly by a parser of that command alone (nothing is run). */
+function parseCommand(yargs: typeof import("yargs").default, def: CommandDef, argv: string[], fail: (msg: string | null, err: Error | undefined) => never): Promise<Args> {
+  return yargs(argv.slice(1))
+    .scriptName(`cr2comms ${argv[0]}`)
+    .version(false)
+    .help(false)
+    .strict()
+    .fail(fail)
+    .command(def.command.replace(/^\S+/, "$0"), def.describe, builder(def))
+    .parseAsync() as Promise<Args>;
+}
+
+/**
+ * The usage error a command line would get from the parser, or undefined when it parses; nothing
+ * is run. The docs' test checks every command the README shows with it.
+ */
+export async function usageErrorOf(argv: string[]): Promise<string | undefined> {
+  const def = COMMANDS.find((c) => c.command.split(" ")[0] === argv[0]);
+  if (!def) return `unknown command "${argv[0] ?? ""}"`;
+  const { default: yargs } = await import("yargs");
+  try {
+    await parseCommand(yargs, def, argv, (msg, err) => {
+      throw new UsageError(usageMessage(msg ?? err?.message ?? "", argv));
+    });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("debug");
   exitCode = EXIT.ok;
@@ -435,15 +467,8 @@ export async function main(argv: string[]): Promise<number> {
     // (kept for a failure that may follow), about 0.03 s of every run, and our failures never show it.
     const def = COMMANDS.find((c) => c.command.split(" ")[0] === argv[0]);
     if (def && !argv.some(needsFullParser)) {
-      const parsed = await yargs(argv.slice(1))
-        .scriptName(`cr2comms ${argv[0]}`)
-        .version(false)
-        .help(false)
-        .strict()
-        .fail(fail)
-        .command(def.command.replace(/^\S+/, "$0"), def.describe, builder(def))
-        .parseAsync();
-      return await runCommand(def, { ...parsed, _: [argv[0]!, ...parsed._] } as Args);
+      const parsed = await parseCommand(yargs, def, argv, fail);
+      return await runCommand(def, { ...parsed, _: [argv[0]!, ...(parsed._ as unknown[])] } as Args);
     }
     let y = yargs(argv)
       .scriptName("cr2comms")
@@ -471,15 +496,34 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-ignoreClosedStdout(process.stdout);
-const args = process.argv.slice(2);
-// The one answer that needs no parser: half of start-up is loading yargs (its help layout).
-const fast = args.length === 1 && args[0] === "--version" ? `${TOOL_VERSION}\n` : quickHelp(args);
-// Bare `cr2comms` is a usage error that shows what there is to run.
-const code =
-  args.length === 0 ? (process.stderr.write(renderHelp(undefined)), EXIT.usage) : fast !== undefined ? (process.stdout.write(fast), EXIT.ok) : await main(args);
-// Exit once stdout/stderr are flushed (a large --json result into a pipe is written
-// asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
-const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));
-await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-process.exit(code);
+/** Run as the program (`node dist/cli.js`, the installed bin's link to it), not imported by a test. */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  // `node dist/cli` names the file without its extension.
+  for (const path of [script, `${script}.js`]) {
+    try {
+      if (pathToFileURL(realpathSync(path)).href === import.meta.url) return true;
+    } catch {
+      // not this spelling
+    }
+  }
+  return false;
+}
+
+if (isEntryPoint()) await runAsProgram();
+
+async function runAsProgram(): Promise<void> {
+  ignoreClosedStdout(process.stdout);
+  const args = process.argv.slice(2);
+  // The one answer that needs no parser: half of start-up is loading yargs (its help layout).
+  const fast = args.length === 1 && args[0] === "--version" ? `${TOOL_VERSION}\n` : quickHelp(args);
+  // Bare `cr2comms` is a usage error that shows what there is to run.
+  const code =
+    args.length === 0 ? (process.stderr.write(renderHelp(undefined)), EXIT.usage) : fast !== undefined ? (process.stdout.write(fast), EXIT.ok) : await main(args);
+  // Exit once stdout/stderr are flushed (a large --json result into a pipe is written
+  // asynchronously): idle keep-alive sockets or a stray timer must not hold a finished command open.
+  const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write("", () => resolve()));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
