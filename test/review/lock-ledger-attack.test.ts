@@ -6,7 +6,12 @@ import { linkSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { replay } from "../../src/ledger/ledger.js";
 import { acquireAccountLock } from "../../src/ledger/lock.js";
+import { eventsFromReport, type RunReport } from "../../src/ledger/rebuild.js";
+import { planRollback } from "../../src/rollback/rollback.js";
+import { computeStatus } from "../../src/status/status.js";
+import { comms as commsCred, NOW } from "../plan/builders.js";
 import { runCli } from "../e2e/harness.js";
 
 const AC = `AC${"b".repeat(32)}`;
@@ -48,5 +53,41 @@ describe("V1: ledger repair without the account named", () => {
     const run = await runCli(["ledger", "repair", "--ledger", linked], { env: { CR2COMMS_STATE_DIR: stateDir, CR2COMMS_COMMS_URL: ORIGIN } });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("moved 1 unreadable line(s)");
+  });
+});
+
+describe("V2: ledger rebuild after a rollback whose delete Comms accepted but was not seen gone", () => {
+  const x = "comms_credential_x00001";
+  const y = "comms_credential_y00002";
+  const target = (credentialType: "APN" | "APN_SANDBOX") => ({ appName: "app_ios", credentialType, isDefault: false });
+  const report = (kind: RunReport["kind"], runId: string, startedAt: string, items: RunReport["items"]): RunReport => ({
+    path: `${kind}-${runId}.json`,
+    kind,
+    accountSid: AC,
+    runId,
+    startedAt,
+    finishedAt: startedAt,
+    items,
+  });
+  // Two applies made X and Y in one App; a rollback narrowed to the first report had its DELETE of X
+  // accepted (202) while Comms went on listing X.
+  const reports = [
+    report("apply", "apply-1", "2025-06-01T10:00:00.000Z", [{ legacySid: SID(1), action: "create", status: "confirmed", commsCredentialId: x, target: target("APN") }]),
+    report("apply", "apply-2", "2025-06-01T10:10:00.000Z", [{ legacySid: SID(2), action: "create", status: "confirmed", commsCredentialId: y, target: target("APN_SANDBOX") }]),
+    report("rollback", "rollback-1", "2025-06-01T11:00:00.000Z", [{ legacySid: SID(1), action: "delete", status: "accepted-unconfirmed", commsCredentialId: x, target: null }]),
+  ];
+  const listed = [commsCred({ id: x, appName: "app_ios", credentialType: "APN" }), commsCred({ id: y, appName: "app_ios", credentialType: "APN_SANDBOX" })];
+
+  it("V2: the rebuilt ledger keeps X's delete pending: a rollback of the second report is refused (Y is the App's last credential)", () => {
+    const entries = replay(reports.flatMap(eventsFromReport));
+    expect(entries.get(SID(1))!.pendingDeletes).toEqual([x]);
+    const rb = planRollback(entries, listed, { onlyIds: new Set([y]), allowAppDeletion: false });
+    expect(rb.deletes).toEqual([]);
+    expect(rb.refused.map((r) => [r.appName, r.candidates.map((c) => c.commsCredentialId), r.deletesPending])).toEqual([["app_ios", [y], [x]]]);
+  });
+
+  it("V2: status of the rebuilt ledger shows X as delete-pending, not in sync", () => {
+    const status = computeStatus(replay(reports.flatMap(eventsFromReport)), listed, { now: NOW });
+    expect(status.rows.filter((r) => r.legacySid === SID(1)).map((r) => [r.commsCredentialId, r.kind])).toEqual([[x, "delete-pending"]]);
   });
 });
