@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, realpath, unlink } from "node:fs/promises";
+import { mkdir, readFile, realpath, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { LockedError, NotWritableError } from "../errors.js";
@@ -232,9 +232,9 @@ async function takeOver(
   // A fixed-length name, whatever the lock's name: a long ledger name must not make the takeover fail.
   const claim = join(dirname(path), `.cr2comms-takeover-${sha256(`${basename(path)}\n${staleRaw}`)}`);
   try {
-    const handle = await open(claim, "wx", 0o644);
-    await handle.writeFile(ourText);
-    await handle.close();
+    // Whole or not at all (written aside, then linked): a run killed, or a disk full, while writing
+    // it leaves no empty claim that would stop every later takeover.
+    await writeFileAtomic(claim, ourText, { overwrite: false });
   } catch (err) {
     if (osCode(err) !== "EEXIST") throw new NotWritableError(`cannot take over the stale lock ${path}: ${describeOsError(err)}`, { cause: err });
     const other = await readLock(claim);
@@ -242,7 +242,9 @@ async function takeOver(
     throw new LockedError(
       interrupted
         ? `the lock ${path} was left by cr2comms ${describe(stale)}, and a takeover of it by pid ${other.info!.pid} was interrupted; if no cr2comms is running, delete ${path} and ${claim}`
-        : `another cr2comms is taking over the stale lock ${path} (left by ${describe(stale)}); try again in a moment`,
+        : other && !other.info
+          ? `the lock ${path} was left by cr2comms ${describe(stale)}, and the claim of a takeover of it, ${claim}, is not a readable claim (${other.problem}); if no cr2comms is running, delete ${path} and ${claim}`
+          : `another cr2comms is taking over the stale lock ${path} (left by ${describe(stale)}); try again in a moment`,
     );
   }
   try {

@@ -2,17 +2,37 @@
  * Attacks on the one-writer-per-account locks and on the ledger's replay rules. Each test states the
  * EXPECTED behaviour; "V…" names the finding (test/review/README.md).
  */
-import { linkSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { createHash } from "node:crypto";
+import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { replay } from "../../src/ledger/ledger.js";
-import { acquireAccountLock } from "../../src/ledger/lock.js";
+import { LockedError } from "../../src/errors.js";
+import { acquireAccountLock, acquireLock, lockPathFor } from "../../src/ledger/lock.js";
 import { eventsFromReport, type RunReport } from "../../src/ledger/rebuild.js";
 import { planRollback } from "../../src/rollback/rollback.js";
 import { computeStatus } from "../../src/status/status.js";
 import { comms as commsCred, NOW } from "../plan/builders.js";
 import { runCli } from "../e2e/harness.js";
+
+/** Paths whose content writes fail with ENOSPC (a full disk); everything else is the real fs. */
+const full = vi.hoisted(() => ({ disk: undefined as ((path: string) => boolean) | undefined }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs/promises")>();
+  const enospc = () => Promise.reject(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" }));
+  const open = (async (path: Parameters<typeof fs.open>[0], ...rest: unknown[]) => {
+    const handle = await (fs.open as (...a: unknown[]) => ReturnType<typeof fs.open>)(path, ...rest);
+    if (!full.disk?.(String(path))) return handle;
+    return new Proxy(handle, {
+      get: (target, key) => (key === "writeFile" || key === "write" ? enospc : (Reflect.get(target, key) as unknown as { bind?: unknown }) && typeof Reflect.get(target, key) === "function" ? (Reflect.get(target, key) as (...a: unknown[]) => unknown).bind(target) : Reflect.get(target, key)),
+    });
+  }) as typeof fs.open;
+  return { ...fs, default: { ...fs, open }, open };
+});
+afterEach(() => {
+  full.disk = undefined;
+});
 
 const AC = `AC${"b".repeat(32)}`;
 const SID = (n: number) => `CR${String(n).padStart(32, "0")}`;
@@ -89,5 +109,44 @@ describe("V2: ledger rebuild after a rollback whose delete Comms accepted but wa
   it("V2: status of the rebuilt ledger shows X as delete-pending, not in sync", () => {
     const status = computeStatus(replay(reports.flatMap(eventsFromReport)), listed, { now: NOW });
     expect(status.rows.filter((r) => r.legacySid === SID(1)).map((r) => [r.commsCredentialId, r.kind])).toEqual([[x, "delete-pending"]]);
+  });
+});
+
+describe("V3: a takeover killed between creating its claim and writing it", () => {
+  const dead = 2 ** 22 + 17;
+  const staleLock = JSON.stringify({ pid: dead, host: hostname(), command: "apply", startedAt: "2026-01-01T00:00:00.000Z", id: "0123456789abcdef" });
+  /** The claim file a takeover of `staleRaw` at `lock` creates. */
+  const claimFor = (lock: string, staleRaw: string) => join(lock, "..", `.cr2comms-takeover-${createHash("sha256").update(`${basename(lock)}\n${staleRaw}`).digest("hex")}`);
+
+  it("V3: an empty claim left beside a stale lock: the refusal names both files to delete once no cr2comms runs (not only \"try again\")", async () => {
+    const dir = scratch();
+    const path = join(dir, "ledger.jsonl");
+    const lock = lockPathFor(path);
+    writeFileSync(lock, staleLock);
+    const claim = claimFor(lock, staleLock);
+    writeFileSync(claim, "");
+    const err = await acquireLock(path, { command: "apply", isAlive: () => false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect((err as Error).message).toContain(`if no cr2comms is running, delete ${lock} and ${claim}`);
+    expect(readFileSync(lock, "utf8")).toBe(staleLock);
+  });
+});
+
+describe("V3: a takeover whose claim cannot be written (a full disk)", () => {
+  it("V3: fails saying so, leaves no claim behind, and once the disk has room the next run takes the stale lock over", async () => {
+    const dir = scratch();
+    const path = join(dir, "ledger.jsonl");
+    const lock = lockPathFor(path);
+    const staleLock = JSON.stringify({ pid: 2 ** 22 + 17, host: hostname(), command: "apply", startedAt: "2026-01-01T00:00:00.000Z", id: "0123456789abcdef" });
+    writeFileSync(lock, staleLock);
+    full.disk = (p) => p.includes("cr2comms-takeover-");
+    const err = await acquireLock(path, { command: "apply", isAlive: () => false }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`cannot take over the stale lock ${lock}: ENOSPC (no space left on device)`);
+    expect(readdirSync(dir).filter((n) => n.includes("takeover"))).toEqual([]);
+    full.disk = undefined;
+    const held = await acquireLock(path, { command: "apply", isAlive: () => false });
+    expect(held.warnings[0]).toContain(`took over the lock ${lock}`);
+    await held.release();
+    expect(readdirSync(dir)).toEqual(["ledger.jsonl"].filter((n) => existsSync(join(dir, n))));
   });
 });
