@@ -7,7 +7,9 @@ import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync,
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { replay } from "../../src/ledger/ledger.js";
+import { replay, replayLedger } from "../../src/ledger/ledger.js";
+import { checkLedger } from "../../src/ledger/repair.js";
+import type { LedgerEvent } from "../../src/ledger/types.js";
 import { LockedError } from "../../src/errors.js";
 import { acquireAccountLock, acquireLock, lockPathFor } from "../../src/ledger/lock.js";
 import { eventsFromReport, type RunReport } from "../../src/ledger/rebuild.js";
@@ -148,5 +150,34 @@ describe("V3: a takeover whose claim cannot be written (a full disk)", () => {
     expect(held.warnings[0]).toContain(`took over the lock ${lock}`);
     await held.release();
     expect(readdirSync(dir)).toEqual(["ledger.jsonl"].filter((n) => existsSync(join(dir, n))));
+  });
+});
+
+describe("V4: replay of a copied `delete-accepted` in a ledger whose lines name no run", () => {
+  const x = "comms_credential_x00001";
+  const y = "comms_credential_y00002";
+  const b = { v: 1, ts: "2025-06-01T10:00:00.000Z", accountSid: AC, legacySid: SID(1) } as const;
+  const made = (id: string, attemptId: string) => [
+    { ...b, event: "attempt", attemptId, appName: "app_ios", credentialType: "APN", isDefault: false, startedAt: b.ts },
+    { ...b, event: "accepted", attemptId, commsCredentialId: id },
+    { ...b, event: "confirmed", commsCredentialId: id },
+  ];
+  const deleteAccepted = { ...b, event: "delete-accepted", commsCredentialId: x, reason: "rollback" };
+  // X made, rolled back (accepted, then seen gone), Y made again; then the old `delete-accepted` again.
+  const events = [...made(x, "a1"), deleteAccepted, { ...b, event: "deleted", commsCredentialId: x, reason: "rollback" }, ...made(y, "a2"), deleteAccepted] as unknown as LedgerEvent[];
+
+  it("V4: a delete of an id already recorded gone is stale: nothing pending, status shows no delete-pending row", () => {
+    const { entries, stale } = replayLedger(events);
+    expect(entries.get(SID(1))!.pendingDeletes).toBeUndefined();
+    expect(stale.map((s) => s.index)).toEqual([8]);
+    const status = computeStatus(entries, [commsCred({ id: y, appName: "app_ios", credentialType: "APN" })], { now: NOW });
+    expect(status.rows.map((r) => [r.commsCredentialId, r.kind])).toEqual([[y, "in-sync"]]);
+  });
+
+  it("V4: `ledger check` flags the copied line", async () => {
+    const path = join(scratch(), "ledger.jsonl");
+    writeFileSync(path, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+    const check = await checkLedger(path, { accountSid: AC, now: NOW });
+    expect(check.problems.map((p) => [p.kind, p.line])).toEqual([["stale", 9]]);
   });
 });
