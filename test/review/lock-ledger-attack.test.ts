@@ -15,7 +15,8 @@ import { acquireAccountLock, acquireLock, lockPathFor } from "../../src/ledger/l
 import { eventsFromReport, type RunReport } from "../../src/ledger/rebuild.js";
 import { planRollback } from "../../src/rollback/rollback.js";
 import { computeStatus } from "../../src/status/status.js";
-import { comms as commsCred, NOW } from "../plan/builders.js";
+import { plan } from "../../src/plan/planner.js";
+import { ACCOUNT, comms as commsCred, entry, legacy, mapping, NOW, okSecret, sid, snapshot } from "../plan/builders.js";
 import { runCli } from "../e2e/harness.js";
 
 /** Paths whose content writes fail with ENOSPC (a full disk); everything else is the real fs. */
@@ -179,5 +180,29 @@ describe("V4: replay of a copied `delete-accepted` in a ledger whose lines name 
     writeFileSync(path, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
     const check = await checkLedger(path, { accountSid: AC, now: NOW });
     expect(check.problems.map((p) => [p.kind, p.line])).toEqual([["stale", 9]]);
+  });
+});
+
+describe("V5: apply after a rollback of a finished replacement, while Comms still lists the replaced credential", () => {
+  it("V5: the replaced credential (its delete already accepted) is not kept as the sid's credential: the sid is created again", () => {
+    const x = "comms_credential_x00001";
+    const y = "comms_credential_y00002";
+    const b = { v: 1, ts: "2025-06-01T10:00:00.000Z", accountSid: ACCOUNT, legacySid: sid(1) } as const;
+    const events = [
+      { ...b, runId: "r1", event: "attempt", attemptId: "a1", appName: "app_ios", credentialType: "APN", isDefault: false, startedAt: b.ts },
+      { ...b, runId: "r1", event: "accepted", attemptId: "a1", commsCredentialId: x },
+      { ...b, runId: "r1", event: "confirmed", commsCredentialId: x },
+      { ...b, runId: "r2", event: "attempt", attemptId: "a2", appName: "app_ios", credentialType: "APN", isDefault: false, startedAt: b.ts, replaces: x },
+      { ...b, runId: "r2", event: "accepted", attemptId: "a2", commsCredentialId: y },
+      { ...b, runId: "r2", event: "confirmed", commsCredentialId: y },
+      // The replacement's DELETE of X was accepted (202) and journalled; Comms lists X a while longer.
+      { ...b, runId: "r2", event: "deleted", commsCredentialId: x, reason: `replaced by ${y}` },
+      { ...b, runId: "r3", event: "delete-accepted", commsCredentialId: y, reason: "rollback" },
+      { ...b, runId: "r3", event: "deleted", commsCredentialId: y, reason: "rollback" },
+    ] as unknown as LedgerEvent[];
+    const snap = snapshot({ legacy: [legacy({ sid: sid(1) })], comms: [commsCred({ id: x })], ledger: replay(events) });
+    const item = plan(snap, mapping(entry({ sid: sid(1) })), new Map([[sid(1), okSecret(sid(1))]]), { now: NOW }).items[0]!;
+    expect(item.action).toBe("create");
+    expect(item.commsCredentialId).toBeUndefined();
   });
 });
