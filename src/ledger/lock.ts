@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, realpath, unlink } from "node:fs/promises";
+import { mkdir, readFile, realpath, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { LockedError, NotWritableError } from "../errors.js";
@@ -28,6 +28,8 @@ export interface LockOptions {
   isAlive?: (pid: number) => boolean;
   /** Test seam: awaited at each step of a takeover, so a test can force two runs to interleave. */
   pause?: (step: "stale-seen" | "claimed") => Promise<void>;
+  /** Test seam: how often a held lock's modification time is refreshed (default `LOCK_REFRESH_MS`). */
+  refreshMs?: number;
 }
 
 export interface HeldLock {
@@ -42,6 +44,14 @@ export interface HeldLock {
 
 /** A lock can change hands between our look and our move; give up after this many rounds (each is a few syscalls). */
 const LOCK_ROUNDS = 5;
+
+/**
+ * A held lock's modification time is refreshed this often. A lock naming this very pid and host
+ * cannot be probed (it is ours, or another container's with the same host name, or a dead earlier
+ * process's): only one left unrefreshed for `OWN_PID_STALE_MS` is taken over.
+ */
+export const LOCK_REFRESH_MS = 10_000;
+export const OWN_PID_STALE_MS = 60_000;
 
 /** The longest file name (bytes) most filesystems take. */
 const NAME_MAX = 255;
@@ -169,11 +179,17 @@ async function takeLock(path: string, ledgerPath: string, me: LockInfo, opts: Lo
   const text = `${JSON.stringify(me)}\n`;
   const held = (warnings: string[]): HeldLock => {
     let released = false;
+    const refresh = setInterval(() => {
+      const now = new Date();
+      void utimes(path, now, now).catch(() => undefined);
+    }, opts.refreshMs ?? LOCK_REFRESH_MS);
+    refresh.unref();
     return {
       path,
       ledgerPath,
       warnings,
       release: async () => {
+        clearInterval(refresh);
         try {
           await releaseIfOurs(path, me);
         } finally {
@@ -202,11 +218,20 @@ async function takeLock(path: string, ledgerPath: string, me: LockInfo, opts: Lo
     // Our own pid: held only if this process holds it (a lock is never ours by pid alone: pids are reused).
     const ours = holder.pid === me.pid;
     if (ours ? inProcess.has(path) : isAlive(holder.pid)) throw new LockedError(texts.held(holder));
+    if (ours) {
+      const age = await lockAge(path);
+      if (age === undefined) continue; // released between our looks
+      if (age < OWN_PID_STALE_MS) {
+        throw new LockedError(
+          `${texts.held(holder)} (it names this very pid and host but not this process: another container with the same host name, or an earlier run with the same pid; it is taken over once it has not been refreshed for ${OWN_PID_STALE_MS / 1000} s)`,
+        );
+      }
+    }
     await opts.pause?.("stale-seen");
     if (await takeOver(path, current.raw, holder, text, isAlive, host, opts.pause, texts)) {
       return held([
         ours
-          ? `took over the lock ${path} left by cr2comms ${describe(holder)}: it names this very process, which does not hold it (an earlier run that had the same pid)`
+          ? `took over the lock ${path} left by cr2comms ${describe(holder)}: it names this very process, which does not hold it, and was not refreshed for ${OWN_PID_STALE_MS / 1000} s (an earlier run that had the same pid)`
           : `took over the lock ${path} left by cr2comms ${describe(holder)}, which no longer runs`,
       ]);
     }
@@ -319,6 +344,17 @@ async function releaseIfOurs(path: string, me: LockInfo): Promise<void> {
   await unlink(path).catch((err: unknown) => {
     if (osCode(err) !== "ENOENT") throw err;
   });
+}
+
+/** Milliseconds since the lock was last written or refreshed; undefined when it is gone. */
+async function lockAge(path: string): Promise<number | undefined> {
+  try {
+    // The file system's clock, not an injected one: mtimes are real.
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch (err) {
+    if (osCode(err) === "ENOENT") return undefined;
+    throw err;
+  }
 }
 
 function describe(info: LockInfo): string {

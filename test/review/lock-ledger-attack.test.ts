@@ -3,7 +3,7 @@
  * EXPECTED behaviour; "V…" names the finding (test/review/README.md).
  */
 import { createHash } from "node:crypto";
-import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -204,5 +204,31 @@ describe("V5: apply after a rollback of a finished replacement, while Comms stil
     const item = plan(snap, mapping(entry({ sid: sid(1) })), new Map([[sid(1), okSecret(sid(1))]]), { now: NOW }).items[0]!;
     expect(item.action).toBe("create");
     expect(item.commsCredentialId).toBeUndefined();
+  });
+});
+
+describe("V6: a live lock naming this very pid and host, not held by this process (two containers with one host name, each cr2comms as pid 1, one shared reports volume)", () => {
+  const own = (over: Record<string, unknown> = {}) =>
+    JSON.stringify({ pid: process.pid, host: hostname(), command: "apply", startedAt: "2026-01-01T00:00:00.000Z", id: "0123456789abcdef", ...over });
+
+  it("V6: a lock refreshed moments ago is refused, never taken over (the other container's run goes on alone)", async () => {
+    const path = join(scratch(), "ledger.jsonl");
+    writeFileSync(lockPathFor(path), own());
+    const err = await acquireLock(path, { command: "apply" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect((err as Error).message).toContain("it names this very pid and host but not this process");
+    expect(readFileSync(lockPathFor(path), "utf8")).toBe(own());
+  });
+
+  it("V6: a held lock is refreshed while held; released, it is gone", async () => {
+    const path = join(scratch(), "ledger.jsonl");
+    const held = await acquireLock(path, { command: "apply", refreshMs: 5 });
+    const lock = lockPathFor(path);
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(lock, old, old);
+    for (let i = 0; i < 400 && statSync(lock).mtimeMs === old.getTime(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(statSync(lock).mtimeMs).toBeGreaterThan(old.getTime());
+    await held.release();
+    expect(existsSync(lock)).toBe(false);
   });
 });
