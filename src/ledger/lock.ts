@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, realpath, stat, unlink, utimes } from "node:fs/promises";
+import { mkdir, open, realpath, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { LockedError, NotWritableError } from "../errors.js";
@@ -219,9 +219,8 @@ async function takeLock(path: string, ledgerPath: string, me: LockInfo, opts: Lo
     const ours = holder.pid === me.pid;
     if (ours ? inProcess.has(path) : isAlive(holder.pid)) throw new LockedError(texts.held(holder));
     if (ours) {
-      const age = await lockAge(path);
-      if (age === undefined) continue; // released between our looks
-      if (age < OWN_PID_STALE_MS) {
+      // The file system's clock, not an injected one: mtimes are real.
+      if (Date.now() - current.mtimeMs < OWN_PID_STALE_MS) {
         throw new LockedError(
           `${texts.held(holder)} (it names this very pid and host but not this process: another container with the same host name, or an earlier run with the same pid; it is taken over once it has not been refreshed for ${OWN_PID_STALE_MS / 1000} s)`,
         );
@@ -307,22 +306,33 @@ function forget(path: string): void {
   else inProcess.delete(path);
 }
 
-/** The lock's text and, when it is a cr2comms lock, its fields; undefined when there is none. */
-async function readLock(path: string): Promise<{ raw: string; info?: LockInfo; problem?: string } | undefined> {
+/**
+ * The lock's text, when it was last written or refreshed, and, when it is a cr2comms lock, its
+ * fields; undefined when there is none.
+ */
+async function readLock(path: string): Promise<{ raw: string; mtimeMs: number; info?: LockInfo; problem?: string } | undefined> {
   let raw: string;
+  let mtimeMs: number;
   try {
-    raw = await readFile(path, "utf8");
+    const handle = await open(path, "r");
+    try {
+      raw = await handle.readFile("utf8");
+      mtimeMs = (await handle.stat()).mtimeMs;
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if (osCode(err) === "ENOENT") return undefined;
-    return { raw: "", problem: describeOsError(err) };
+    return { raw: "", mtimeMs: 0, problem: describeOsError(err) };
   }
   try {
     const v = JSON.parse(raw) as Partial<LockInfo>;
     if (!Number.isInteger(v.pid) || (v.pid as number) <= 0 || typeof v.host !== "string" || typeof v.command !== "string" || typeof v.startedAt !== "string") {
-      return { raw, problem: "missing pid, host, command or startedAt" };
+      return { raw, mtimeMs, problem: "missing pid, host, command or startedAt" };
     }
     return {
       raw,
+      mtimeMs,
       info: {
         pid: v.pid as number,
         host: v.host,
@@ -333,7 +343,7 @@ async function readLock(path: string): Promise<{ raw: string; info?: LockInfo; p
       },
     };
   } catch {
-    return { raw, problem: raw.trim() === "" ? "empty" : "not JSON" };
+    return { raw, mtimeMs, problem: raw.trim() === "" ? "empty" : "not JSON" };
   }
 }
 
@@ -344,17 +354,6 @@ async function releaseIfOurs(path: string, me: LockInfo): Promise<void> {
   await unlink(path).catch((err: unknown) => {
     if (osCode(err) !== "ENOENT") throw err;
   });
-}
-
-/** Milliseconds since the lock was last written or refreshed; undefined when it is gone. */
-async function lockAge(path: string): Promise<number | undefined> {
-  try {
-    // The file system's clock, not an injected one: mtimes are real.
-    return Date.now() - (await stat(path)).mtimeMs;
-  } catch (err) {
-    if (osCode(err) === "ENOENT") return undefined;
-    throw err;
-  }
 }
 
 function describe(info: LockInfo): string {

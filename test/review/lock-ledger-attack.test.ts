@@ -8,10 +8,10 @@ import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { replay, replayLedger } from "../../src/ledger/ledger.js";
-import { checkLedger } from "../../src/ledger/repair.js";
+import { checkLedger, repairLedger } from "../../src/ledger/repair.js";
 import type { LedgerEvent } from "../../src/ledger/types.js";
 import { LockedError } from "../../src/errors.js";
-import { acquireAccountLock, acquireLock, lockPathFor } from "../../src/ledger/lock.js";
+import { acquireAccountLock, acquireLock, lockPathFor, type HeldLock } from "../../src/ledger/lock.js";
 import { eventsFromReport, type RunReport } from "../../src/ledger/rebuild.js";
 import { planRollback } from "../../src/rollback/rollback.js";
 import { computeStatus } from "../../src/status/status.js";
@@ -76,6 +76,44 @@ describe("V1: ledger repair without the account named", () => {
     const run = await runCli(["ledger", "repair", "--ledger", linked], { env: { CR2COMMS_STATE_DIR: stateDir, CR2COMMS_COMMS_URL: ORIGIN } });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain("moved 1 unreadable line(s)");
+  });
+});
+
+describe("V1: which account locks ledger repair takes", () => {
+  /** Records each account lock taken and released, in order. */
+  function recorder() {
+    const log: string[] = [];
+    const lockAccount = async (sid: string, real: string): Promise<HeldLock> => {
+      log.push(`lock ${sid} ${real}`);
+      return { path: `/locks/${sid}`, ledgerPath: real, warnings: [`held ${sid}`], release: async () => void log.push(`release ${sid}`) };
+    };
+    return { log, lockAccount };
+  }
+
+  it("V1: without the account, each account the readable events are stamped with (once, sorted), released after; with it, only that one", async () => {
+    const dir = scratch();
+    const path = join(dir, "ledger.jsonl");
+    const other = `AC${"a".repeat(32)}`;
+    stampedLedger(path, `${JSON.stringify({ v: 1, ts: "2026-01-01T00:00:02.000Z", accountSid: other, legacySid: SID(2), event: "confirmed", commsCredentialId: "c2" })}\n`);
+    const r = recorder();
+    const result = await repairLedger(path, { lockAccount: r.lockAccount });
+    expect(r.log).toEqual([`lock ${other} ${path}`, `lock ${AC} ${path}`, `release ${AC}`, `release ${other}`]);
+    expect(result.warnings).toEqual([`held ${other}`, `held ${AC}`]);
+    expect(result.moved.map((m) => m.line)).toEqual([2]);
+    const given = recorder();
+    await repairLedger(path, { accountSid: AC, lockAccount: given.lockAccount });
+    expect(given.log).toEqual([`lock ${AC} ${path}`, `release ${AC}`]);
+  });
+
+  it("V1: a ledger naming no account, or none at all, takes no account lock", async () => {
+    const dir = scratch();
+    const path = join(dir, "ledger.jsonl");
+    const r = recorder();
+    expect(await repairLedger(path, { lockAccount: r.lockAccount })).toEqual({ moved: [], kept: 0, warnings: [] });
+    writeFileSync(path, `${JSON.stringify({ v: 1, ts: "2026-01-01T00:00:00.000Z", legacySid: SID(1), event: "confirmed", commsCredentialId: "c1" })}\n{torn`);
+    const result = await repairLedger(path, { lockAccount: r.lockAccount });
+    expect(result.moved.map((m) => m.kind)).toEqual(["torn"]);
+    expect(r.log).toEqual([]);
   });
 });
 
