@@ -51,8 +51,13 @@ export function replayLedger(events: readonly LedgerEvent[]): { entries: Map<str
     if (!set) map.set(sid, (set = new Set()));
     return set;
   };
+  // Each line as written: a line equal to an earlier one, time stamp included, is a copy of it (what
+  // tells a copy apart where lines name no run).
+  const lines = new Set<string>();
   for (const [index, e] of events.entries()) {
-    const why = staleRun(e, runs) ?? (isAccountEvent(e) ? undefined : staleForSid(e, entries.get(e.legacySid), seen(attempts, e.legacySid), seen(answered, e.legacySid)));
+    const why =
+      staleRun(e, runs) ??
+      (isAccountEvent(e) ? undefined : (staleForSid(e, entries.get(e.legacySid), seen(attempts, e.legacySid), seen(answered, e.legacySid)) ?? copyOf(e, lines)));
     if (why !== undefined) {
       stale.push({ index, reason: why });
       if (!isAccountEvent(e) && (e.event === "accepted" || e.event === "confirmed" || e.event === "unconfirmed" || e.event === "surfaced")) {
@@ -178,6 +183,14 @@ function staleRun(e: LedgerEvent, runs: { current: string | undefined; ended: Se
   if (runs.ended.has(e.runId)) return `written by run ${e.runId} after run ${runs.current} began (a run's events are written together): a copy of an earlier line`;
   if (runs.current) runs.ended.add(runs.current);
   runs.current = e.runId;
+  return undefined;
+}
+
+/** An event equal to an earlier line, time stamp and all: a copy (ids never come back once gone, so a copied delete would show one pending again). */
+function copyOf(e: LedgerEvent, lines: Set<string>): string | undefined {
+  const text = JSON.stringify(e);
+  if (lines.has(text)) return `repeats an earlier line of ${(e as { legacySid: string }).legacySid} exactly (its time stamp too): a copy`;
+  lines.add(text);
   return undefined;
 }
 

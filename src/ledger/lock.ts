@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, realpath, unlink } from "node:fs/promises";
+import { mkdir, open, realpath, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { LockedError, NotWritableError } from "../errors.js";
@@ -28,6 +28,8 @@ export interface LockOptions {
   isAlive?: (pid: number) => boolean;
   /** Test seam: awaited at each step of a takeover, so a test can force two runs to interleave. */
   pause?: (step: "stale-seen" | "claimed") => Promise<void>;
+  /** Test seam: how often a held lock's modification time is refreshed (default `LOCK_REFRESH_MS`). */
+  refreshMs?: number;
 }
 
 export interface HeldLock {
@@ -42,6 +44,14 @@ export interface HeldLock {
 
 /** A lock can change hands between our look and our move; give up after this many rounds (each is a few syscalls). */
 const LOCK_ROUNDS = 5;
+
+/**
+ * A held lock's modification time is refreshed this often. A lock naming this very pid and host
+ * cannot be probed (it is ours, or another container's with the same host name, or a dead earlier
+ * process's): only one left unrefreshed for `OWN_PID_STALE_MS` is taken over.
+ */
+export const LOCK_REFRESH_MS = 10_000;
+export const OWN_PID_STALE_MS = 60_000;
 
 /** The longest file name (bytes) most filesystems take. */
 const NAME_MAX = 255;
@@ -169,11 +179,17 @@ async function takeLock(path: string, ledgerPath: string, me: LockInfo, opts: Lo
   const text = `${JSON.stringify(me)}\n`;
   const held = (warnings: string[]): HeldLock => {
     let released = false;
+    const refresh = setInterval(() => {
+      const now = new Date();
+      void utimes(path, now, now).catch(() => undefined);
+    }, opts.refreshMs ?? LOCK_REFRESH_MS);
+    refresh.unref();
     return {
       path,
       ledgerPath,
       warnings,
       release: async () => {
+        clearInterval(refresh);
         try {
           await releaseIfOurs(path, me);
         } finally {
@@ -202,11 +218,19 @@ async function takeLock(path: string, ledgerPath: string, me: LockInfo, opts: Lo
     // Our own pid: held only if this process holds it (a lock is never ours by pid alone: pids are reused).
     const ours = holder.pid === me.pid;
     if (ours ? inProcess.has(path) : isAlive(holder.pid)) throw new LockedError(texts.held(holder));
+    if (ours) {
+      // The file system's clock, not an injected one: mtimes are real.
+      if (Date.now() - current.mtimeMs < OWN_PID_STALE_MS) {
+        throw new LockedError(
+          `${texts.held(holder)} (it names this very pid and host but not this process: another container with the same host name, or an earlier run with the same pid; it is taken over once it has not been refreshed for ${OWN_PID_STALE_MS / 1000} s)`,
+        );
+      }
+    }
     await opts.pause?.("stale-seen");
     if (await takeOver(path, current.raw, holder, text, isAlive, host, opts.pause, texts)) {
       return held([
         ours
-          ? `took over the lock ${path} left by cr2comms ${describe(holder)}: it names this very process, which does not hold it (an earlier run that had the same pid)`
+          ? `took over the lock ${path} left by cr2comms ${describe(holder)}: it names this very process, which does not hold it, and was not refreshed for ${OWN_PID_STALE_MS / 1000} s (an earlier run that had the same pid)`
           : `took over the lock ${path} left by cr2comms ${describe(holder)}, which no longer runs`,
       ]);
     }
@@ -232,9 +256,9 @@ async function takeOver(
   // A fixed-length name, whatever the lock's name: a long ledger name must not make the takeover fail.
   const claim = join(dirname(path), `.cr2comms-takeover-${sha256(`${basename(path)}\n${staleRaw}`)}`);
   try {
-    const handle = await open(claim, "wx", 0o644);
-    await handle.writeFile(ourText);
-    await handle.close();
+    // Whole or not at all (written aside, then linked): a run killed, or a disk full, while writing
+    // it leaves no empty claim that would stop every later takeover.
+    await writeFileAtomic(claim, ourText, { overwrite: false });
   } catch (err) {
     if (osCode(err) !== "EEXIST") throw new NotWritableError(`cannot take over the stale lock ${path}: ${describeOsError(err)}`, { cause: err });
     const other = await readLock(claim);
@@ -242,7 +266,9 @@ async function takeOver(
     throw new LockedError(
       interrupted
         ? `the lock ${path} was left by cr2comms ${describe(stale)}, and a takeover of it by pid ${other.info!.pid} was interrupted; if no cr2comms is running, delete ${path} and ${claim}`
-        : `another cr2comms is taking over the stale lock ${path} (left by ${describe(stale)}); try again in a moment`,
+        : other && !other.info
+          ? `the lock ${path} was left by cr2comms ${describe(stale)}, and the claim of a takeover of it, ${claim}, is not a readable claim (${other.problem}); if no cr2comms is running, delete ${path} and ${claim}`
+          : `another cr2comms is taking over the stale lock ${path} (left by ${describe(stale)}); try again in a moment`,
     );
   }
   try {
@@ -280,22 +306,33 @@ function forget(path: string): void {
   else inProcess.delete(path);
 }
 
-/** The lock's text and, when it is a cr2comms lock, its fields; undefined when there is none. */
-async function readLock(path: string): Promise<{ raw: string; info?: LockInfo; problem?: string } | undefined> {
+/**
+ * The lock's text, when it was last written or refreshed, and, when it is a cr2comms lock, its
+ * fields; undefined when there is none.
+ */
+async function readLock(path: string): Promise<{ raw: string; mtimeMs: number; info?: LockInfo; problem?: string } | undefined> {
   let raw: string;
+  let mtimeMs: number;
   try {
-    raw = await readFile(path, "utf8");
+    const handle = await open(path, "r");
+    try {
+      raw = await handle.readFile("utf8");
+      mtimeMs = (await handle.stat()).mtimeMs;
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if (osCode(err) === "ENOENT") return undefined;
-    return { raw: "", problem: describeOsError(err) };
+    return { raw: "", mtimeMs: 0, problem: describeOsError(err) };
   }
   try {
     const v = JSON.parse(raw) as Partial<LockInfo>;
     if (!Number.isInteger(v.pid) || (v.pid as number) <= 0 || typeof v.host !== "string" || typeof v.command !== "string" || typeof v.startedAt !== "string") {
-      return { raw, problem: "missing pid, host, command or startedAt" };
+      return { raw, mtimeMs, problem: "missing pid, host, command or startedAt" };
     }
     return {
       raw,
+      mtimeMs,
       info: {
         pid: v.pid as number,
         host: v.host,
@@ -306,7 +343,7 @@ async function readLock(path: string): Promise<{ raw: string; info?: LockInfo; p
       },
     };
   } catch {
-    return { raw, problem: raw.trim() === "" ? "empty" : "not JSON" };
+    return { raw, mtimeMs, problem: raw.trim() === "" ? "empty" : "not JSON" };
   }
 }
 

@@ -125,7 +125,7 @@ function parseRunReport(path: string, json: unknown): RunReport {
  * an unfinished `replace` that made its new credential → its `attempt` (naming the credential it
  * replaces) and `accepted`, so a later apply finishes it and deletes the old one;
  * a rollback delete seen gone (`confirmed`), or a credential rollback found already gone →
- * `deleted` (a delete only accepted is not: rollback journals one only once it is gone); a default App the
+ * `deleted`; a delete Comms accepted (202) but not seen gone → `delete-accepted` (pending); a default App the
  * run confirmed (`accountActions`) → `app-default-set`.
  */
 export function eventsFromReport(report: RunReport): LedgerEvent[] {
@@ -137,6 +137,8 @@ export function eventsFromReport(report: RunReport): LedgerEvent[] {
     if (report.kind === "rollback") {
       const deleted = (item.action === "delete" && item.status === "confirmed") || item.action === "already-gone";
       if (deleted) events.push({ ...base, event: "deleted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
+      // Accepted (202), not seen gone: pending, so that it counts as gone for a later rollback's guard.
+      else if (item.action === "delete" && item.status === "accepted-unconfirmed") events.push({ ...base, event: "delete-accepted", commsCredentialId: id, reason: "rebuilt from a rollback report" });
       continue;
     }
     // A replacement stopped after its new credential was made (interrupted, or the default or the

@@ -129,21 +129,36 @@ export interface RepairResult {
  */
 export async function repairLedger(
   path: string,
-  opts: { now?: () => Date; /** Takes the account's lock (see `acquireAccountLock`); `ledgerPath` is the real path. */ lockAccount?: (ledgerPath: string) => Promise<HeldLock> } = {},
+  opts: {
+    now?: () => Date;
+    /** The account the ledger is for; without it, every account its readable events are stamped with. */
+    accountSid?: string;
+    /** Takes an account's lock (see `acquireAccountLock`); `ledgerPath` is the real path. */
+    lockAccount?: (accountSid: string, ledgerPath: string) => Promise<HeldLock>;
+  } = {},
 ): Promise<RepairResult> {
   const now = opts.now ?? (() => new Date());
   const lock = await acquireLock(path, { command: "ledger repair", now });
-  let accountLock: HeldLock | undefined;
+  const accountLocks: HeldLock[] = [];
   try {
-    accountLock = await opts.lockAccount?.(lock.ledgerPath);
-    const warnings = [...lock.warnings, ...(accountLock?.warnings ?? [])];
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (err) {
-      if (osCode(err) === "ENOENT") return { moved: [], kept: 0, warnings };
-      throw new LedgerReadError(`cannot read the ledger ${path}: ${describeOsError(err)}`, { cause: err });
+    const read = async (): Promise<string | undefined> => {
+      try {
+        return await readFile(path, "utf8");
+      } catch (err) {
+        if (osCode(err) === "ENOENT") return undefined;
+        throw new LedgerReadError(`cannot read the ledger ${path}: ${describeOsError(err)}`, { cause: err });
+      }
+    };
+    // Another path of this ledger (a hard link) has another ledger lock: the account's lock is what
+    // keeps a run of the account from appending while the ledger is rewritten. Read again once held.
+    let text = await read();
+    if (opts.lockAccount) {
+      const accounts = opts.accountSid ? [opts.accountSid] : stampedAccounts(text ?? "");
+      for (const sid of accounts) accountLocks.push(await opts.lockAccount(sid, lock.ledgerPath));
+      if (accounts.length) text = await read();
     }
+    const warnings = [...lock.warnings, ...accountLocks.flatMap((l) => l.warnings)];
+    if (text === undefined) return { moved: [], kept: 0, warnings };
     const scan = scanLedger(text);
     const newer = scan.lines.find((l) => l.problem?.kind === "newer-version");
     if (newer) {
@@ -172,9 +187,16 @@ export async function repairLedger(
       warnings,
     };
   } finally {
-    await accountLock?.release();
+    for (const l of accountLocks.reverse()) await l.release();
     await lock.release();
   }
+}
+
+/** The accounts a ledger's readable events are stamped with, sorted. */
+function stampedAccounts(text: string): string[] {
+  const sids = new Set<string>();
+  for (const l of scanLedger(text).lines) if (typeof l.event?.accountSid === "string") sids.add(l.event.accountSid);
+  return [...sids].sort();
 }
 
 /** Writes a new file `base` (or `base-2`, …), never replacing one; returns its path. */

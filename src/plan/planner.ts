@@ -45,6 +45,8 @@ function liveCredential(entry: LedgerEntry | undefined, commsById: ReadonlyMap<s
   const current = entry.commsCredentialId && HOLDS_CREDENTIAL.has(entry.state) ? commsById.get(entry.commsCredentialId) : undefined;
   if (current || entry.state === "pending") return current;
   for (const id of [...entry.createdIds].reverse()) {
+    // A replaced credential's delete was accepted: still listed for a while, it is on its way out.
+    if (entry.replacedIds?.includes(id)) continue;
     const known = commsById.get(id);
     if (known) return known;
   }

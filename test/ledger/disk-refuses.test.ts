@@ -68,7 +68,7 @@ describe("the disk refuses", () => {
     const path = join(dir, "ledger.jsonl");
     const lock = lockPathFor(path);
     writeFileSync(lock, stale);
-    inject.failing = (p) => basename(p).startsWith(".cr2comms-takeover-");
+    inject.failing = (p) => basename(p).includes(".cr2comms-takeover-");
     const err = await acquireLock(path, { command: "apply" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotWritableError);
     expect((err as Error).message).toBe(`cannot take over the stale lock ${lock}: EIO (i/o error)`);

@@ -105,7 +105,7 @@ describe("release", () => {
 });
 
 describe("taking over a stale lock, interrupted or contested", () => {
-  it("a takeover cut short by a run that died: the next run is refused, told which files to delete; other claims just say wait", async () => {
+  it("a takeover cut short by a run that died, or an unreadable claim: the next run is refused, told which files to delete; other claims just say wait", async () => {
     const { dir, path, lock } = scratch();
     const stalePid = await deadPid();
     const claimerPid = await deadPid();
@@ -134,11 +134,16 @@ describe("taking over a stale lock, interrupted or contested", () => {
     );
     const claimText = readFileSync(claim, "utf8");
     const taking = `another cr2comms is taking over the stale lock ${lock} (left by apply (pid ${stalePid} on host ${hostname()}, started 2026-01-01T00:00:00.000Z)); try again in a moment`;
-    // A claim from another host, by a live process, or unreadable: someone may be taking over right now.
-    for (const other of [lockText({ pid: claimerPid, host: "build-box-7" }), lockText({ pid: process.pid }), "{half"]) {
+    // A claim from another host, or by a live process: someone may be taking over right now.
+    for (const other of [lockText({ pid: claimerPid, host: "build-box-7" }), lockText({ pid: process.pid })]) {
       writeFileSync(claim, other);
       expect((await refusal(path)).message).toBe(taking);
     }
+    // An unreadable claim is no takeover under way (a claim is written whole before it has its name).
+    writeFileSync(claim, "{half");
+    expect((await refusal(path)).message).toBe(
+      `the lock ${lock} was left by cr2comms apply (pid ${stalePid} on host ${hostname()}, started 2026-01-01T00:00:00.000Z), and the claim of a takeover of it, ${claim}, is not a readable claim (not JSON); if no cr2comms is running, delete ${lock} and ${claim}`,
+    );
     writeFileSync(claim, claimText);
 
     resume();

@@ -151,7 +151,7 @@ describe("readRunReports", () => {
 });
 
 describe("eventsFromReport", () => {
-  it("a rollback proves deletions: deleted credentials (seen gone) and ones found already gone, nothing else", () => {
+  it("a rollback proves deletions: deleted credentials (seen gone) and ones found already gone; a delete only accepted stays pending; nothing else", () => {
     const events = eventsFromReport(
       base({
         kind: "rollback",
@@ -162,8 +162,8 @@ describe("eventsFromReport", () => {
           runItem({ legacySid: SID(3), action: "already-gone", status: "skipped", commsCredentialId: "c3" }),
           runItem({ legacySid: SID(4), action: "refused", status: "confirmed", commsCredentialId: "c4" }),
           runItem({ legacySid: SID(5), action: "already-gone", status: "skipped", commsCredentialId: undefined }),
-          // Accepted but never seen gone: rollback did not journal it, and a rebuild must not either
-          // (the ledger would say deleted while Comms may still list it).
+          // Accepted but never seen gone: pending (`delete-accepted`), as rollback journalled it; never
+          // `deleted` (the ledger would say deleted while Comms may still list it).
           runItem({ legacySid: SID(6), action: "delete", status: "accepted-unconfirmed", commsCredentialId: "c6" }),
         ],
       }),
@@ -171,6 +171,7 @@ describe("eventsFromReport", () => {
     expect(events).toEqual([
       { v: 1, ts: "2026-01-01T00:01:00.000Z", legacySid: SID(1), runId: "rb", accountSid: A1, rebuilt: true, event: "deleted", commsCredentialId: "c1", reason: "rebuilt from a rollback report" },
       { v: 1, ts: "2026-01-01T00:01:00.000Z", legacySid: SID(3), runId: "rb", accountSid: A1, rebuilt: true, event: "deleted", commsCredentialId: "c3", reason: "rebuilt from a rollback report" },
+      { v: 1, ts: "2026-01-01T00:01:00.000Z", legacySid: SID(6), runId: "rb", accountSid: A1, rebuilt: true, event: "delete-accepted", commsCredentialId: "c6", reason: "rebuilt from a rollback report" },
     ]);
   });
 

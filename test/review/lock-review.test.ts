@@ -2,7 +2,7 @@
  * One writer per account per machine, whatever the ledger's path; a stale lock naming this very
  * process; any ledger name; an unfinished replacement through `ledger rebuild`.
  */
-import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -226,13 +226,16 @@ describe("L1 through the CLI: apply with another ledger of an account being appl
 });
 
 describe("L2: a stale lock naming this very process (a reused pid)", () => {
-  it("is taken over with a warning when this process does not hold it; held by this process, it is refused", async () => {
+  it("is taken over with a warning when this process does not hold it and it was not refreshed for a minute; held by this process, it is refused", async () => {
     const dir = scratch();
     const path = join(dir, "ledger.jsonl");
     writeFileSync(lockPathFor(path), staleText(process.pid));
+    // Left long ago: not refreshed since (a live holder refreshes its lock).
+    const longAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(lockPathFor(path), longAgo, longAgo);
     const held = await acquireLock(path, { command: "apply" });
     expect(held.warnings).toEqual([
-      `took over the lock ${lockPathFor(path)} left by cr2comms apply (pid ${process.pid} on host ${hostname()}, started 2026-01-01T00:00:00.000Z): it names this very process, which does not hold it (an earlier run that had the same pid)`,
+      `took over the lock ${lockPathFor(path)} left by cr2comms apply (pid ${process.pid} on host ${hostname()}, started 2026-01-01T00:00:00.000Z): it names this very process, which does not hold it, and was not refreshed for 60 s (an earlier run that had the same pid)`,
     ]);
     try {
       const err = await acquireLock(path, { command: "rollback" }).catch((e: unknown) => e);
@@ -249,6 +252,7 @@ describe("L2: a stale lock naming this very process (a reused pid)", () => {
     const path = accountLockPath(stateDir, AC, "https://comms.twilio.com");
     mkdirSync(join(stateDir, "locks"));
     writeFileSync(path, staleText(process.pid, { ledger: "/old.jsonl" }));
+    utimesSync(path, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
     const held = await acquireAccountLock({ command: "apply", stateDir, stateDirFrom: "CR2COMMS_STATE_DIR", accountSid: AC, origin: "https://comms.twilio.com", ledgerPath: "/new.jsonl" });
     expect(held.warnings[0]).toContain("it names this very process, which does not hold it");
     await held.release();

@@ -22,7 +22,8 @@ export async function ledgerCommand(args: LedgerArgs, env: NodeJS.ProcessEnv = p
   const settings = resolveSettings(args, env);
   const accountSid = accountOf(args, env);
   const { ledgerPath, reportsDir, json } = settings;
-  // Repair and rebuild write the ledger: they also hold the account's lock (when the account is known).
+  // Repair and rebuild write the ledger: they also hold the account's lock (repair: without the account
+  // given, of each account the ledger's events name).
   const lockAccount = (command: string, sid: string, realLedger: string) =>
     acquireAccountLock({ command, stateDir: settings.stateDir, stateDirFrom: settings.stateDirFrom, accountSid: sid, origin: new URL(settings.commsUrl).origin, ledgerPath: realLedger });
   switch (args.action) {
@@ -40,7 +41,7 @@ export async function ledgerCommand(args: LedgerArgs, env: NodeJS.ProcessEnv = p
       return check.ok ? 0 : 1;
     }
     case "repair": {
-      const result = await repairLedger(ledgerPath, { now, ...(accountSid ? { lockAccount: (real: string) => lockAccount("ledger repair", accountSid, real) } : {}) });
+      const result = await repairLedger(ledgerPath, { now, ...(accountSid ? { accountSid } : {}), lockAccount: (sid, real) => lockAccount("ledger repair", sid, real) });
       if (json) printJson({ ledger: ledgerPath, ...result });
       else {
         for (const w of result.warnings) print(`warning: ${w}`);
