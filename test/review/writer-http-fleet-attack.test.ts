@@ -1,0 +1,87 @@
+/**
+ * The writer, the HTTP client and the fleet against hostile answers: a `Date` header that is
+ * wrong (a proxy or a front end with its own clock), first writes that hang.
+ */
+import { request as httpRequest, createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { apply } from "../../src/apply/writer.js";
+import { createCommsClient } from "../../src/comms/index.js";
+import type { CommsClient } from "../../src/comms/types.js";
+import type { SecretResult } from "../../src/domain.js";
+import { startEmulator, type Emulator, type EmulatorOptions } from "../../src/emulator/index.js";
+import { MemoryLedger } from "../../src/ledger/ledger.js";
+import { createLegacyReader } from "../../src/legacy/index.js";
+import type { Mapping, MappingEntry } from "../../src/mapping/types.js";
+import { observe } from "../../src/observe/observe.js";
+import { plan as makePlan, secretsNeeded } from "../../src/plan/index.js";
+import { resolveEntrySecrets } from "../../src/secrets/index.js";
+import { ROOT } from "../e2e/harness.js";
+
+const SECRETS = join(ROOT, "mappings", "examples", "secrets");
+const SID2 = "CR00000000000000000000000000000002";
+const E2: Omit<MappingEntry, "index"> = { sid: SID2, appName: "limonade_ios", secrets: { p12: "file:limonade-ios-dev.p12", passphrase: "env:P" } };
+const POST = { method: "POST", path: "/PushNotifications/Credentials" };
+const HOUR = 3_600_000;
+
+let emu: Emulator | undefined;
+let client: CommsClient | undefined;
+let proxy: Server | undefined;
+afterEach(async () => {
+  await client?.close();
+  if (proxy) await new Promise<void>((r) => proxy!.close(() => r()));
+  proxy?.closeAllConnections();
+  await emu?.close();
+  emu = client = proxy = undefined;
+});
+
+/** A loopback front end to `target` whose answers carry a `Date` `shiftMs` off the real clock; a dropped upstream answer is dropped here too. */
+async function dateShifter(target: string, shiftMs: number): Promise<string> {
+  const up = new URL(target);
+  proxy = createServer((req, res) => {
+    const out = httpRequest({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      const headers = { ...answer.headers, date: new Date(Date.now() + shiftMs).toUTCString() };
+      res.writeHead(answer.statusCode ?? 502, headers);
+      answer.pipe(res);
+    });
+    out.on("error", () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => proxy!.listen(0, "127.0.0.1", () => r()));
+  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}
+
+/** The emulator (createdAt on the real clock) behind a front end whose `Date` is `shiftMs` off; this machine's clock right. */
+async function world(shiftMs: number, opts: EmulatorOptions = {}) {
+  emu = await startEmulator({ port: 0, ...opts });
+  const e = emu;
+  const url = await dateShifter(e.url, shiftMs);
+  const c = (client = createCommsClient({ baseUrl: url, apiVersion: "v1", accountSid: e.accountSid, username: e.accountSid, password: e.authToken }));
+  const ledger = new MemoryLedger();
+  const mapping: Mapping = { version: 1, credentials: [E2].map((x, index) => ({ ...x, index })), path: join(SECRETS, "m.yaml") };
+  const legacy = createLegacyReader({ accountSid: e.accountSid, username: e.accountSid, password: e.authToken, baseUrl: e.url });
+  const snapshot = await observe({ accountSid: e.accountSid, legacy, comms: c, ledger, now: () => new Date() });
+  const secrets = new Map<string, SecretResult>();
+  for (const { entry, target } of secretsNeeded(snapshot, mapping)) {
+    secrets.set(entry.sid, await resolveEntrySecrets(entry, target, { mappingDir: SECRETS, env: { P: "fake-demo-passphrase" }, now: new Date(), interactive: false }));
+  }
+  const posts = () => e.requests.filter((r) => r.method === "POST").length;
+  const sandbox = () => e.state.commsCredentials().filter((x) => x.appName === "limonade_ios" && x.credentialType === "APN_SANDBOX");
+  return { comms: c, ledger, plan: makePlan(snapshot, mapping, secrets, { now: new Date() }), secrets, existing: snapshot.comms, posts, sandbox };
+}
+
+describe("writer: a Date header that does not tell Comms' clock", () => {
+  for (const [name, shift] of [["an hour ahead", HOUR], ["an hour behind", -HOUR]] as const) {
+    it(`W1: answers dated ${name} of the clock Comms stamps createdAt with: a lost create is still found, never sent twice`, async () => {
+      const w = await world(shift, { faults: { script: [{ ...POST, kind: "drop-after-commit" }] } });
+      const r = await apply(w.plan, { comms: w.comms, ledger: w.ledger, secrets: w.secrets, existing: w.existing, concurrency: 4, wait: true, settleMs: 1_500, settlePollMaxMs: 200, confirm: { timeoutMs: 2_000 } });
+      const item = r.items.find((i) => i.legacySid === SID2)!;
+      const info = `${item.status} ${item.error ?? ""} ${item.warnings.join(" | ")}`;
+      expect(w.sandbox(), info).toHaveLength(1);
+      expect(w.posts(), info).toBe(1);
+      expect(item.status, info).toBe("confirmed");
+      expect(item.commsCredentialId).toBe(w.sandbox()[0]!.id);
+    }, 30_000);
+  }
+});
