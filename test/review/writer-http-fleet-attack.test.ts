@@ -18,6 +18,8 @@ import { observe } from "../../src/observe/observe.js";
 import { plan as makePlan, secretsNeeded } from "../../src/plan/index.js";
 import { resolveEntrySecrets } from "../../src/secrets/index.js";
 import { ROOT } from "../e2e/harness.js";
+import { APP, item, planOf, world as fakeWorld } from "../apply/writer-world.js";
+import { sid } from "../plan/builders.js";
 
 const SECRETS = join(ROOT, "mappings", "examples", "secrets");
 const SID2 = "CR00000000000000000000000000000002";
@@ -84,4 +86,65 @@ describe("writer: a Date header that does not tell Comms' clock", () => {
       expect(item.commsCredentialId).toBe(w.sandbox()[0]!.id);
     }, 30_000);
   }
+});
+
+/** A Comms stand-in that holds the first write's answer until released; later writes and reads answer at once. */
+async function heldFirstWrite() {
+  const created = new Map<string, { appName: string; credentialType: string; createdAt: string }>();
+  let held: (() => void) | undefined;
+  let posts = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const json = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      const path = (req.url ?? "").split("?")[0]!;
+      if (req.method === "POST") {
+        const n = ++posts;
+        const id = `comms_credential_${String(n).padStart(26, "0")}`;
+        const b = JSON.parse(Buffer.concat(chunks).toString()) as { appName: string; credentialType: string };
+        const answer = () => {
+          created.set(id, { appName: b.appName, credentialType: b.credentialType, createdAt: new Date().toISOString() });
+          json(202, { resourceId: id, resourceLocation: `http://${req.headers.host}/v1/PushNotifications/Credentials/${id}` });
+        };
+        if (n === 1) held = answer;
+        else answer();
+        return;
+      }
+      const one = /\/Credentials\/([^/]+)$/.exec(path)?.[1];
+      if (one) {
+        const c = created.get(one);
+        return c ? json(200, { id: one, isDefault: false, updatedAt: c.createdAt, ...c }) : json(404, { code: 20404, message: "not found" });
+      }
+      json(200, { credentials: [...created].map(([id, c]) => ({ id, isDefault: false, updatedAt: c.createdAt, ...c })), pagination: {} });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  proxy = server;
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => posts, release: () => held?.(), isHeld: () => held !== undefined };
+}
+
+const until = async (what: () => boolean) => {
+  for (let i = 0; i < 500 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(what()).toBe(true);
+};
+
+describe("writer: a write queued behind the first one when the run is stopped", () => {
+  it("W2: Ctrl-C while a create waits for the first write's answer: it is never sent, and stays planned", async () => {
+    const srv = await heldFirstWrite();
+    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const w = fakeWorld();
+    const stop = new AbortController();
+    const second = item({ legacySid: sid(2), target: { appName: "app_other", credentialType: "APN", isDefault: false } });
+    const run = apply(planOf(item(), second), w.deps([], { comms: c, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    await until(() => srv.isHeld() && w.ledger.list.filter((e) => e.event === "attempt").length === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    srv.release();
+    const r = await run;
+    const info = JSON.stringify(r.items.map((i) => [i.legacySid, i.status, i.error, i.warnings]));
+    expect(srv.posts(), info).toBe(1);
+    expect(r.items.find((i) => i.legacySid === sid(2))?.status, info).toBe("planned");
+    expect(r.items.find((i) => i.legacySid === sid(1))?.target?.appName).toBe(APP);
+  }, 30_000);
 });
