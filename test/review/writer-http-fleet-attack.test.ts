@@ -20,6 +20,7 @@ import { resolveEntrySecrets } from "../../src/secrets/index.js";
 import { ROOT } from "../e2e/harness.js";
 import { APP, item, planOf, world as fakeWorld } from "../apply/writer-world.js";
 import { sid } from "../plan/builders.js";
+import { parseAccountsFile } from "../../src/fleet/options.js";
 
 const SECRETS = join(ROOT, "mappings", "examples", "secrets");
 const SID2 = "CR00000000000000000000000000000002";
@@ -147,4 +148,13 @@ describe("writer: a write queued behind the first one when the run is stopped", 
     expect(r.items.find((i) => i.legacySid === sid(2))?.status, info).toBe("planned");
     expect(r.items.find((i) => i.legacySid === sid(1))?.target?.appName).toBe(APP);
   }, 30_000);
+});
+
+describe("fleet: one account named twice", () => {
+  it("W3: an accounts file naming one sid in two spellings (hex case) selects it once, so two runs never share its ledger and reports", () => {
+    const lower = `AC${"ab".repeat(16)}`;
+    const { sids, problems } = parseAccountsFile(`${lower}\n${lower.replace(/ab/g, "AB")}\n`, "accounts.txt");
+    expect(problems).toEqual([]);
+    expect(sids).toEqual([lower]);
+  });
 });
