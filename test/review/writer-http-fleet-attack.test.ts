@@ -21,6 +21,8 @@ import { ROOT } from "../e2e/harness.js";
 import { APP, item, planOf, world as fakeWorld } from "../apply/writer-world.js";
 import { sid } from "../plan/builders.js";
 import { parseAccountsFile } from "../../src/fleet/options.js";
+import { UnknownOutcomeError } from "../../src/errors.js";
+import { startLocalServer, type Reply } from "../comms/local-server.js";
 
 const SECRETS = join(ROOT, "mappings", "examples", "secrets");
 const SID2 = "CR00000000000000000000000000000002";
@@ -156,5 +158,46 @@ describe("fleet: one account named twice", () => {
     const { sids, problems } = parseAccountsFile(`${lower}\n${lower.replace(/ab/g, "AB")}\n`, "accounts.txt");
     expect(problems).toEqual([]);
     expect(sids).toEqual([lower]);
+  });
+});
+
+describe("a 202 to a create naming its credential in a hostile shape (held)", () => {
+  const ID = "comms_credential_01h9krwprkeee8fzqspvwy6nq8";
+  const body = { appName: "a", credentialType: "FCM" as const, content: { privateKey: "eyJ9" } };
+  async function answering(make: (origin: string) => Reply) {
+    let origin = "";
+    const server = await startLocalServer(() => make(origin));
+    origin = server.url;
+    const c = (client = createCommsClient({ baseUrl: server.url, apiVersion: "v1", username: "AC00000000000000000000000000000000", password: "local-token", accountSid: "AC00000000000000000000000000000000" }));
+    const closeServer = server.close;
+    return { c, closeServer };
+  }
+  const otherPort = (o: string) => o.replace(/:(\d+)$/, (_, p: string) => `:${Number(p) === 65535 ? 1 : Number(p) + 1}`);
+  const invalid: [string, (o: string) => string][] = [
+    ["on another port of the same host", (o) => `${otherPort(o)}/v1/PushNotifications/Credentials/${ID}`],
+    ["protocol-relative to another host", () => `//elsewhere.example/v1/PushNotifications/Credentials/${ID}`],
+    ["with user info naming another host", (o) => `${o.replace("://", "://elsewhere.example@")}/v1/PushNotifications/Credentials/${ID}`],
+    ["whose segment hides a slash as %2F", (o) => `${o}/v1/PushNotifications/Credentials/${ID}%2F..%2F..%2FApps`],
+    ["that climbs out of the collection with ..", (o) => `${o}/v1/PushNotifications/Credentials/../Apps/${ID}`],
+    ["that climbs out with a percent-encoded ..", (o) => `${o}/v1/PushNotifications/Credentials/%2e%2e/Apps/${ID}`],
+  ];
+  for (const [what, location] of invalid) {
+    it(`W4: a Location ${what} is an unknown outcome, never an accepted id`, async () => {
+      const { c, closeServer } = await answering((o) => ({ status: 202, text: "", headers: { location: location(o) } }));
+      try {
+        expect(await c.create(body).catch((e: unknown) => e)).toBeInstanceOf(UnknownOutcomeError);
+      } finally {
+        await closeServer();
+      }
+    });
+  }
+  it("W4: a percent-encoded id names the credential decoded", async () => {
+    const encoded = ID.replace(/[a-z]/g, (ch) => `%${ch.charCodeAt(0).toString(16)}`);
+    const { c, closeServer } = await answering((o) => ({ status: 202, text: "", headers: { location: `${o}/v1/PushNotifications/Credentials/${encoded}` } }));
+    try {
+      expect((await c.create(body)).resourceId).toBe(ID);
+    } finally {
+      await closeServer();
+    }
   });
 });
