@@ -23,6 +23,9 @@ import { sid } from "../plan/builders.js";
 import { parseAccountsFile } from "../../src/fleet/options.js";
 import { UnknownOutcomeError } from "../../src/errors.js";
 import { startLocalServer, type Reply } from "../comms/local-server.js";
+import { createAccountsClient } from "../../src/accounts/client.js";
+import { createDispatcher } from "../../src/http/agent.js";
+import { createLogger } from "../../src/log.js";
 
 const SECRETS = join(ROOT, "mappings", "examples", "secrets");
 const SID2 = "CR00000000000000000000000000000002";
@@ -198,6 +201,31 @@ describe("a 202 to a create naming its credential in a hostile shape (held)", ()
       expect((await c.create(body)).resourceId).toBe(ID);
     } finally {
       await closeServer();
+    }
+  });
+});
+
+describe("fleet: the Accounts API's next_page_uri carrying a token in its path", () => {
+  it("W5: the token shows in no log line (debug included) and in no error", async () => {
+    const TOKEN = "9f3c1a7be2d84c06a5f1e7d29b8c4e10";
+    const PARENT = "AC00000000000000000000000000000000";
+    const server = await startLocalServer((req, n) => {
+      if (n === 0) return { status: 200, json: { accounts: [{ sid: PARENT, status: "active", friendly_name: "parent", auth_token: "" }], next_page_uri: `/2010-04-01/Accounts/${TOKEN}/Page.json?Page=1` } };
+      return { status: 500, json: { message: "try later" } };
+    });
+    const lines: string[] = [];
+    const logger = createLogger("debug", { destination: { write: (l: string) => void lines.push(l) }, format: "json" });
+    const dispatcher = createDispatcher({ proxy: false });
+    const accounts = createAccountsClient({ accountSid: PARENT, username: PARENT, password: "parent-token", baseUrl: server.url, dispatcher, logger, sleep: async () => {} });
+    try {
+      const error = await accounts.listAll().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(lines.some((l) => l.includes("retrying request"))).toBe(true);
+      expect(lines.join("\n")).not.toContain(TOKEN);
+      expect(String((error as Error).message)).not.toContain(TOKEN);
+    } finally {
+      await dispatcher.close();
+      await server.close();
     }
   });
 });
