@@ -475,9 +475,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return acceptedCreate(res);
     },
 
-    async setDefault(id, isDefault) {
+    async setDefault(id, isDefault, opts) {
       const path = itemPath(id);
-      const res = await send("patch", "PATCH", path, { isDefault });
+      const res = await send("patch", "PATCH", path, { isDefault }, opts?.onSend);
       return acceptedAt(res, id, path);
     },
 

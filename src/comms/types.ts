@@ -68,7 +68,7 @@ export interface CommsClient {
   /** GET an absolute `resourceLocation` as returned by a write; null on 404. */
   fetchLocation(location: string): Promise<CommsCredential | null>;
   create(body: CreateCredentialBody, opts?: CreateOptions): Promise<Accepted>;
-  setDefault(id: string, isDefault: boolean): Promise<Accepted>;
+  setDefault(id: string, isDefault: boolean, opts?: CreateOptions): Promise<Accepted>;
   delete(id: string, opts?: CreateOptions): Promise<Accepted>;
   /** Every App of the account, every page. An App without a name is left out (it cannot be addressed). */
   listApps(): Promise<CommsApp[]>;

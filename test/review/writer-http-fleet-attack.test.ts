@@ -94,28 +94,30 @@ describe("writer: a Date header that does not tell Comms' clock", () => {
   }
 });
 
-/** A Comms stand-in that holds the first write's answer until released; later writes and reads answer at once. */
+/** A Comms stand-in that holds the first write (of any method) until released; later writes and reads answer at once. */
 async function heldFirstWrite() {
   const created = new Map<string, { appName: string; credentialType: string; createdAt: string }>();
   let held: (() => void) | undefined;
   let posts = 0;
+  let writes = 0;
+  const methods: string[] = [];
   const server = createServer((req, res) => {
+    methods.push(req.method ?? "");
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
+      if (req.method !== "GET" && ++writes === 1) held = answer;
+      else answer();
+    });
+    function answer() {
       const json = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
       const path = (req.url ?? "").split("?")[0]!;
       if (req.method === "POST") {
         const n = ++posts;
         const id = `comms_credential_${String(n).padStart(26, "0")}`;
         const b = JSON.parse(Buffer.concat(chunks).toString()) as { appName: string; credentialType: string };
-        const answer = () => {
-          created.set(id, { appName: b.appName, credentialType: b.credentialType, createdAt: new Date().toISOString() });
-          json(202, { resourceId: id, resourceLocation: `http://${req.headers.host}/v1/PushNotifications/Credentials/${id}` });
-        };
-        if (n === 1) held = answer;
-        else answer();
-        return;
+        created.set(id, { appName: b.appName, credentialType: b.credentialType, createdAt: new Date().toISOString() });
+        return json(202, { resourceId: id, resourceLocation: `http://${req.headers.host}/v1/PushNotifications/Credentials/${id}` });
       }
       const one = /\/Credentials\/([^/]+)$/.exec(path)?.[1];
       if (one) {
@@ -123,11 +125,11 @@ async function heldFirstWrite() {
         return c ? json(200, { id: one, isDefault: false, updatedAt: c.createdAt, ...c }) : json(404, { code: 20404, message: "not found" });
       }
       json(200, { credentials: [...created].map(([id, c]) => ({ id, isDefault: false, updatedAt: c.createdAt, ...c })), pagination: {} });
-    });
+    }
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   proxy = server;
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => posts, release: () => held?.(), isHeld: () => held !== undefined };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => posts, methods, release: () => held?.(), isHeld: () => held !== undefined };
 }
 
 const until = async (what: () => boolean) => {
@@ -152,6 +154,26 @@ describe("writer: a write queued behind the first one when the run is stopped", 
     expect(srv.posts(), info).toBe(1);
     expect(r.items.find((i) => i.legacySid === sid(2))?.status, info).toBe("planned");
     expect(r.items.find((i) => i.legacySid === sid(1))?.target?.appName).toBe(APP);
+  }, 30_000);
+
+  it("W2: Ctrl-C while a default change waits for the first write's answer: it is never sent, and stays planned", async () => {
+    const srv = await heldFirstWrite();
+    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const w = fakeWorld();
+    const stop = new AbortController();
+    // The client's first write, still unanswered, sent before the run.
+    const first = c.create({ appName: APP, credentialType: "APN", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
+    await until(() => srv.isHeld());
+    const second = item({ legacySid: sid(2), action: "update-default", commsCredentialId: "comms_credential_01h9krwprkeee8fzqspvwy6nq8", target: { appName: "app_other", credentialType: "APN", isDefault: true } });
+    const run = apply(planOf(second), w.deps([], { comms: c, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    await new Promise((r) => setTimeout(r, 100));
+    stop.abort();
+    srv.release();
+    await first;
+    const r = await run;
+    const info = JSON.stringify(r.items.map((i) => [i.legacySid, i.status, i.error, i.warnings]));
+    expect(srv.methods.filter((m) => m === "PATCH"), info).toEqual([]);
+    expect(r.items.find((i) => i.legacySid === sid(2))?.status, info).toBe("planned");
   }, 30_000);
 });
 
