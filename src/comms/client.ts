@@ -393,9 +393,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return toCommsApp(parseJson(res.text, path)) ?? null;
     },
 
-    async setDefaultApp(appName) {
+    async setDefaultApp(appName, opts) {
       const path = appPath(appName);
-      const res = await send("patch-app", "PATCH", path, { isDefault: true });
+      const res = await send("patch-app", "PATCH", path, { isDefault: true }, opts?.onSend);
       return acceptedAt(res, appName, path);
     },
 

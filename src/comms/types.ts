@@ -75,7 +75,7 @@ export interface CommsClient {
   /** null on 404 (no such App: Apps exist only while they hold credentials). */
   fetchApp(appName: string): Promise<CommsApp | null>;
   /** `PATCH …/Apps/{appName}` with `{isDefault: true}`: makes it the account's default App. Idempotent. */
-  setDefaultApp(appName: string): Promise<Accepted>;
+  setDefaultApp(appName: string, opts?: CreateOptions): Promise<Accepted>;
   /** How many device registrations the App has (Device Registrations list filtered by appName, every page). */
   countDeviceRegistrations(appName: string): Promise<number>;
   readonly stats: CommsStats;

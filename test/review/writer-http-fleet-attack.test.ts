@@ -177,6 +177,27 @@ describe("writer: a write queued behind the first one when the run is stopped", 
   }, 30_000);
 });
 
+describe("writer: the default App change queued behind the first write when the run is stopped", () => {
+  it("W2: Ctrl-C while the default App change waits for the first write's answer: it is never sent, and stays planned", async () => {
+    const srv = await heldFirstWrite();
+    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const w = fakeWorld();
+    const stop = new AbortController();
+    const first = c.create({ appName: APP, credentialType: "APN", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
+    await until(() => srv.isHeld());
+    const plan = { ...planOf(), accountActions: [{ action: "set-default-app" as const, appName: "app_other", from: APP, via: "patch" as const }] };
+    const run = apply(plan, w.deps([], { comms: c, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    await new Promise((r) => setTimeout(r, 100));
+    stop.abort();
+    srv.release();
+    await first;
+    const r = await run;
+    const info = JSON.stringify(r.accountActions);
+    expect(srv.methods.filter((m) => m === "PATCH"), info).toEqual([]);
+    expect(r.accountActions?.[0]?.status, info).toBe("planned");
+  }, 30_000);
+});
+
 describe("fleet: one account named twice", () => {
   it("W3: an accounts file naming one sid in two spellings (hex case) selects it once, so two runs never share its ledger and reports", () => {
     const lower = `AC${"ab".repeat(16)}`;
