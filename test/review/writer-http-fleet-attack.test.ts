@@ -165,8 +165,11 @@ describe("writer: a write queued behind the first one when the run is stopped", 
     const first = c.create({ appName: APP, credentialType: "APN", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
     await until(() => srv.isHeld());
     const second = item({ legacySid: sid(2), action: "update-default", commsCredentialId: "comms_credential_01h9krwprkeee8fzqspvwy6nq8", target: { appName: "app_other", credentialType: "APN", isDefault: true } });
-    const run = apply(planOf(second), w.deps([], { comms: c, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
-    await new Promise((r) => setTimeout(r, 100));
+    let asked = false;
+    const comms: CommsClient = { ...c, setDefault: (...a) => ((asked = true), c.setDefault(...a)) };
+    const run = apply(planOf(second), w.deps([], { comms, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    await until(() => asked);
+    await new Promise((r) => setTimeout(r, 50));
     stop.abort();
     srv.release();
     await first;
@@ -186,8 +189,11 @@ describe("writer: the default App change queued behind the first write when the 
     const first = c.create({ appName: APP, credentialType: "APN", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
     await until(() => srv.isHeld());
     const plan = { ...planOf(), accountActions: [{ action: "set-default-app" as const, appName: "app_other", from: APP, via: "patch" as const }] };
-    const run = apply(plan, w.deps([], { comms: c, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
-    await new Promise((r) => setTimeout(r, 100));
+    let asked = false;
+    const comms: CommsClient = { ...c, setDefaultApp: (...a) => ((asked = true), c.setDefaultApp(...a)) };
+    const run = apply(plan, w.deps([], { comms, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    await until(() => asked);
+    await new Promise((r) => setTimeout(r, 50));
     stop.abort();
     srv.release();
     await first;
