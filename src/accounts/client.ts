@@ -71,7 +71,8 @@ export function createAccountsClient(cfg: AccountsClientConfig): AccountsClient 
   };
 
   async function get(url: URL): Promise<HttpAnswer> {
-    const path = url.pathname;
+    // A next page's path comes from an answer: shown only cleaned (it may carry a token).
+    const path = cleanServerText(url.pathname);
     try {
       return await withRetry(
         async () => {
@@ -91,7 +92,7 @@ export function createAccountsClient(cfg: AccountsClientConfig): AccountsClient 
         },
       );
     } catch (error) {
-      if (isNetworkError(error)) throw new NetworkError(API, "GET", url.href, error);
+      if (isNetworkError(error)) throw new NetworkError(API, "GET", `${url.origin}${path}`, error);
       throw error;
     }
   }

@@ -84,6 +84,8 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
           {
             // A re-send after 429/503 moves the latest moment the create can have been carried out.
             onSend: async (n) => {
+              // Stopped while the client held this write back (behind its first write): not sent.
+              if (ctx.signal.aborted) throw new NotSent();
               if (n === 1) return;
               lastSentAt = ctx.now().toISOString();
               await ledger.append({ event: "resent", legacySid: sid, attemptId, runId: ctx.runId });
@@ -108,6 +110,10 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
         return { id: accepted.resourceId, location: accepted.resourceLocation, acceptedAtMs };
       } catch (err) {
         if (err instanceof JournalError) throw err;
+        if (err instanceof NotSent) {
+          await ledger.append({ event: "failed", legacySid: sid, attemptId, error: "not sent: the run was interrupted", runId: ctx.runId });
+          return notStarted(item);
+        }
         if (writeRefused(ctx, err)) {
           // Nothing was sent: the attempt is closed, the item stays as planned.
           await ledger.append({ event: "failed", legacySid: sid, attemptId, error: describe(err), runId: ctx.runId });
@@ -267,3 +273,6 @@ async function confirmCreate(
     attempts: sends,
   };
 }
+
+/** Thrown from `onSend` when the run stopped before the create left: nothing was sent for it. */
+class NotSent extends Error {}

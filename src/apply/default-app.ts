@@ -85,8 +85,16 @@ export async function carryOutDefaultApp(a: AccountAction, d: DefaultAppDeps): P
   if (d.signal.aborted) return out("planned", { warnings: ["not started: the run was interrupted"] });
   await d.ledger.append({ event: "app-default-requested", appName: a.appName, ...(from ? { from } : {}), runId: d.runId });
   try {
-    await d.schedule(() => d.comms.setDefaultApp(a.appName));
+    await d.schedule(() =>
+      d.comms.setDefaultApp(a.appName, {
+        // Stopped while the client held this write back (behind its first write): not sent.
+        onSend: async () => {
+          if (d.signal.aborted) throw new NotSent();
+        },
+      }),
+    );
   } catch (err) {
+    if (err instanceof NotSent) return out("planned", { warnings: ["not started: the run was interrupted"] });
     if (err instanceof WritesStoppedError) return out("planned", { warnings: [err.message] });
     return out("failed", { error: err instanceof Error ? err.message : String(err), patched: true });
   }
@@ -117,3 +125,6 @@ async function readBack(appName: string, d: DefaultAppDeps, done: (app: CommsApp
     delay = Math.min(delay * 2, d.maxDelayMs);
   }
 }
+
+/** Thrown from `onSend` when the run stopped before the change left: nothing was sent. */
+class NotSent extends Error {}

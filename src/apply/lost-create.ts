@@ -88,7 +88,8 @@ export async function lookHeld(lost: LostWithId, ctx: ItemContext): Promise<Look
   // Comms filters `startDate` on its own clock: without knowing it yet, the list is not narrowed
   // (an App holds at most 10 credentials) and the answer's Date places the window.
   const start = onServerClock(lost, ctx);
-  const since = start.serverStartedAt === undefined ? undefined : new Date(Date.parse(start.serverStartedAt) - (ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS)).toISOString();
+  // The earlier of the two clocks' starts: the answers' `Date` may be the one that is wrong.
+  const since = start.serverStartedAt === undefined ? undefined : new Date(Math.min(Date.parse(start.serverStartedAt), Date.parse(start.startedAt)) - (ctx.window.skewMs ?? RECONCILE_CLOCK_SKEW_MS)).toISOString();
   try {
     const listed = await ctx.deps.comms.list({ appName: lost.appName, credentialType: lost.credentialType, ...(since ? { startDate: since } : {}) });
     const rivals = [...(ctx.lost.get(key)?.entries() ?? [])].filter(([id]) => id !== lost.attemptId).map(([, a]) => onServerClock(a, ctx));

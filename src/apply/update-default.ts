@@ -10,7 +10,17 @@ export async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<A
     const sent = await ctx.serialised(`${item.target.appName}|${item.target.credentialType}`, async () => {
       if (ctx.signal.aborted) return false;
       if (ctx.writesStopped.reason) return "stopped";
-      await ctx.deps.comms.setDefault(id, true);
+      try {
+        // Stopped while the client held this write back (behind its first write): not sent.
+        await ctx.deps.comms.setDefault(id, true, {
+          onSend: async () => {
+            if (ctx.signal.aborted) throw new NotSent();
+          },
+        });
+      } catch (err) {
+        if (err instanceof NotSent) return false;
+        throw err;
+      }
       return true;
     });
     if (!sent) return notStarted(item);
@@ -28,3 +38,6 @@ export async function updateDefault(item: PlanItem, ctx: ItemContext): Promise<A
   await ctx.deps.ledger.append({ event: "default-set", legacySid: item.legacySid, commsCredentialId: id, isDefault: true, runId: ctx.runId });
   return { ...item, status: "confirmed" };
 }
+
+/** Thrown from `onSend` when the run stopped before the change left: nothing was sent. */
+class NotSent extends Error {}

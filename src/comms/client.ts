@@ -393,9 +393,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return toCommsApp(parseJson(res.text, path)) ?? null;
     },
 
-    async setDefaultApp(appName) {
+    async setDefaultApp(appName, opts) {
       const path = appPath(appName);
-      const res = await send("patch-app", "PATCH", path, { isDefault: true });
+      const res = await send("patch-app", "PATCH", path, { isDefault: true }, opts?.onSend);
       return acceptedAt(res, appName, path);
     },
 
@@ -475,9 +475,9 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       return acceptedCreate(res);
     },
 
-    async setDefault(id, isDefault) {
+    async setDefault(id, isDefault, opts) {
       const path = itemPath(id);
-      const res = await send("patch", "PATCH", path, { isDefault });
+      const res = await send("patch", "PATCH", path, { isDefault }, opts?.onSend);
       return acceptedAt(res, id, path);
     },
 

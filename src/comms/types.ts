@@ -68,14 +68,14 @@ export interface CommsClient {
   /** GET an absolute `resourceLocation` as returned by a write; null on 404. */
   fetchLocation(location: string): Promise<CommsCredential | null>;
   create(body: CreateCredentialBody, opts?: CreateOptions): Promise<Accepted>;
-  setDefault(id: string, isDefault: boolean): Promise<Accepted>;
+  setDefault(id: string, isDefault: boolean, opts?: CreateOptions): Promise<Accepted>;
   delete(id: string, opts?: CreateOptions): Promise<Accepted>;
   /** Every App of the account, every page. An App without a name is left out (it cannot be addressed). */
   listApps(): Promise<CommsApp[]>;
   /** null on 404 (no such App: Apps exist only while they hold credentials). */
   fetchApp(appName: string): Promise<CommsApp | null>;
   /** `PATCH …/Apps/{appName}` with `{isDefault: true}`: makes it the account's default App. Idempotent. */
-  setDefaultApp(appName: string): Promise<Accepted>;
+  setDefaultApp(appName: string, opts?: CreateOptions): Promise<Accepted>;
   /** How many device registrations the App has (Device Registrations list filtered by appName, every page). */
   countDeviceRegistrations(appName: string): Promise<number>;
   readonly stats: CommsStats;

@@ -120,8 +120,9 @@ export function parseAccountsFile(text: string, path: string): { sids: string[];
       problems.push(`${path}:${i + 1}: not an account sid (AC + 32 hex digits): ${JSON.stringify(line.slice(0, 40))}`);
       return;
     }
-    if (seen.has(line)) return;
-    seen.add(line);
+    // Hex in either case names one account: selected twice, two runs would share its ledger.
+    if (seen.has(line.toLowerCase())) return;
+    seen.add(line.toLowerCase());
     sids.push(line);
   });
   return { sids, problems };

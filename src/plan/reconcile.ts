@@ -44,14 +44,17 @@ export function windowClosesAt(attempt: LostAttempt, opts: WindowOptions = {}): 
 /**
  * True when `c` could be what the lost create made, judging by time alone: created between the
  * attempt's start and the last moment it could have been carried out (when the loss was noticed,
- * or the request timeout after its last send, for a crash), with the clock-skew allowance on both
- * sides, in the same App and type.
+ * or the request timeout after its last send, for a crash), on this machine's clock or on Comms'
+ * as its answers showed it, whichever is wider, with the clock-skew allowance on both sides, in
+ * the same App and type.
  */
 export function withinWindow(attempt: LostAttempt, c: CommsCredential, opts: WindowOptions = {}): boolean {
   const skew = opts.skewMs ?? RECONCILE_CLOCK_SKEW_MS;
+  // Both clocks bound the window: a `Date` header can be wrong too (a front end with its own clock),
+  // and a window moved onto it alone would miss what the create made (then sent again).
   const offset = serverOffset(attempt);
-  const from = Date.parse(attempt.startedAt) + offset - skew;
-  const until = lastPossibleCommit(attempt) + offset + skew;
+  const from = Date.parse(attempt.startedAt) + Math.min(0, offset) - skew;
+  const until = lastPossibleCommit(attempt) + Math.max(0, offset) + skew;
   const created = Date.parse(c.createdAt);
   return c.appName === attempt.appName && c.credentialType === attempt.credentialType && created >= from && created <= until;
 }
