@@ -210,13 +210,16 @@ export async function rollback(plan: RollbackPlan, deps: RollbackDeps): Promise<
         deletesLeft--;
         try {
           await deps.comms.delete(c.commsCredentialId, {
+            // Checked as it leaves: a delete held back behind the client's first write may only go
+            // once the run is already stopped.
             onSend: async (n) => {
-              if (n > 1 && stop.signal.aborted) throw new NotResent();
+              if (stop.signal.aborted) throw n > 1 ? new NotResent() : new NotSent();
             },
           });
           return "sent";
         } catch (err) {
           if (err instanceof NotResent) return "not-resent";
+          if (err instanceof NotSent) return "not-started";
           // A 403 to a delete: the key lacks write permission; the client sends no write after it.
           if (err instanceof WritesStoppedError) {
             writesStopped ??= err.message;
@@ -371,6 +374,9 @@ async function waitGone(
     delay = Math.min(delay * 2, CONFIRM_MAX_DELAY_MS);
   }
 }
+
+/** Thrown from `onSend` to keep a delete from leaving at all once the run stopped. */
+class NotSent extends Error {}
 
 /** Thrown from `onSend` to keep a delete answered 429 from being sent again once the run stopped. */
 class NotResent extends Error {}

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { apply } from "../../src/apply/writer.js";
+import { rollback } from "../../src/rollback/rollback.js";
 import { createCommsClient } from "../../src/comms/index.js";
 import type { CommsClient } from "../../src/comms/types.js";
 import type { SecretResult } from "../../src/domain.js";
@@ -277,4 +278,27 @@ describe("fleet: the Accounts API's next_page_uri carrying a token in its path",
       await server.close();
     }
   });
+});
+
+describe("rollback: a delete queued behind the first one when the run is stopped", () => {
+  it("W2b: Ctrl-C while a delete waits for the first write's answer: it is never sent, and stays planned", async () => {
+    const srv = await heldFirstWrite();
+    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    let asked = 0;
+    const comms: CommsClient = { ...c, delete: (...a) => (asked++, c.delete(...a)) };
+    const stop = new AbortController();
+    const candidate = (n: number) => ({ legacySid: sid(n), commsCredentialId: `comms_credential_${String(n).padStart(26, "0")}`, appName: APP, credentialType: "APN" as const });
+    const run = rollback(
+      { deletes: [candidate(1), candidate(2)], refused: [], gone: [], warnings: [] },
+      { comms, ledger: new MemoryLedger(() => new Date()), concurrency: 2, runId: "run-w2b", accountSid: "AC00000000000000000000000000000000", signal: stop.signal, confirmTimeoutMs: 2_000 },
+    );
+    await until(() => asked === 2 && srv.isHeld());
+    await new Promise((r) => setTimeout(r, 50));
+    stop.abort();
+    srv.release();
+    const r = await run;
+    const info = JSON.stringify(r.items.map((i) => [i.legacySid, i.status, i.error, i.warnings]));
+    expect(srv.methods.filter((m) => m === "DELETE"), info).toEqual(["DELETE"]);
+    expect(r.items.find((i) => i.legacySid === sid(2))?.status, info).toBe("planned");
+  }, 30_000);
 });
