@@ -3,8 +3,9 @@
  * waits for its (App, type) reaches: what each item says, what is journalled, what is sent.
  */
 import { describe, expect, it } from "vitest";
-import { apply } from "../../src/apply/writer.js";
+import { apply, type WaitNotice } from "../../src/apply/writer.js";
 import { ApiError, WritesStoppedError } from "../../src/errors.js";
+import { MemoryLedger } from "../../src/ledger/ledger.js";
 import type { PlanItem } from "../../src/plan/types.js";
 import { sid } from "../plan/builders.js";
 import { APP, item, planOf, world } from "./writer-world.js";
@@ -179,5 +180,26 @@ describe("replace: writes stopped by another item's 403 after the new credential
     ]);
     expect(w.comms.writes()).toEqual([`setDefault ${other.id} true`, `create ${APP} APN`]);
     expect(w.comms.all().map((c) => c.id)).toContain(old.id);
+  });
+});
+
+describe("create: held back by another sid's lost create journalled in the future", () => {
+  it("after its own earlier attempt's wait was cut short, the second cut wait adds no second note; both waits end, then it is created once", async () => {
+    const w = world();
+    const t0 = w.clock.ms();
+    const future = Date.parse("2027-06-01T00:00:00.000Z");
+    const ledger = new MemoryLedger(() => new Date(future));
+    await ledger.append({ event: "attempt", legacySid: sid(2), attemptId: "att-2", appName: APP, credentialType: "APN", isDefault: false, startedAt: new Date(future).toISOString() });
+    await ledger.append({ event: "unknown", legacySid: sid(2), attemptId: "att-2", reason: "socket hang up" });
+    const reconcileFrom = { attemptId: "att-1", startedAt: new Date(future).toISOString(), priorIds: [] as string[] };
+    const notices: WaitNotice[] = [];
+    const result = await apply(planOf(item({ reconcileFrom })), w.deps([], { ledger, wait: true, settleMs: 10_000, onWaiting: (n) => notices.push(n) }));
+    expect(result.items[0]).toMatchObject({ status: "confirmed", attempts: 1 });
+    const notes = result.items[0]!.warnings.filter((x) => x.startsWith("the ledger names "));
+    expect(notes).toEqual([`the ledger names ${new Date(future + 10_000).toISOString()}, which is in the future (this machine's clock was probably ahead when it was written): waited at most 10 s from now instead`]);
+    // Its own attempt's wait, then the rival's: each at most the settle time from when it began.
+    expect(notices.map((n) => n.until.getTime() - t0)).toEqual([10_000, 20_000]);
+    expect(w.comms.writes()).toEqual([`create ${APP} APN`]);
+    expect(ledger.list.filter((e) => e.legacySid === sid(1)).map((e) => e.event)).toEqual(["abandoned", "attempt", "accepted", "confirmed"]);
   });
 });
