@@ -101,6 +101,16 @@ describe("update-default: a default change that fails", () => {
     expect(result.problems).toEqual([]);
   });
 
+  it("a thrown value that is not an Error fails the item with its text, journalled without a status", async () => {
+    const w = world();
+    const { it } = makeDefault(w, 1);
+    w.comms.hooks.setDefault = () => Promise.reject("connection pool closed");
+    const result = await apply(planOf(it), w.deps(w.comms.all()));
+    expect(result.items[0]).toMatchObject({ action: "update-default", status: "failed", error: "connection pool closed" });
+    expect(w.ledger.list).toEqual([expect.objectContaining({ event: "failed", legacySid: sid(1), error: "connection pool closed" })]);
+    expect(w.ledger.list[0]).not.toHaveProperty("status");
+  });
+
   it("a 403 fails the item (journalled, status 403); the next default change of that App and type is not sent and stays planned", async () => {
     const w = world();
     const a = makeDefault(w, 1);
