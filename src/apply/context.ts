@@ -131,7 +131,7 @@ export interface ItemContext {
   lost: Map<string, Map<string, LostAttempt>>;
   /** The ledger as replayed when the run started (read once, not per item). */
   entries: ReadonlyMap<string, LedgerEntry>;
-  /** This item's announced confirmation (create / update-default). */
+  /** This item's announced confirmation: set for every writing item (all have a target), so its `?:` spreads never take the empty side. */
   ticket?: Ticket;
 }
 
@@ -173,7 +173,7 @@ export function writeRefused(ctx: ItemContext, err: unknown): boolean {
   return false;
 }
 
-/** The item as it was planned, when no write may be sent any more. */
+/** The item as it was planned, when no write may be sent any more (called without `why` only once a reason is set). */
 export function writesStoppedItem(ctx: ItemContext, item: PlanItem, why = ctx.writesStopped.reason ?? ""): AppliedItem {
   return notStarted(item, `not started: no write is sent after ${why.replace(/^not sent: /, "")}`);
 }

@@ -75,6 +75,7 @@ export async function create(item: PlanItem, ctx: ItemContext): Promise<AppliedI
           runId: ctx.runId,
         });
       } catch (err) {
+        // The run's ledger wrapper throws a JournalError with its cause: `?? err` only guards a bare ledger.
         throw new JournalError((err as Error).cause ?? err, undefined, true);
       }
       let lastSentAt = startedAt;

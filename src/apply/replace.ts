@@ -36,6 +36,7 @@ export async function replace(item: PlanItem, ctx: ItemContext): Promise<Applied
       return { ...back, warnings: [...made.warnings, made.status === "planned" ? `not replaced yet: ${keep}` : `${keep}; rerun apply to finish the replacement`] };
     }
     newId = made.commsCredentialId;
+    // A confirmed create always counts its sends; `?? 0` only satisfies the optional field's type.
     attempts = made.attempts ?? 0;
     warnings = made.warnings;
   } else {

@@ -231,6 +231,7 @@ function skewWarning(clock: ServerClock, skewMs: number): string | undefined {
 /** The ledger, stopping the run (`stop`) the moment an append fails, before anything else can start. */
 function journalOrStop(ledger: Ledger, stop: AbortController): Ledger {
   return {
+    // Unused in a run (its entries are read once, before this wrapper): they complete the interface.
     events: () => ledger.events(),
     entries: () => ledger.entries(),
     async append(event) {
