@@ -225,8 +225,10 @@ describe("apply interrupted with Ctrl-C", () => {
     const run = await runCli(["apply", "--yes", "--concurrency", "1", "--mapping", ws.mapping, "--reports-dir", ws.reports], {
       env,
       onSpawn: (kill) => {
+        // Once a create has reached Comms (it is in flight for 300 ms): a write not yet sent when
+        // the signal comes is never sent, so the signal must find one on the wire.
         const timer = setInterval(() => {
-          if (ledgerEvents(ws).some((e) => e.event === "attempt")) {
+          if (emu.requests.some((r) => r.method === "POST")) {
             clearInterval(timer);
             kill("SIGINT");
           }

@@ -54,8 +54,9 @@ describe("signals", () => {
       const run = await runCli(["apply", "--yes", "--concurrency", "1", ...common], {
         env,
         onSpawn: (kill) => {
+          // Once a create has reached Comms: a write not yet sent when the signal comes is never sent.
           const timer = setInterval(() => {
-            if (ledgerEvents(ws.reports).some((e) => e.event === "attempt")) {
+            if (emu.requests.some((r) => r.method === "POST")) {
               clearInterval(timer);
               kill(signal);
             }
