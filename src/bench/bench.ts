@@ -22,7 +22,7 @@ import { LEGACY_PAGE_SIZE } from "../limits.js";
 import { DEFAULT_ACCOUNTS_CONCURRENCY } from "../fleet/options.js";
 import type { Mapping, MappingEntry } from "../mapping/types.js";
 import { encodeContent, resolveEntrySecrets } from "../secrets/index.js";
-import { benchTable, writeTableInto } from "./markdown.js";
+import { benchTable, writeTableInto, type BenchRow } from "./markdown.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CLI = join(ROOT, "dist", "cli.js");
@@ -41,15 +41,7 @@ const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const PLAN_LEGACY = 10_000;
 const PLAN_LATENCY_MS = 50;
 
-interface Row {
-  scenario: string;
-  concurrency: number | string;
-  seconds: number;
-  requests: number;
-  retries: number;
-  floorSeconds?: number;
-  vsFloor?: number;
-  speedup?: number;
+interface Row extends BenchRow {
   note?: string;
 }
 
