@@ -7,10 +7,11 @@
 import type { Dispatcher } from "undici";
 import { ACCOUNT_SID_PATTERN } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT } from "../errors.js";
-import { firstHeader, sendHttp, type HttpAnswer } from "../http/agent.js";
+import { sendHttp, type HttpAnswer } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
-import { classifyHttp, withRetry } from "../http/retry.js";
+import { withRetry } from "../http/retry.js";
+import { classifyRead } from "../http/read.js";
 import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
 import { parseBaseUrl } from "../http/url.js";
 import { MAX_RESPONSE_BYTES } from "../limits.js";
@@ -80,11 +81,7 @@ export function createAccountsClient(cfg: AccountsClientConfig): AccountsClient 
           logger.debug({ api: API, method: "GET", path, status: answer.status }, "http");
           return answer;
         },
-        (outcome) => {
-          if (outcome.ok) return classifyHttp(true, { status: outcome.value.status, retryAfter: firstHeader(outcome.value.headers["retry-after"]) });
-          if (!isNetworkError(outcome.error)) return { kind: "done" };
-          return classifyHttp(true, { networkError: outcome.error });
-        },
+        classifyRead,
         {
           ...(cfg.sleep ? { sleep: cfg.sleep } : {}),
           description: `GET ${path}`,

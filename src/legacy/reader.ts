@@ -11,10 +11,11 @@ import type { LegacyCredential } from "../domain.js";
 import { ApiError, AuthError, Cr2commsError, EXIT, PermissionError } from "../errors.js";
 import { LEGACY_MAX_PAGES, LEGACY_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
-import { createDispatcher, firstHeader, sendHttp, type HttpAnswer } from "../http/agent.js";
+import { createDispatcher, sendHttp, type HttpAnswer } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
-import { classifyHttp, withRetry } from "../http/retry.js";
+import { withRetry } from "../http/retry.js";
+import { classifyRead } from "../http/read.js";
 import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
 import { TOOL_NAME, TOOL_VERSION } from "../version.js";
 
@@ -100,11 +101,7 @@ export function createLegacyReader(cfg: LegacyReaderConfig): LegacyReader {
           logger.debug({ api: API, method: "GET", path, status: answer.status }, "http");
           return answer;
         },
-        (outcome) => {
-          if (outcome.ok) return classifyHttp(true, { status: outcome.value.status, retryAfter: firstHeader(outcome.value.headers["retry-after"]) });
-          if (!isNetworkError(outcome.error)) return { kind: "done" };
-          return classifyHttp(true, { networkError: outcome.error });
-        },
+        classifyRead,
         {
           sleep: cfg.sleep,
           random: cfg.random,
