@@ -111,6 +111,14 @@ interface Queued {
  * `fixed(n)` never moves. Deterministic but for `workLeft`'s cost estimate: no timers, only the
  * order of calls.
  */
+/**
+ * What each slot's next request is sent under (refreshed at each answer), and its place in the
+ * queue, by limiter. One storage for every limiter: on Node 20 each AsyncLocalStorage in use is
+ * copied into every promise made afterwards, so one per limiter (two per account, hundreds over
+ * many accounts) made every promise of the process slower and larger.
+ */
+const sending = new AsyncLocalStorage<ReadonlyMap<AdaptiveLimiter, SlotState>>();
+
 export class AdaptiveLimiter {
   private limitNow: number;
   private readonly min: number;
@@ -132,8 +140,6 @@ export class AdaptiveLimiter {
   private proven: number | undefined;
   /** How many times the limit has been cut; a request sent before the last cut belongs to its wave. */
   private cuts = 0;
-  /** What each slot's next request is sent under (refreshed at each answer), and its place in the queue. */
-  private readonly sending = new AsyncLocalStorage<SlotState>();
   /** How long a slot is held, on average (ms), and what the last retry wait cost (ms). */
   private holdMs: number | undefined;
   private lastWaitMs: number | undefined;
@@ -180,7 +186,7 @@ export class AdaptiveLimiter {
     await this.acquire(priority, seq);
     const slot: SlotState = { level: this.limitNow, cuts: this.cuts, priority, seq, holding: true, closed: false, heldSince: this.clock(), heldMs: 0 };
     try {
-      return await this.sending.run(slot, fn);
+      return await sending.run(new Map(sending.getStore()).set(this, slot), fn);
     } finally {
       // A slot is given back once: not again if a wait of this run (one it did not await) gave it
       // back already; that wait takes none when it ends (`regain`).
@@ -203,7 +209,7 @@ export class AdaptiveLimiter {
    * given back takes it again before it goes on (a slot runs its requests one after another).
    */
   async outside<T>(wait: () => Promise<T>): Promise<T> {
-    const slot = this.sending.getStore();
+    const slot = sending.getStore()?.get(this);
     // A fixed limit is not cut by a 429: a slot given back would go straight to a request that
     // draws the next 429. Its N count a request sleeping out its Retry-After, as they always did.
     if (!slot || slot.closed || this.mode === "fixed") return wait();
@@ -248,7 +254,7 @@ export class AdaptiveLimiter {
    * goes back to that level; any other halves the limit.
    */
   answer(status: number): void {
-    const sent = this.sending.getStore() ?? { level: this.limitNow, cuts: this.cuts };
+    const sent = sending.getStore()?.get(this) ?? { level: this.limitNow, cuts: this.cuts };
     const ofCutWave = sent.cuts < this.cuts;
     try {
       if (status === 429) this.throttled(sent.level, ofCutWave);

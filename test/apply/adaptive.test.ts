@@ -1,3 +1,4 @@
+import { executionAsyncResource } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
 import { AdaptiveLimiter } from "../../src/apply/adaptive.js";
 import { tick, traffic } from "./limiter-traffic.js";
@@ -411,5 +412,34 @@ describe("AdaptiveLimiter: the queue and the probe's arithmetic", () => {
     expect(await probes(500, 2, 500)).toBe(false); // 500 ms saved against the 500 ms wait seen
     expect(await probes(501, 2, 500)).toBe(true);
     expect(await probes(1_000_000, 0, 500)).toBe(false); // nothing held, nothing saved
+  });
+});
+
+describe("AdaptiveLimiter: many limiters in one process (one per account over many accounts)", () => {
+  it("adds nothing per limiter to the promises made after it: one storage serves them all", async () => {
+    // On Node 20 every AsyncLocalStorage in use is copied into every promise made afterwards. One
+    // per limiter made each promise of a 200-account run carry hundreds of fields (2× the time).
+    const limiters = Array.from({ length: 50 }, () => new AdaptiveLimiter());
+    await Promise.all(limiters.map((l) => l.run(async () => undefined)));
+    const fields = await (async () => {
+      await null;
+      return Object.getOwnPropertySymbols(executionAsyncResource()).length;
+    })();
+    expect(fields).toBeLessThan(10);
+  });
+
+  it("a limiter's slot is its own inside another limiter's run: the outer one's wait gives back the outer slot", async () => {
+    const outer = new AdaptiveLimiter({ start: 1, min: 1, max: 1 });
+    const inner = new AdaptiveLimiter({ start: 1, min: 1, max: 1 });
+    let during: [number, number] | undefined;
+    await outer.run(() =>
+      inner.run(() =>
+        outer.outside(async () => {
+          during = [outer.inFlight, inner.inFlight];
+        }),
+      ),
+    );
+    expect(during).toEqual([0, 1]);
+    expect([outer.inFlight, inner.inFlight]).toEqual([0, 0]);
   });
 });
