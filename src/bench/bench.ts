@@ -426,8 +426,23 @@ async function withFleet<T>(n: number, fn: (f: FleetBench) => Promise<T>): Promi
   }
 }
 
-/** `apply --all-subaccounts --yes` over a fresh fleet; checks every account applied. */
+/**
+ * `apply --all-subaccounts --yes` over a fresh fleet, `REPEAT` times: the best time, and the
+ * highest peak RSS of any of the runs. Runs of one setting differ by 10–30 % on this machine, so
+ * one run each could rank the default behind the very setting it is.
+ */
 async function benchFleetApply(n: number, concurrency: number | "default"): Promise<Row & { peakRssMiB: number }> {
+  let best: (Row & { peakRssMiB: number }) | undefined;
+  let peak = 0;
+  for (let r = 0; r < REPEAT; r++) {
+    const run = await benchFleetApplyOnce(n, concurrency);
+    peak = Math.max(peak, run.peakRssMiB);
+    if (!best || run.seconds < best.seconds) best = run;
+  }
+  return { ...best!, peakRssMiB: peak, note: `best of ${REPEAT}; peak RSS ${peak} MiB (highest of the runs)` };
+}
+
+async function benchFleetApplyOnce(n: number, concurrency: number | "default"): Promise<Row & { peakRssMiB: number }> {
   return withFleet(n, async (f) => {
     const run = await runNode(
       [CLI, "apply", "--all-subaccounts", "--yes", "--json", "--reports-dir", join(f.dir, "reports"), ...(concurrency === "default" ? [] : ["--accounts-concurrency", String(concurrency)])],
