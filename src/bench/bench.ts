@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createCommsClient } from "../comms/index.js";
 import type { CommsClient } from "../comms/types.js";
 import type { SecretResult } from "../domain.js";
@@ -491,6 +491,26 @@ async function benchFleetLoop(): Promise<Row> {
   });
 }
 
+/**
+ * Cleaning server text with one remembered token against one per account of a large fleet: every
+ * request of every account cleans its path and any error text, so this must not grow with the
+ * accounts. In a child process: remembered secrets stay for the life of a process.
+ */
+async function benchCleaning(secrets: number): Promise<number> {
+  const script = `
+    const { cleanServerText, rememberSecret } = await import(${JSON.stringify(pathToFileURL(join(ROOT, "dist", "http", "server-text.js")).href)});
+    const { randomBytes } = await import("node:crypto");
+    const hex = () => randomBytes(16).toString("hex");
+    for (let i = 0; i < ${secrets}; i++) { const sid = "AC" + hex(), token = hex(); rememberSecret(token, Buffer.from(sid + ":" + token).toString("base64")); }
+    const texts = Array.from({ length: 5000 }, (_, i) => "/v1/PushNotifications/Credentials/CR" + hex() + " The requested resource was not found for credential_name bench_app_" + i);
+    const t0 = performance.now();
+    for (const t of texts) cleanServerText(t);
+    console.log((performance.now() - t0) / texts.length * 1000);`;
+  const run = await runNode(["--input-type=module", "-e", script], {});
+  if (run.code !== 0) throw new Error(`bench cleaning exited ${run.code}`);
+  return round(Number(run.stdout.trim()), 1);
+}
+
 async function fleetScenarios(): Promise<string[]> {
   const loop = await benchFleetLoop();
   rows.push(loop);
@@ -509,7 +529,10 @@ async function fleetScenarios(): Promise<string[]> {
   const large = await benchFleetApply(FLEET_LARGE, "default");
   rows.push(large);
   const peak = Math.max(byDefault.peakRssMiB, ...fixed.map((r) => r.peakRssMiB), large.peakRssMiB);
+  const cleanOne = await benchCleaning(1);
+  const cleanMany = await benchCleaning(5000);
   return [
+    `cleaning a server text with 1 remembered token: ${cleanOne} µs; with 5,000 (one per account): ${cleanMany} µs (target: within 2×) ${cleanMany <= 2 * cleanOne ? "MET" : "NOT MET"}`,
     `fleet ${FLEET_ACCOUNTS}×${FLEET_CREDENTIALS}: default ${byDefault.seconds} s vs the single-account CLI in a loop ${round(loopScaled, 1)} s (scaled from ${FLEET_LOOP_SAMPLE}): ${byDefault.speedup}× (target ≥ 20×) ${byDefault.speedup! >= 20 ? "MET" : "NOT MET"}`,
     `fleet ${FLEET_ACCOUNTS}×${FLEET_CREDENTIALS}: default ${byDefault.seconds} s vs best fixed --accounts-concurrency ${best.concurrency} ${best.seconds} s: ${round(byDefault.seconds / best.seconds)}× (target ≤ 1.25×) ${byDefault.seconds / best.seconds <= 1.25 ? "MET" : "NOT MET"}`,
     `fleet peak RSS ${peak} MiB over every fleet run (target < 300 MiB) ${peak < 300 ? "MET" : "NOT MET"}`,

@@ -37,7 +37,15 @@ const PATH_WORD = /^(?:[A-Z]?[a-z]+)+[0-9]*$/;
 
 /** Every token and API secret this process has sent, expanded. */
 const remembered = new Set<string>();
-const rememberedMaterial: string[] = [];
+const rememberedMaterial = new Set<string>();
+/**
+ * The same material by a hash of each of its 8-character pieces: a run of 8+ characters can only
+ * occur in a material holding the run's first 8 characters. A run over many accounts remembers one
+ * token per account; looking each run of each cleaned text up among all of them made every request
+ * slower the more accounts the run works. Keyed by a small-integer hash, not the piece itself: about
+ * 0.6 KiB per account instead of 20 (a collision only costs one more `includes`).
+ */
+const rememberedByPiece = new Map<number, string | string[]>();
 
 /**
  * Adds secrets to what `cleanServerText` always removes, from then on and on every path: a token
@@ -50,9 +58,32 @@ export function rememberSecret(...values: string[]): void {
     if (value.length < MIN_ECHO_RUN || remembered.has(value)) continue;
     remembered.add(value);
     for (const m of secretMaterial([value])) {
-      if (!rememberedMaterial.includes(m)) rememberedMaterial.push(m);
+      if (rememberedMaterial.has(m)) continue;
+      rememberedMaterial.add(m);
+      for (let i = 0; i + MIN_ECHO_RUN <= m.length; i++) {
+        const key = pieceHash(m, i);
+        const holders = rememberedByPiece.get(key);
+        if (holders === undefined) rememberedByPiece.set(key, m);
+        else if (typeof holders === "string") {
+          if (holders !== m) rememberedByPiece.set(key, [holders, m]);
+        } else if (holders[holders.length - 1] !== m) holders.push(m);
+      }
     }
   }
+}
+
+/** Whether a remembered secret holds `run` (8+ characters). */
+function rememberedHolds(run: string): boolean {
+  const holders = rememberedByPiece.get(pieceHash(run, 0));
+  if (holders === undefined) return false;
+  return typeof holders === "string" ? holders.includes(run) : holders.some((m) => m.includes(run));
+}
+
+/** FNV-1a over the 8 characters of `text` from `at`, cut to a small integer. */
+function pieceHash(text: string, at: number): number {
+  let h = 0x811c9dc5;
+  for (let i = at; i < at + MIN_ECHO_RUN; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
 }
 
 /**
@@ -61,11 +92,12 @@ export function rememberSecret(...values: string[]): void {
  * characters; collapses whitespace, cuts to `MAX_SERVER_TEXT_CHARS` and escapes control characters.
  */
 export function cleanServerText(text: string, opts: CleanOptions = {}): string {
-  const material = opts.sent && opts.sent.length > 0 ? [...secretMaterial(opts.sent), ...rememberedMaterial] : rememberedMaterial;
-  const echoed = (run: string): boolean => material.some((m) => m.includes(run));
+  const sent = opts.sent && opts.sent.length > 0 ? secretMaterial(opts.sent) : [];
+  const echoed = (run: string): boolean =>
+    sent.some((m) => m.includes(run)) || rememberedHolds(run);
   let out = text.slice(0, SERVER_TEXT_SCAN_CHARS);
   out = out.replace(PEM_BLOCK, REDACTED).replace(PEM_MARKER, REDACTED);
-  if (material.length > 0) {
+  if (sent.length > 0 || rememberedMaterial.size > 0) {
     // Wider runs first (an e-mail address, a dotted token), then their base64-only parts.
     out = out.replace(WORDISH_RUN, (run) => (echoed(run) ? REDACTED : run));
     out = out.replace(BASE64_RUN, (run) => (echoed(run) ? REDACTED : run));

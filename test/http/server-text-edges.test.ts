@@ -1,6 +1,6 @@
 /** Edges of cleaning server text: what counts as secret-looking, what counts as sent. */
 import { describe, expect, it } from "vitest";
-import { cleanServerText, parseErrorBody } from "../../src/http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberSecret } from "../../src/http/server-text.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
@@ -121,5 +121,19 @@ describe("parseErrorBody: odd bodies", () => {
 
   it("HTML tags become spaces between words", () => {
     expect(parseErrorBody(500, "<p>one</p><p>two</p>").message).toBe("HTTP 500: one two");
+  });
+});
+
+describe("cleanServerText: remembered secrets, however many (one token per account over many accounts)", () => {
+  it("finds any run of 8+ characters of any of thousands of remembered secrets, and only those", () => {
+    const tokens = Array.from({ length: 3000 }, (_, i) => `acct${i}-verdant-meadow-${i}`);
+    rememberSecret(...tokens);
+    expect(cleanServerText(`echo ${tokens[2999]} end`)).toBe("echo [redacted] end");
+    expect(cleanServerText("echo verdant-meadow-1234 end")).toBe("echo [redacted] end"); // the middle of token 1234
+    expect(cleanServerText("echo acct7-verdant end")).toBe("echo [redacted] end"); // the start of token 7
+    // Shares its first 8 characters with every token, but occurs in none.
+    expect(cleanServerText("echo verdant-meadow-99999 end")).toBe("echo verdant-meadow-99999 end");
+    expect(cleanServerText("echo meadow-77 end")).toBe("echo [redacted] end"); // inside tokens 77 and 770–779
+    expect(cleanServerText("echo meadow-3000 end")).toBe("echo meadow-3000 end");
   });
 });
