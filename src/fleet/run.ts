@@ -13,7 +13,7 @@ import pLimit from "p-limit";
 import { createAccountsClient, type AccountInfo, type AccountsClient } from "../accounts/client.js";
 import { runAsAccount, type AccountResult, type AccountRun } from "../cli/account-run.js";
 import { resolveCredentials, resolveSettings, type Credentials, type GlobalArgs, type Settings } from "../cli/config.js";
-import { print, printJson, withOutput } from "../cli/output.js";
+import { print, printJson, printTable, printWrapped, withOutput, type FitColumn } from "../cli/output.js";
 import { accountRuntime, loadEmulatorState, saveEmulatorState } from "../cli/runtime.js";
 import { accountStopWatch, exitCodeFor, watchStopSignals, type StopWatch } from "../cli/signals.js";
 import type { SecretResult } from "../domain.js";
@@ -23,7 +23,6 @@ import { createDispatcher } from "../http/agent.js";
 import { NetworkError } from "../http/errors.js";
 import { rememberSecret } from "../http/server-text.js";
 import { createLogger } from "../log.js";
-import { renderTable } from "../report/table.js";
 import { escapeControl } from "../text.js";
 import { isFleetRun, parseAccountsFile, resolveFleetSettings, type FleetArgs, type FleetCommand, type FleetSettings } from "./options.js";
 import { countsText, rollUp, writeRollUp, type FleetRow, type Outcome } from "./rollup.js";
@@ -183,18 +182,28 @@ export async function runFleet(command: FleetCommand, args: GlobalArgs & FleetAr
     const paths = await writeRollUp(s.reportsDir, r, at);
     if (s.json) printJson({ ...r, rollUpPaths: paths });
     else {
-      print(
-        renderTable(
-          ["account", "name", "status", "outcome", "exit", "counts", "problem"],
-          ordered.map((row) => [row.accountSid, row.friendlyName ?? "", row.accountStatus, row.outcome, String(row.exitCode), countsText(row.summary), row.problems[0] ?? ""]),
-        ),
-      );
-      print(`\n${ordered.length} account(s): ${countsText(r.summary.outcomes as Record<string, number>)}`);
+      printTable(ROLL_UP_COLUMNS, rollUpCells(ordered));
+      printWrapped(`\n${ordered.length} account(s): ${countsText(r.summary.outcomes as Record<string, number>)}`);
       print(`Roll-up: ${paths.markdownPath}\n         ${paths.jsonPath}`);
     }
     if (watch.received) return exitCodeFor(watch.received);
     return fleetExitCode(ordered);
   }
+}
+
+/** The roll-up's table on a terminal: sids shortened in the middle, the problem wrapped, the least needed columns left out first. */
+export const ROLL_UP_COLUMNS: FitColumn[] = [
+  { header: "account", fit: "sid" },
+  { header: "name", fit: "text", drop: 3 },
+  { header: "status", drop: 2 },
+  { header: "outcome" },
+  { header: "exit", drop: 1 },
+  { header: "counts", fit: "text", drop: 4 },
+  { header: "problem", fit: "text" },
+];
+
+export function rollUpCells(rows: readonly FleetRow[]): string[][] {
+  return rows.map((row) => [row.accountSid, row.friendlyName ?? "", row.accountStatus, row.outcome, String(row.exitCode), countsText(row.summary), row.problems[0] ?? ""]);
 }
 
 /** 1 if any account's run would exit 1; else 2 if any would exit 2; else 0. */
