@@ -1,0 +1,313 @@
+/**
+ * The two per-request costs that no longer grow with the accounts a run works: every limiter's slot
+ * state in one storage, and remembered secrets looked up by a hash of each 8-character piece. Each
+ * is checked against the implementation it replaced (kept under `fixtures/` as an oracle).
+ */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { describe, expect, it } from "vitest";
+import { AdaptiveLimiter } from "../../src/apply/adaptive.js";
+import { cleanServerText, rememberSecret } from "../../src/http/server-text.js";
+import { AdaptiveLimiter as PerInstanceLimiter } from "./fixtures/adaptive-per-instance.js";
+import { cleanServerText as linearClean, rememberSecret as linearRemember } from "./fixtures/server-text-linear.js";
+
+/** A small seeded generator (mulberry32): the same cases on every run. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number): number => Math.floor(next() * n);
+  return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! };
+}
+
+type Limiter = Pick<AdaptiveLimiter, "run" | "outside" | "answer" | "limit" | "inFlight" | "queued" | "stats">;
+type MakeLimiter = (opts: ConstructorParameters<typeof AdaptiveLimiter>[0], mode?: "adaptive" | "fixed") => Limiter;
+
+const microtasks = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) await null;
+};
+
+/**
+ * Random tasks over three limiters: runs nested in other limiters' runs (in one order, so no two
+ * tasks wait on each other), answers told from inside and outside slots, retry waits, and
+ * continuations a run did not await that wait or answer after it settled. Only microtasks: the
+ * trace depends on nothing but the limiters' behaviour.
+ */
+async function limiterScenario(make: MakeLimiter, seed: number): Promise<string[]> {
+  const r = rng(seed);
+  let clock = 0;
+  const now = (): number => (clock += 1 + r.int(5));
+  let workLeft = 40;
+  const limiters: Limiter[] = [
+    make({ start: 2, min: 1, max: 6, probeWindows: 1, startGrowth: 1.5, workLeft: () => workLeft, now }),
+    make({ start: 1, min: 1, max: 4, probeWindows: 2, startGrowth: 1, now }),
+    make({ start: 2, min: 2, max: 2 }, "fixed"),
+  ];
+  const trace: string[] = [];
+  const note = (what: string): void => {
+    trace.push(`${what} | ${limiters.map((l) => `${l.limit}/${l.inFlight}/${l.queued}`).join(" ")}`);
+  };
+  const stragglers: Promise<void>[] = [];
+  const body = async (task: number, stack: number[]): Promise<void> => {
+    const actions = 1 + r.int(3);
+    for (let k = 0; k < actions; k++) {
+      const choice = r.int(5);
+      if (choice === 0) {
+        const i = r.int(3);
+        const status = r.pick([200, 200, 201, 429, 429, 503]);
+        limiters[i]!.answer(status);
+        workLeft = Math.max(0, workLeft - 1);
+        note(`t${task} answer ${i} ${status}`);
+      } else if (choice === 1) {
+        // A retry wait on the innermost slot, or on a limiter this task holds no slot of.
+        const free = [0, 1, 2].filter((i) => !stack.includes(i));
+        const i = r.next() < 0.6 && stack.length > 0 ? stack[stack.length - 1]! : r.pick(free.length ? free : stack);
+        await limiters[i]!.outside(() => microtasks(1 + r.int(6)));
+        note(`t${task} waited ${i}`);
+      } else if (choice === 2 && stack.length < 3) {
+        const above = [0, 1, 2].filter((i) => i > Math.max(-1, ...stack));
+        if (above.length) await step(task, stack, r.pick(above));
+      } else if (choice === 3) {
+        const i = r.int(3);
+        const delay = r.int(12);
+        const status = r.pick([200, 429]);
+        stragglers.push(
+          (async () => {
+            await microtasks(delay);
+            await limiters[i]!.outside(() => microtasks(1 + r.int(4)));
+            limiters[i]!.answer(status);
+            note(`t${task} straggler ${i} ${status}`);
+          })(),
+        );
+      } else await microtasks(r.int(4));
+    }
+  };
+  const step = async (task: number, stack: number[], i: number): Promise<void> => {
+    const priority = r.pick([0, 0, 1, 3, Number.MAX_SAFE_INTEGER]);
+    await limiters[i]!.run(() => body(task, [...stack, i]), priority);
+    note(`t${task} ran ${i}`);
+  };
+  const tasks = Array.from({ length: 10 }, (_, t) => microtasks(r.int(5)).then(() => step(t, [], r.int(3))));
+  await Promise.all(tasks);
+  while (stragglers.length) await stragglers.shift();
+  note("end");
+  trace.push(JSON.stringify(limiters.map((l) => l.stats())));
+  return trace;
+}
+
+describe("one slot storage for every limiter behaves as one storage per limiter did", () => {
+  it("gives the same limits, slots, queues and stats as the per-instance storage over 300 random nested runs", async () => {
+    const current: MakeLimiter = (opts, mode) => new AdaptiveLimiter(opts, mode);
+    const perInstance: MakeLimiter = (opts, mode) => new PerInstanceLimiter(opts, mode);
+    let cuts = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const expected = await limiterScenario(perInstance, seed);
+      expect(await limiterScenario(current, seed), `seed ${seed}`).toEqual(expected);
+      cuts += (JSON.parse(expected[expected.length - 1]!) as { decreases: number }[])[0]!.decreases;
+    }
+    // The scenarios do reach the 429 paths the slot state steers.
+    expect(cuts).toBeGreaterThan(50);
+  });
+
+  it("a limiter's answer inside another limiter's run is judged by its own slot: a 429 of a cut's wave cuts nothing more", async () => {
+    const outer = new AdaptiveLimiter({ start: 4, min: 1, max: 8, startGrowth: 1 });
+    const inner = new AdaptiveLimiter({ start: 2, min: 1, max: 8, startGrowth: 1 });
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    // Sent at 4 before the cut below: its 429 belongs to that cut's wave.
+    const early = outer.run(async () => {
+      await gate;
+      await inner.run(async () => outer.answer(429));
+    });
+    await outer.run(async () => outer.answer(429)); // 4 → 2
+    release();
+    await early;
+    expect(outer.limit).toBe(2);
+    expect(outer.stats()).toMatchObject({ throttled: 2, decreases: 1 });
+    expect(inner.stats()).toMatchObject({ throttled: 0, decreases: 0 });
+  });
+
+  it("a sibling task started in another limiter's run sees no slot a second task took meanwhile", async () => {
+    const a = new AdaptiveLimiter({ start: 2, min: 1, max: 2 });
+    const b = new AdaptiveLimiter({ start: 1, min: 1, max: 1 });
+    let heldDuringSiblingWait: number | undefined;
+    await a.run(async () => {
+      let release = (): void => undefined;
+      const gate = new Promise<void>((r) => (release = r));
+      const inB = b.run(() => gate);
+      await microtasks(3);
+      expect(b.inFlight).toBe(1);
+      // Not inside b's run: it has no slot of b to give back, so b's slot stays taken.
+      await b.outside(async () => (heldDuringSiblingWait = b.inFlight));
+      release();
+      await inB;
+    });
+    expect(heldDuringSiblingWait).toBe(1);
+    expect([a.inFlight, b.inFlight]).toEqual([0, 0]);
+  });
+});
+
+/** `gc()` for this test file (vitest runs without --expose-gc). */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+describe("a finished limiter is not kept by what its runs left behind", () => {
+  it.each([
+    ["one storage for every limiter", (opts: ConstructorParameters<typeof AdaptiveLimiter>[0]) => new AdaptiveLimiter(opts)],
+    ["one storage per limiter (as before)", (opts: ConstructorParameters<typeof AdaptiveLimiter>[0]) => new PerInstanceLimiter(opts)],
+  ] as const)("R1: %s: a promise made inside a run (kept by a long-lived object) keeps the slot's state, not the limiter and what it closes over", async (_, make) => {
+    const gc = collector();
+    // What a long-lived object (a client's first-write gate, a shared timer) keeps from an account's run.
+    const keptForever: Promise<void>[] = [];
+    // The writer's `workLeft` closes over the whole run's state: a plan, results, a ledger.
+    const account = async (i: number): Promise<WeakRef<Limiter>> => {
+      const runState = new Array(10_000).fill(i);
+      const limiter = make({ workLeft: () => runState.length });
+      await limiter.run(async () => {
+        keptForever.push(new Promise<void>(() => undefined));
+      });
+      return new WeakRef(limiter);
+    };
+    const refs: WeakRef<Limiter>[] = [];
+    for (let i = 0; i < 20; i++) refs.push(await account(i));
+    await new Promise((r) => setImmediate(r));
+    gc();
+    await new Promise((r) => setImmediate(r));
+    gc();
+    expect(keptForever).toHaveLength(20);
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+  });
+});
+
+/** The index's hash of an 8-character piece (FNV-1a, 30 bits), to build pieces that share one. */
+function pieceHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < 8; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/** Two different 8-character pieces of letters and digits with the same hash (a bounded birthday search). */
+function collidingPieces(): [string, string] {
+  const r = rng(7);
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const seen = new Map<number, string>();
+  for (let n = 0; n < 2_000_000; n++) {
+    let piece = "";
+    for (let i = 0; i < 8; i++) piece += alphabet[r.int(alphabet.length)];
+    const h = pieceHash(piece);
+    const other = seen.get(h);
+    if (other !== undefined && other !== piece) return [other, piece];
+    seen.set(h, piece);
+  }
+  throw new Error("no collision found");
+}
+
+const b64 = (s: string): string => Buffer.from(s, "utf8").toString("base64");
+
+describe("remembered secrets looked up by a hash of each 8-character piece clean as the linear scan did", () => {
+  it("gives the linear scan's output on 4,000 random texts over 400 secrets remembered as the run goes", () => {
+    const r = rng(20261207);
+    const hex = (n: number): string => Array.from({ length: n }, () => "0123456789abcdef"[r.int(16)]).join("");
+    const word = (n: number, alphabet: string): string => Array.from({ length: n }, () => alphabet[r.int(alphabet.length)]).join("");
+    const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const values: string[] = [];
+    // Everything a remembered value expands to that the generator knows of: its decoded forms too.
+    const material: string[] = [];
+    const newSecret = (): string[] => {
+      const token = hex(32);
+      const sid = `AC${hex(32)}`;
+      switch (r.int(7)) {
+        case 0:
+          return [token];
+        case 1:
+          return [word(32, B64)];
+        case 2:
+          material.push(`${sid}:${token}`);
+          return [token, b64(`${sid}:${token}`), `Basic ${b64(`${sid}:${token}`)}`];
+        case 3: {
+          // Non-ASCII and astral characters around and inside the secret's runs.
+          const leaf = `pässwörd-😀${word(10, B64)}日本${word(9, B64)}`;
+          material.push(leaf);
+          return [b64(JSON.stringify({ private_key: leaf, token }))];
+        }
+        case 4: {
+          // Shares a piece (and more) with a secret remembered earlier.
+          const earlier = values.length ? values[r.int(values.length)]! : token;
+          return [earlier.slice(0, 8 + r.int(12)) + word(12, B64)];
+        }
+        case 5:
+          return values.length ? [values[r.int(values.length)]!] : [token]; // the same value again
+        default:
+          return [word(5, B64), `${word(8, B64)}`];
+      }
+    };
+    const FILLER = ["credential", "not found", "/v1/PushNotifications/Credentials/", `CR${"0".repeat(32)}`, "é", "😀", "\ud83d", "=", "_", ".", "@", "-", "/", "+"];
+    const slice = (source: string): string => {
+      const at = r.int(Math.max(1, source.length - 6));
+      return source.slice(at, at + 6 + r.int(30));
+    };
+    let compared = 0;
+    let redacted = 0;
+    for (let round = 0; round < 200; round++) {
+      const fresh = newSecret();
+      const texts = (pool: readonly string[]): string[] =>
+        Array.from({ length: 10 }, () => {
+          const parts: string[] = [];
+          for (let k = 0, n = 1 + r.int(5); k < n; k++) {
+            const from = r.next() < 0.6 && pool.length ? pool[r.int(pool.length)]! : r.pick(FILLER);
+            parts.push(from.length > 8 ? slice(from) : from, r.pick(["", " ", ", ", '"', ":", "/", "é", "😀"]));
+          }
+          return parts.join("");
+        });
+      const check = (pool: readonly string[]): void => {
+        for (const text of texts(pool)) {
+          // What a request sent, remembered or not yet (a client passes its contents as `sent`).
+          const sent = r.next() < 0.2 ? { sent: [r.pick([...fresh, ...values])] } : {};
+          const expected = linearClean(text, sent);
+          expect(cleanServerText(text, sent), JSON.stringify(text)).toBe(expected);
+          compared++;
+          if (expected.includes("[redacted]")) redacted++;
+        }
+      };
+      // Texts cleaned before the secret is remembered, then after.
+      check([...fresh, ...values, ...material]);
+      rememberSecret(...fresh);
+      linearRemember(...fresh);
+      values.push(...fresh);
+      check([...fresh, ...values, ...material]);
+    }
+    expect(compared).toBe(4000);
+    // Most texts hold a remembered run: the comparison is about what cleaning removes.
+    expect(redacted).toBeGreaterThan(2000);
+  });
+
+  it("removes every 8-character run of a remembered token at every offset, and a run of every longer length", () => {
+    const token = "9c1e4b7a2f6d08e35a7b1c9d4e2f6a80";
+    rememberSecret(token);
+    for (let at = 0; at + 8 <= token.length; at++) {
+      for (let len = 8; at + len <= token.length; len++) {
+        const run = token.slice(at, at + len);
+        expect(cleanServerText(`echo ${run} end`)).toBe("echo [redacted] end");
+      }
+    }
+  });
+
+  it("keeps every secret whose first piece hashes like another's: both are removed, an unrelated run with that hash is kept", () => {
+    const [first, second] = collidingPieces();
+    expect(pieceHash(first)).toBe(pieceHash(second));
+    const a = `${first}Qx7Tz2Lm`;
+    const b = `${second}Wk4Rn8Hp`;
+    rememberSecret(a);
+    rememberSecret(b);
+    for (const run of [first, second, a, b, `${second}Wk4`]) expect(cleanServerText(`x ${run} y`), run).toBe("x [redacted] y");
+    // The same hash as both, in neither: a collision costs a look, not a redaction.
+    expect(cleanServerText(`x ${first}Wk4 y`)).toBe(`x ${first}Wk4 y`);
+  });
+});
