@@ -3,10 +3,24 @@
  * state in one storage, and remembered secrets looked up by a hash of each 8-character piece. Each
  * is checked against the implementation it replaced (kept under `fixtures/` as an oracle).
  */
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { AdaptiveLimiter } from "../../src/apply/adaptive.js";
+import { runAsAccount, type AccountRun } from "../../src/cli/account-run.js";
+import { resolveSettings } from "../../src/cli/config.js";
+import { withOutput } from "../../src/cli/output.js";
+import { observeAndPlan } from "../../src/cli/pipeline.js";
+import { accountRuntime } from "../../src/cli/runtime.js";
+import { watchStopSignals } from "../../src/cli/signals.js";
+import type { SecretResult } from "../../src/domain.js";
+import { sampleSubaccount, startEmulator } from "../../src/emulator/index.js";
+import { createDispatcher } from "../../src/http/agent.js";
+import { silentLogger } from "../../src/log.js";
+import { ROOT } from "../e2e/harness.js";
 import { cleanServerText, rememberSecret } from "../../src/http/server-text.js";
 import { AdaptiveLimiter as PerInstanceLimiter } from "./fixtures/adaptive-per-instance.js";
 import { cleanServerText as linearClean, rememberSecret as linearRemember } from "./fixtures/server-text-linear.js";
@@ -309,5 +323,63 @@ describe("remembered secrets looked up by a hash of each 8-character piece clean
     for (const run of [first, second, a, b, `${second}Wk4`]) expect(cleanServerText(`x ${run} y`), run).toBe("x [redacted] y");
     // The same hash as both, in neither: a collision costs a look, not a redaction.
     expect(cleanServerText(`x ${first}Wk4 y`)).toBe(`x ${first}Wk4 y`);
+  });
+});
+
+describe("a finished account of a fleet is not kept by the fleet's shared secrets", () => {
+  it("R2: each account with its own secret files: the cached results stay, the finished account's run (clients, ledger, limiter) does not", async () => {
+    const gc = collector();
+    const PARENT = "AC00000000000000000000000000000000";
+    const accounts = [sampleSubaccount(PARENT, 1), sampleSubaccount(PARENT, 2)];
+    const emu = await startEmulator({ subaccounts: accounts });
+    const dir = mkdtempSync(join(tmpdir(), "cr2comms-retain-"));
+    const stop = watchStopSignals(() => undefined);
+    const shared = new Map<string, Promise<SecretResult>>();
+    const base = resolveSettings({ reportsDir: join(dir, "reports"), logLevel: "silent" }, {}, dir);
+    // As a fleet does: one account run per account, its own runtime over the fleet's agent.
+    const planFor = async (n: number): Promise<WeakRef<AccountRun>> => {
+      const account = accounts[n]!;
+      // Each customer has its own certificates: nothing is shared between the accounts.
+      cpSync(join(ROOT, "mappings", "examples", "secrets"), join(dir, `secrets-${n}`), { recursive: true });
+      const mapping = join(dir, `${account.sid}.yaml`);
+      writeFileSync(
+        mapping,
+        `version: 1\ncredentials:\n  - sid: CR00000000000000000000000000000001\n    appName: ios\n    secrets:\n      certificate: file:secrets-${n}/limonade-ios-prod.cert.pem\n      privateKey: file:secrets-${n}/limonade-ios-prod.key.pem\n`,
+      );
+      // Its own agent, closed with it: a pooled socket keeps the context it was opened in while it lives.
+      const dispatcher = createDispatcher({ proxy: false });
+      const runtime = accountRuntime({
+        settings: { ...base, mappingPath: mapping, conversationsUrl: emu.url, commsUrl: emu.url, reportsDir: join(dir, "reports", account.sid), ledgerPath: join(dir, "reports", account.sid, "ledger.jsonl") },
+        credentials: { accountSid: account.sid, username: account.sid, password: account.authToken, kind: "auth-token" },
+        logger: silentLogger,
+        dispatcher,
+      });
+      const run: AccountRun = { runtime, stop, secrets: shared };
+      try {
+        // The account's output sink, like the fleet's, is a closure of the scope that holds its run.
+        const discard = (): void => void run;
+        const planned = await withOutput(discard, () => runAsAccount(run, () => observeAndPlan(runtime, { now: () => new Date(), interactive: false, env: {} })));
+        expect(planned.plan.items.filter((i) => i.action === "create")).toHaveLength(1);
+      } finally {
+        await runtime.close();
+        await dispatcher.close();
+      }
+      return new WeakRef(run);
+    };
+    try {
+      // The first account loads what is loaded once per process (modules, the agent's timer) and may stay with it.
+      await planFor(0);
+      const second = await planFor(1);
+      await new Promise((r) => setImmediate(r));
+      gc();
+      await new Promise((r) => setImmediate(r));
+      gc();
+      expect(shared.size).toBe(2);
+      expect(second.deref()).toBeUndefined();
+    } finally {
+      stop.dispose();
+      await emu.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
