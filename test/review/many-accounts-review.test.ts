@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AdaptiveLimiter } from "../../src/apply/adaptive.js";
+import { createCommsClient } from "../../src/comms/index.js";
 import { runAsAccount, type AccountRun } from "../../src/cli/account-run.js";
 import { resolveSettings } from "../../src/cli/config.js";
 import { withOutput } from "../../src/cli/output.js";
@@ -20,8 +21,9 @@ import type { SecretResult } from "../../src/domain.js";
 import { sampleSubaccount, startEmulator } from "../../src/emulator/index.js";
 import { createDispatcher } from "../../src/http/agent.js";
 import { silentLogger } from "../../src/log.js";
+import { startLocalServer } from "../comms/local-server.js";
 import { ROOT } from "../e2e/harness.js";
-import { cleanServerText, rememberSecret } from "../../src/http/server-text.js";
+import { cleanServerText, rememberSecret, SentSecrets } from "../../src/http/server-text.js";
 import { AdaptiveLimiter as PerInstanceLimiter } from "./fixtures/adaptive-per-instance.js";
 import { cleanServerText as linearClean, rememberSecret as linearRemember } from "./fixtures/server-text-linear.js";
 
@@ -270,12 +272,16 @@ describe("remembered secrets looked up by a hash of each 8-character piece clean
     let compared = 0;
     let redacted = 0;
     for (let round = 0; round < 200; round++) {
+      const known = material.length;
       const fresh = newSecret();
+      // The new secret and its decoded forms: what a request sends before it is remembered, if ever.
+      const freshPool = [...fresh, ...material.slice(known)];
       const texts = (pool: readonly string[]): string[] =>
         Array.from({ length: 10 }, () => {
           const parts: string[] = [];
           for (let k = 0, n = 1 + r.int(5); k < n; k++) {
-            const from = r.next() < 0.6 && pool.length ? pool[r.int(pool.length)]! : r.pick(FILLER);
+            const roll = r.next();
+            const from = roll < 0.3 ? r.pick(freshPool) : roll < 0.6 && pool.length ? pool[r.int(pool.length)]! : r.pick(FILLER);
             parts.push(from.length > 8 ? slice(from) : from, r.pick(["", " ", ", ", '"', ":", "/", "é", "😀"]));
           }
           return parts.join("");
@@ -283,9 +289,17 @@ describe("remembered secrets looked up by a hash of each 8-character piece clean
       const check = (pool: readonly string[]): void => {
         for (const text of texts(pool)) {
           // What a request sent, remembered or not yet (a client passes its contents as `sent`).
-          const sent = r.next() < 0.2 ? { sent: [r.pick([...fresh, ...values])] } : {};
+          const roll = r.next();
+          const sent = roll < 0.2 ? { sent: fresh } : roll < 0.3 ? { sent: [r.pick([...fresh, ...values])] } : {};
           const expected = linearClean(text, sent);
           expect(cleanServerText(text, sent), JSON.stringify(text)).toBe(expected);
+          if (sent.sent) {
+            // As a client passes it: what it sent, expanded once as it was added.
+            const soFar = new SentSecrets();
+            soFar.add(values.slice(0, r.int(values.length)));
+            soFar.add(sent.sent);
+            expect(cleanServerText(text, { sent: soFar }), JSON.stringify(text)).toBe(linearClean(text, { sent: [...values, ...sent.sent] }));
+          }
           compared++;
           if (expected.includes("[redacted]")) redacted++;
         }
@@ -381,5 +395,37 @@ describe("a finished account of a fleet is not kept by the fleet's shared secret
       await emu.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("what a client sent is expanded once, not at every request", () => {
+  it("R3: the 60th create and read of a client decode no more of what was sent than the 5th did", async () => {
+    const ids = Array.from({ length: 60 }, (_, i) => `comms_credential_${String(i).padStart(26, "0")}`);
+    let created = 0;
+    const server = await startLocalServer((req) =>
+      req.method === "POST"
+        ? { status: 202, json: { resourceId: ids[created], resourceLocation: `/v1/PushNotifications/Credentials/${ids[created++]}` } }
+        : { status: 404, json: { code: 20404, message: "not found" } },
+    );
+    const client = createCommsClient({ baseUrl: server.url, apiVersion: "v1", username: "AC00000000000000000000000000000000", password: "local-token-0001", accountSid: "AC00000000000000000000000000000000", sleep: async () => undefined });
+    const pem = (label: string, i: number): string => b64(`-----BEGIN ${label}-----\n${b64(`${label} ${i} `.repeat(40))}\n-----END ${label}-----\n`);
+    const from = vi.spyOn(Buffer, "from");
+    const decodes = (): number => from.mock.calls.filter((c) => (c as unknown[])[1] === "base64").length;
+    const cost: number[] = [];
+    try {
+      for (let i = 0; i < ids.length; i++) {
+        const before = decodes();
+        await client.create({ credentialType: "APN", appName: "app", content: { certificate: pem("CERTIFICATE", i), privateKey: pem("PRIVATE KEY", i) } });
+        expect(await client.fetch(ids[i]!)).toBeNull();
+        cost.push(decodes() - before);
+      }
+    } finally {
+      from.mockRestore();
+      await client.close();
+      await server.close();
+    }
+    expect(created).toBe(60);
+    // Each create's own contents are expanded once; nothing sent earlier is expanded again.
+    expect(cost[59]).toBe(cost[4]);
   });
 });
