@@ -115,9 +115,11 @@ interface Queued {
  * What each slot's next request is sent under (refreshed at each answer), and its place in the
  * queue, by limiter. One storage for every limiter: on Node 20 each AsyncLocalStorage in use is
  * copied into every promise made afterwards, so one per limiter (two per account, hundreds over
- * many accounts) made every promise of the process slower and larger.
+ * many accounts) made every promise of the process slower and larger. Keyed by a token of the
+ * limiter, not the limiter: a promise made in a run and kept by something long-lived (a client's
+ * gate, a shared timer) keeps that slot's state, not the limiter and the run state it closes over.
  */
-const sending = new AsyncLocalStorage<ReadonlyMap<AdaptiveLimiter, SlotState>>();
+const sending = new AsyncLocalStorage<ReadonlyMap<object, SlotState>>();
 
 export class AdaptiveLimiter {
   private limitNow: number;
@@ -129,6 +131,8 @@ export class AdaptiveLimiter {
   private readonly clock: () => number;
   private readonly mode: "adaptive" | "fixed";
   private readonly startLimit: number;
+  /** This limiter's key in `sending`. */
+  private readonly key = {};
   private active = 0;
   private readonly waiting = new SlotQueue();
   private arrivals = 0;
@@ -186,7 +190,7 @@ export class AdaptiveLimiter {
     await this.acquire(priority, seq);
     const slot: SlotState = { level: this.limitNow, cuts: this.cuts, priority, seq, holding: true, closed: false, heldSince: this.clock(), heldMs: 0 };
     try {
-      return await sending.run(new Map(sending.getStore()).set(this, slot), fn);
+      return await sending.run(new Map(sending.getStore()).set(this.key, slot), fn);
     } finally {
       // A slot is given back once: not again if a wait of this run (one it did not await) gave it
       // back already; that wait takes none when it ends (`regain`).
@@ -209,7 +213,7 @@ export class AdaptiveLimiter {
    * given back takes it again before it goes on (a slot runs its requests one after another).
    */
   async outside<T>(wait: () => Promise<T>): Promise<T> {
-    const slot = sending.getStore()?.get(this);
+    const slot = sending.getStore()?.get(this.key);
     // A fixed limit is not cut by a 429: a slot given back would go straight to a request that
     // draws the next 429. Its N count a request sleeping out its Retry-After, as they always did.
     if (!slot || slot.closed || this.mode === "fixed") return wait();
@@ -254,7 +258,7 @@ export class AdaptiveLimiter {
    * goes back to that level; any other halves the limit.
    */
   answer(status: number): void {
-    const sent = sending.getStore()?.get(this) ?? { level: this.limitNow, cuts: this.cuts };
+    const sent = sending.getStore()?.get(this.key) ?? { level: this.limitNow, cuts: this.cuts };
     const ofCutWave = sent.cuts < this.cuts;
     try {
       if (status === 429) this.throttled(sent.level, ofCutWave);

@@ -46,6 +46,24 @@ export function currentAccountRun(): AccountRun | undefined {
   return store.getStore();
 }
 
+/** The process's context outside every account run (this module loads before any runs). */
+const outsideRuns = AsyncLocalStorage.snapshot();
+
+/**
+ * A promise with `p`'s outcome made outside the account run, for what outlives the account (the
+ * fleet's shared secrets): every promise keeps what each async context store held where it was
+ * made (the account run, the account's output sink), and with it the account's clients, ledger and
+ * run state, until the promise itself is dropped.
+ */
+export function outlivingAccount<T>(p: Promise<T>): Promise<T> {
+  return outsideRuns(() => {
+    const out = p.then((value) => value);
+    // Whoever awaits it sees a rejection; unawaited, it is not an unhandled one.
+    out.catch(() => undefined);
+    return out;
+  });
+}
+
 /** Records the command's result for the fleet's roll-up (nothing outside a fleet). */
 export function reportResult(result: AccountResult): void {
   const run = store.getStore();

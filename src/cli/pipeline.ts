@@ -5,7 +5,7 @@ import { plan as makePlan, secretsNeeded } from "../plan/index.js";
 import type { Plan, Snapshot } from "../plan/types.js";
 import { promptHidden, resolveEntrySecrets } from "../secrets/index.js";
 import type { Runtime } from "./runtime.js";
-import { currentAccountRun } from "./account-run.js";
+import { currentAccountRun, outlivingAccount } from "./account-run.js";
 import { tryParseSecretRef } from "../secrets/index.js";
 import type { CredentialType } from "../domain.js";
 import { homedir } from "node:os";
@@ -72,7 +72,7 @@ export async function observeAndPlan(rt: Runtime, opts: { now: () => Date; inter
       // Across the accounts of a fleet, the same files and variables are read and validated once.
       let result = shared.get(key);
       if (!result) {
-        result = resolveEntrySecrets(entry, target, ctx);
+        result = outlivingAccount(resolveEntrySecrets(entry, target, ctx));
         shared.set(key, result);
       }
       secrets.set(entry.sid, await result);

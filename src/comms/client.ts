@@ -12,7 +12,7 @@ import { createDispatcher, firstHeader, ResponseTooLargeError, sendHttp } from "
 import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { classifyHttp, defaultSleep, withRetry, type RetryDecision } from "../http/retry.js";
-import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberSecret, SentSecrets } from "../http/server-text.js";
 import { COMMS_MAX_PAGES, COMMS_PAGE_SIZE, MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
 import { hasControl } from "../text.js";
@@ -101,7 +101,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
   rememberSecret(cfg.password);
   // Every credential content this client sent: none of it may come back in any answer's text.
   // Kept per client (one account), not process-wide, so a fleet's cleaning stays cheap.
-  const sentSoFar: string[] = [];
+  const sentSoFar = new SentSecrets();
   const cleanedPaths = new Map<string, string>();
   const cleanPath = (path: string): string => {
     let cleaned = cleanedPaths.get(path);
@@ -139,12 +139,7 @@ export function createCommsClient(cfg: CommsClientConfig): CommsClient {
       "user-agent": `${TOOL_NAME}/${TOOL_VERSION}`,
     };
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const sent = sentSecrets(body);
-    const fresh = sent.filter((secret) => !sentSoFar.includes(secret));
-    if (fresh.length > 0) {
-      sentSoFar.push(...fresh);
-      cleanedPaths.clear();
-    }
+    if (sentSoFar.add(sentSecrets(body))) cleanedPaths.clear();
     if (payload !== undefined) headers["content-type"] = "application/json";
     const write = method !== "GET";
     let sends = 0;

@@ -16,7 +16,7 @@ export interface CleanOptions {
    * Their base64-decoded text, the string values of decoded JSON and the bodies of PEM blocks are
    * treated as sent too.
    */
-  sent?: readonly string[];
+  sent?: readonly string[] | SentSecrets;
 }
 
 const REDACTED = "[redacted]";
@@ -87,12 +87,40 @@ function pieceHash(text: string, at: number): number {
 }
 
 /**
+ * What one client has sent, expanded once as it is added: a client cleans every path and error with
+ * all it has sent so far, and expanding that at each request made a run's cleaning grow with the
+ * square of the credentials it creates.
+ */
+export class SentSecrets {
+  private readonly values = new Set<string>();
+  private readonly expanded = new Set<string>();
+  /** Everything derived from the values added, each string once. */
+  readonly material: string[] = [];
+
+  /** Adds the secrets of one request; whether any was not added before. */
+  add(values: readonly string[]): boolean {
+    let added = false;
+    for (const value of values) {
+      if (this.values.has(value)) continue;
+      this.values.add(value);
+      added = true;
+      for (const m of secretMaterial([value])) {
+        if (this.expanded.has(m)) continue;
+        this.expanded.add(m);
+        this.material.push(m);
+      }
+    }
+    return added;
+  }
+}
+
+/**
  * Makes server text safe to store or print: removes PEM blocks and markers, every run of 8+
  * characters that occurs in what was sent (`opts.sent`, expanded), base64/hex runs of 32+
  * characters; collapses whitespace, cuts to `MAX_SERVER_TEXT_CHARS` and escapes control characters.
  */
 export function cleanServerText(text: string, opts: CleanOptions = {}): string {
-  const sent = opts.sent && opts.sent.length > 0 ? secretMaterial(opts.sent) : [];
+  const sent = opts.sent instanceof SentSecrets ? opts.sent.material : opts.sent && opts.sent.length > 0 ? secretMaterial(opts.sent) : [];
   const echoed = (run: string): boolean =>
     sent.some((m) => m.includes(run)) || rememberedHolds(run);
   let out = text.slice(0, SERVER_TEXT_SCAN_CHARS);
