@@ -12,7 +12,7 @@ import { NetworkError } from "../http/errors.js";
 import { isNetworkError } from "../http/network.js";
 import { withRetry } from "../http/retry.js";
 import { classifyRead } from "../http/read.js";
-import { cleanServerText, parseErrorBody, rememberSecret } from "../http/server-text.js";
+import { cleanServerText, parseErrorBody, rememberBasicAuth } from "../http/server-text.js";
 import { parseBaseUrl } from "../http/url.js";
 import { MAX_RESPONSE_BYTES } from "../limits.js";
 import { silentLogger, type Logger } from "../log.js";
@@ -63,8 +63,7 @@ export function createAccountsClient(cfg: AccountsClientConfig): AccountsClient 
   const logger = cfg.logger ?? silentLogger;
   const base = parseBaseUrl(cfg.baseUrl, API);
   const root = `${base.origin}${base.pathname.replace(/\/+$/, "")}`;
-  const basic = Buffer.from(`${cfg.username}:${cfg.password}`).toString("base64");
-  rememberSecret(cfg.password, basic);
+  const basic = rememberBasicAuth(cfg.username, cfg.password);
   const headers: Record<string, string> = {
     authorization: `Basic ${basic}`,
     accept: "application/json",
@@ -157,7 +156,7 @@ function toAccount(record: unknown): AccountInfo | undefined {
   const r = record as Record<string, unknown>;
   if (typeof r.sid !== "string" || !ACCOUNT_SID_PATTERN.test(r.sid)) return undefined;
   const authToken = typeof r.auth_token === "string" ? r.auth_token : "";
-  if (authToken) rememberSecret(authToken, Buffer.from(`${r.sid}:${authToken}`).toString("base64"));
+  if (authToken) rememberBasicAuth(r.sid, authToken);
   return {
     sid: r.sid,
     friendlyName: typeof r.friendly_name === "string" ? r.friendly_name : null,

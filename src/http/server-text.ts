@@ -57,18 +57,36 @@ export function rememberSecret(...values: string[]): void {
   for (const value of values) {
     if (value.length < MIN_ECHO_RUN || remembered.has(value)) continue;
     remembered.add(value);
-    for (const m of secretMaterial([value])) {
-      if (rememberedMaterial.has(m)) continue;
-      rememberedMaterial.add(m);
-      for (let i = 0; i + MIN_ECHO_RUN <= m.length; i++) {
-        const key = pieceHash(m, i);
-        const holders = rememberedByPiece.get(key);
-        if (holders === undefined) rememberedByPiece.set(key, m);
-        else if (typeof holders === "string") {
-          if (holders !== m) rememberedByPiece.set(key, [holders, m]);
-        } else if (holders[holders.length - 1] !== m) holders.push(m);
-      }
-    }
+    for (const m of secretMaterial([value])) rememberMaterial(m);
+  }
+}
+
+/**
+ * Remembers a Basic-auth credential: its secret (as `rememberSecret`), and the header value a
+ * proxy may echo as it is — not the header's decoded text, which holds the user name: an account
+ * or key sid is no secret, and messages naming it ("account AC… is suspended") must stay readable.
+ * Returns the header value.
+ */
+export function rememberBasicAuth(username: string, password: string): string {
+  const header = Buffer.from(`${username}:${password}`).toString("base64");
+  rememberSecret(password);
+  if (!remembered.has(header)) {
+    remembered.add(header);
+    rememberMaterial(header);
+  }
+  return header;
+}
+
+function rememberMaterial(m: string): void {
+  if (rememberedMaterial.has(m)) return;
+  rememberedMaterial.add(m);
+  for (let i = 0; i + MIN_ECHO_RUN <= m.length; i++) {
+    const key = pieceHash(m, i);
+    const holders = rememberedByPiece.get(key);
+    if (holders === undefined) rememberedByPiece.set(key, m);
+    else if (typeof holders === "string") {
+      if (holders !== m) rememberedByPiece.set(key, [holders, m]);
+    } else if (holders[holders.length - 1] !== m) holders.push(m);
   }
 }
 

@@ -106,3 +106,19 @@ describe("secret needles", () => {
     expect(cleanServerText("a short word stays")).toBe("a short word stays");
   });
 });
+
+describe("account sids stay readable", () => {
+  it("once the accounts are listed, their tokens and Basic headers are removed from server text, their sids are not", async () => {
+    const subs = [sampleSubaccount(PARENT, 1), sampleSubaccount(PARENT, 2, { status: "suspended" })];
+    emu = await startEmulator({ subaccounts: subs });
+    const client = createAccountsClient({ accountSid: PARENT, username: PARENT, password: emu.authToken, baseUrl: emu.url, dispatcher, sleep: noSleep });
+    const listed = await client.listAll();
+    for (const s of subs) {
+      const token = listed.find((a) => a.sid === s.sid)!.authToken;
+      const header = Buffer.from(`${s.sid}:${token}`).toString("base64");
+      expect(cleanServerText(`Account ${s.sid} is suspended`)).toBe(`Account ${s.sid} is suspended`);
+      expect(cleanServerText(`echo ${token} and Basic ${header}`)).toBe("echo [redacted] and Basic [redacted]");
+    }
+    expect(cleanServerText(`The parent ${PARENT} listed them`)).toBe(`The parent ${PARENT} listed them`);
+  });
+});
