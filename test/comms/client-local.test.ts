@@ -215,3 +215,19 @@ describe("Comms client against a scripted server", () => {
     }
   });
 });
+
+describe("Comms client: cleaned paths after new sends", () => {
+  it("a path cleaned before a create is cleaned again after it: what the create sent never shows in a later error naming that path", async () => {
+    const piece = "zqxw1234abcd5678";
+    const id = `comms_credential_${piece}`;
+    const { client } = await setup((req) => (req.method === "POST" ? { status: 202, headers: { location: "/v1/PushNotifications/Credentials/comms_credential_01h9krwprkeee8fzqspvwy6nq8" } } : "drop"));
+    const before = await client.fetch(id).catch((e: unknown) => e);
+    expect(before).toBeInstanceOf(NetworkError);
+    expect(String((before as Error).message)).toContain(piece); // nothing sent yet: the id is shown
+    await client.create({ ...APN_BODY, content: { certificate: Buffer.from(`-- ${piece} --`).toString("base64"), privateKey: Buffer.from("KEY-SECRET-PEM").toString("base64") } });
+    const after = await client.fetch(id).catch((e: unknown) => e);
+    expect(after).toBeInstanceOf(NetworkError);
+    expect(String((after as Error).message)).toContain("[redacted]");
+    expect(String((after as Error).message)).not.toContain(piece);
+  });
+});
