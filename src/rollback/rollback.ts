@@ -56,6 +56,9 @@ export function planRollback(
   const live = new Map(comms.map((c) => [c.id, c]));
   // Deletes Comms accepted (202) but not yet seen gone, from earlier rollbacks: on their way out.
   const pending = new Set([...entries.values()].flatMap((e) => e.pendingDeletes ?? []));
+  // So are credentials a replacement deleted (Comms accepted the delete): listed for a while, they
+  // must not count as what stays in their App.
+  const leaving = new Set([...pending, ...[...entries.values()].flatMap((e) => e.replacedIds ?? [])]);
   const candidates: RollbackCandidate[] = [];
   const gone: RollbackCandidate[] = [];
   const warnings: string[] = [];
@@ -89,9 +92,9 @@ export function planRollback(
   for (const [appName, list] of byApp) {
     // What stays once these go: a credential whose delete Comms already accepted does not stay.
     const going = new Set(list.map((c) => c.commsCredentialId));
-    const remaining = comms.filter((c) => c.appName === appName && !going.has(c.id) && !pending.has(c.id)).length;
+    const remaining = comms.filter((c) => c.appName === appName && !going.has(c.id) && !leaving.has(c.id)).length;
     if (remaining <= 0 && !opts.allowAppDeletion) {
-      const deletesPending = comms.filter((c) => c.appName === appName && !going.has(c.id) && pending.has(c.id)).map((c) => c.id);
+      const deletesPending = comms.filter((c) => c.appName === appName && !going.has(c.id) && leaving.has(c.id)).map((c) => c.id);
       refused.push({ appName, candidates: list, ...(deletesPending.length ? { deletesPending } : {}) });
     } else {
       deletes.push(...list);

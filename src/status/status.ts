@@ -115,6 +115,11 @@ export function computeStatus(entries: ReadonlyMap<string, LedgerEntry>, comms: 
         continue;
       }
       if (!live.has(old)) continue;
+      if (entry.replacedIds?.includes(old)) {
+        // Deleted by a finished replacement (Comms accepted the delete); listed for a while yet.
+        rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "delete-pending", detail: `replaced by ${id ?? "a new credential"}; Comms accepted its delete (202) but still lists it: it goes once Comms catches up (rerun status to check)` });
+        continue;
+      }
       if (replacing?.oldId === old && replacing.newId === id) {
         // Mid-replacement: the new credential is in place, the old one is not deleted yet.
         rows.push({ ...base, ...expiry(old), commsCredentialId: old, kind: "replacing", detail: `being replaced by ${id}; apply finishes the replacement (deletes it)` });

@@ -178,7 +178,7 @@ describe("a finished limiter is not kept by what its runs left behind", () => {
   it.each([
     ["one storage for every limiter", (opts: ConstructorParameters<typeof AdaptiveLimiter>[0]) => new AdaptiveLimiter(opts)],
     ["one storage per limiter (as before)", (opts: ConstructorParameters<typeof AdaptiveLimiter>[0]) => new PerInstanceLimiter(opts)],
-  ] as const)("R1: %s: a promise made inside a run (kept by a long-lived object) keeps the slot's state, not the limiter and what it closes over", async (_, make) => {
+  ] as const)("N1: %s: a promise made inside a run (kept by a long-lived object) keeps the slot's state, not the limiter and what it closes over", async (_, make) => {
     const gc = collector();
     // What a long-lived object (a client's first-write gate, a shared timer) keeps from an account's run.
     const keptForever: Promise<void>[] = [];
@@ -364,7 +364,7 @@ describe("remembered secrets looked up by a hash of each 8-character piece clean
 });
 
 describe("a finished account of a fleet is not kept by the fleet's shared secrets", () => {
-  it("R2: each account with its own secret files: the cached results stay, the finished account's run (clients, ledger, limiter) does not", async () => {
+  it("N2: each account with its own secret files: the cached results stay, the finished account's run (clients, ledger, limiter) does not", async () => {
     const gc = collector();
     const PARENT = "AC00000000000000000000000000000000";
     const accounts = [sampleSubaccount(PARENT, 1), sampleSubaccount(PARENT, 2)];
@@ -422,7 +422,7 @@ describe("a finished account of a fleet is not kept by the fleet's shared secret
 });
 
 describe("what a client sent is expanded once, not at every request", () => {
-  it("R3: the 60th create and read of a client decode no more of what was sent than the 5th did", async () => {
+  it("N3: the 60th create and read of a client decode no more of what was sent than the 5th did", async () => {
     const ids = Array.from({ length: 60 }, (_, i) => `comms_credential_${String(i).padStart(26, "0")}`);
     let created = 0;
     const server = await startLocalServer((req) =>

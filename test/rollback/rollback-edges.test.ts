@@ -113,6 +113,23 @@ describe("rollback: deletes accepted earlier (pending)", () => {
     expect(both.appDeletions).toEqual([{ appName: "app_ios" }]);
   });
 
+  it("a credential a replacement deleted that Comms still lists does not count as what stays in its App: rolling back its replacement alone is refused", async () => {
+    const w = world();
+    const old = w.candidate(1);
+    const fresh = w.candidate(1);
+    const entries = new Map([
+      [sid(1), ledgerEntry({ legacySid: sid(1), commsCredentialId: fresh.commsCredentialId, createdIds: [old.commsCredentialId, fresh.commsCredentialId], replacedIds: [old.commsCredentialId] })],
+    ]);
+    // The rotation's apply report names only the new credential.
+    const p = planRollback(entries, w.comms.all(), { onlyIds: new Set([fresh.commsCredentialId]), allowAppDeletion: false });
+    expect(p.deletes).toEqual([]);
+    expect(p.refused).toEqual([{ appName: "app_ios", candidates: [fresh], deletesPending: [old.commsCredentialId] }]);
+    // A replaced credential no longer listed is neither deleted again nor reported gone again.
+    const later = planRollback(entries, w.comms.all().filter((c) => c.id !== old.commsCredentialId), { allowAppDeletion: true });
+    expect(later.deletes.map((d) => d.commsCredentialId)).toEqual([fresh.commsCredentialId]);
+    expect(later.gone).toEqual([]);
+  });
+
   it("a pending delete seen gone whose `deleted` cannot be written is failed, says so, and names the rerun", async () => {
     const w = world(failingLedger("EIO: i/o error"));
     const gone: RollbackCandidate = { legacySid: sid(1), commsCredentialId: "comms_credential_gone", appName: "app_ios", credentialType: "APN", deletePending: true };

@@ -82,6 +82,21 @@ describe("status: a rollback delete Comms accepted (pending)", () => {
 });
 
 describe("status: ids the ledger knows for a sid besides its own", () => {
+  it("one a finished replacement deleted that Comms still lists is delete-pending (drift), not orphaned", () => {
+    const current = comms();
+    const old = comms();
+    const e = ledgerEntry({ legacySid: sid(1), commsCredentialId: current.id, createdIds: [old.id, current.id], replacedIds: [old.id] });
+    const st = computeStatus(new Map([[sid(1), e]]), [current, old], { now: NOW });
+    expect(st.rows.map((r) => [r.kind, r.commsCredentialId])).toEqual([
+      ["in-sync", current.id],
+      ["delete-pending", old.id],
+    ]);
+    expect(st.rows[1]!.detail).toMatch(new RegExp(`^replaced by ${current.id}; Comms accepted its delete \\(202\\) but still lists it`));
+    expect(st.drift).toBe(true);
+    // Once it is no longer listed, nothing is said of it.
+    expect(computeStatus(new Map([[sid(1), e]]), [current], { now: NOW }).rows.map((r) => r.kind)).toEqual(["in-sync"]);
+  });
+
   it("one no longer listed says nothing; one being replaced says so; any other live one is orphaned", () => {
     const current = comms();
     const old = comms();
