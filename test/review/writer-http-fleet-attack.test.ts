@@ -133,6 +133,17 @@ async function heldFirstWrite() {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts: () => posts, methods, release: () => held?.(), isHeld: () => held !== undefined };
 }
 
+/** A Comms client of the test's account against a local server (closed after each test). */
+const localClient = (url: string) => createCommsClient({ baseUrl: url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" });
+
+/** A writer run on the real clock, stopped by `signal`, confirming quickly. */
+const realTime = (signal: AbortSignal) => ({
+  now: () => new Date(),
+  sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+  signal,
+  confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 },
+});
+
 const until = async (what: () => boolean) => {
   for (let i = 0; i < 500 && !what(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(what()).toBe(true);
@@ -141,11 +152,11 @@ const until = async (what: () => boolean) => {
 describe("writer: a write queued behind the first one when the run is stopped", () => {
   it("W2: Ctrl-C while a create waits for the first write's answer: it is never sent, and stays planned", async () => {
     const srv = await heldFirstWrite();
-    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const c = (client = localClient(srv.url));
     const w = fakeWorld();
     const stop = new AbortController();
     const second = item({ legacySid: sid(2), target: { appName: "app_other", credentialType: "APN", isDefault: false } });
-    const run = apply(planOf(item(), second), w.deps([], { comms: c, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    const run = apply(planOf(item(), second), w.deps([], { comms: c, ...realTime(stop.signal) }));
     await until(() => srv.isHeld() && w.ledger.list.filter((e) => e.event === "attempt").length === 2);
     await new Promise((r) => setTimeout(r, 50));
     stop.abort();
@@ -159,7 +170,7 @@ describe("writer: a write queued behind the first one when the run is stopped", 
 
   it("W2: Ctrl-C while a default change waits for the first write's answer: it is never sent, and stays planned", async () => {
     const srv = await heldFirstWrite();
-    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const c = (client = localClient(srv.url));
     const w = fakeWorld();
     const stop = new AbortController();
     // The client's first write, still unanswered, sent before the run.
@@ -168,7 +179,7 @@ describe("writer: a write queued behind the first one when the run is stopped", 
     const second = item({ legacySid: sid(2), action: "update-default", commsCredentialId: "comms_credential_01h9krwprkeee8fzqspvwy6nq8", target: { appName: "app_other", credentialType: "APN", isDefault: true } });
     let asked = false;
     const comms: CommsClient = { ...c, setDefault: (...a) => ((asked = true), c.setDefault(...a)) };
-    const run = apply(planOf(second), w.deps([], { comms, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    const run = apply(planOf(second), w.deps([], { comms, ...realTime(stop.signal) }));
     await until(() => asked);
     await new Promise((r) => setTimeout(r, 50));
     stop.abort();
@@ -184,7 +195,7 @@ describe("writer: a write queued behind the first one when the run is stopped", 
 describe("writer: the default App change queued behind the first write when the run is stopped", () => {
   it("W2: Ctrl-C while the default App change waits for the first write's answer: it is never sent, and stays planned", async () => {
     const srv = await heldFirstWrite();
-    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const c = (client = localClient(srv.url));
     const w = fakeWorld();
     const stop = new AbortController();
     const first = c.create({ appName: APP, credentialType: "APN", content: { certificate: "Y2VydA==", privateKey: "a2V5" } });
@@ -192,7 +203,7 @@ describe("writer: the default App change queued behind the first write when the 
     const plan = { ...planOf(), accountActions: [{ action: "set-default-app" as const, appName: "app_other", from: APP, via: "patch" as const }] };
     let asked = false;
     const comms: CommsClient = { ...c, setDefaultApp: (...a) => ((asked = true), c.setDefaultApp(...a)) };
-    const run = apply(plan, w.deps([], { comms, now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), signal: stop.signal, confirm: { timeoutMs: 2_000, initialDelayMs: 50, maxDelayMs: 200 } }));
+    const run = apply(plan, w.deps([], { comms, ...realTime(stop.signal) }));
     await until(() => asked);
     await new Promise((r) => setTimeout(r, 50));
     stop.abort();
@@ -283,7 +294,7 @@ describe("fleet: the Accounts API's next_page_uri carrying a token in its path",
 describe("rollback: a delete queued behind the first one when the run is stopped", () => {
   it("W2b: Ctrl-C while a delete waits for the first write's answer: it is never sent, and stays planned", async () => {
     const srv = await heldFirstWrite();
-    const c = (client = createCommsClient({ baseUrl: srv.url, apiVersion: "v1", accountSid: "AC00000000000000000000000000000000", username: "AC00000000000000000000000000000000", password: "token" }));
+    const c = (client = localClient(srv.url));
     let asked = 0;
     const comms: CommsClient = { ...c, delete: (...a) => (asked++, c.delete(...a)) };
     const stop = new AbortController();
