@@ -43,7 +43,7 @@ const rememberedMaterial = new Set<string>();
  * occur in a material holding the run's first 8 characters. A run over many accounts remembers one
  * token per account; looking each run of each cleaned text up among all of them made every request
  * slower the more accounts the run works. Keyed by a small-integer hash, not the piece itself: about
- * 8 KiB per account (its token and Basic header included) instead of 20 (a collision only costs one
+ * 6 KiB per account (its token and Basic header) instead of 20 (a collision only costs one
  * more `includes`).
  */
 const rememberedByPiece = new Map<number, string | string[]>();
